@@ -1,0 +1,72 @@
+extension StepwiseClient {
+    /// Sends one event: validates it, stores it durably, and publishes it on the bus.
+    ///
+    /// - Returns: the event's id; for an event whose dedupe `id` was seen within the dedupe
+    ///   window, the id of the event first accepted with it.
+    /// - Throws: ``EventValidationError`` for an invalid event (nothing is stored), or the
+    ///   store's error when it cannot commit.
+    @discardableResult
+    public func send(_ event: Event) async throws -> EventID {
+        let ids = try await send([event])
+        return ids[0]
+    }
+
+    /// Sends a batch of events, atomically: all of them are stored, or, when one is invalid
+    /// or the store fails, none.
+    ///
+    /// - Returns: one id per event, in the order given (see ``send(_:)-(Event)``).
+    /// - Throws: ``EventValidationError`` naming the first invalid event and field.
+    @discardableResult
+    public func send(_ events: [Event]) async throws -> [EventID] {
+        try await append(events, allowReservedNames: false)
+    }
+
+    /// Validates and appends a batch; reserved names are allowed only for system events.
+    func append(_ events: [Event], allowReservedNames: Bool) async throws -> [EventID] {
+        guard !events.isEmpty else { return [] }
+        let receivedAt = configuration.clock.now()
+        let validator = EventValidator(limits: configuration.limits, allowReservedNames: allowReservedNames)
+        let prepared = try validator.validate(events, receivedAt: receivedAt)
+        let bus = self.bus
+        let batch = EventBatch(
+            environment: configuration.environment,
+            events: prepared,
+            receivedAt: receivedAt,
+            dedupeWindow: configuration.dedupeWindow.milliseconds,
+            afterCommit: { bus.publish($0) }
+        )
+        let outcomes = try await store.append(batch)
+        let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
+        if duplicates > 0 {
+            logger.debug("dropped duplicate events", metadata: ["count": "\(duplicates)"])
+        }
+        return outcomes.map(\.eventID)
+    }
+
+    /// The event with this id in the client's environment, or `nil`.
+    public func event(id: EventID) async throws -> StoredEvent? {
+        try await store.event(id: id, environment: configuration.environment)
+    }
+
+    /// A page of the client's environment's events, newest first, by name and receive time.
+    ///
+    /// - Throws: ``EventQueryError`` for a limit out of range or an empty time range.
+    public func events(named name: String? = nil, since: Int64? = nil, until: Int64? = nil, limit: Int = 50, cursor: EventCursor? = nil) async throws -> EventPage {
+        try await store.events(EventQuery(
+            environment: configuration.environment, name: name, since: since, until: until, limit: limit, cursor: cursor))
+    }
+
+    /// Subscribes to the events this client stores whose names match `pattern`.
+    /// See ``EventBus`` for the buffering policy.
+    public func subscribe(to pattern: EventPattern = .all, bufferSize: Int = EventBus.defaultBufferSize) -> EventSubscription {
+        bus.subscribe(to: pattern, in: configuration.environment, bufferSize: bufferSize)
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,60 @@
+public import Logging
+
+/// The entry point of Stepwise in an app: it sends events, looks them up, and (as the engine
+/// grows) holds the app's functions. Create one per app and share it.
+///
+/// ```swift
+/// let stepwise = StepwiseClient(id: "acme-storefront-app", store: try .sqlite(path: "stepwise.db"))
+/// let id = try await stepwise.send(Event(name: "storefront/cart.checkout.completed",
+///                                        data: ["cartId": "ed12c8bde"]))
+/// ```
+public final class StepwiseClient: Sendable {
+    /// Settings of a client; the defaults follow Inngest's.
+    public struct Configuration: Sendable {
+        /// The environment events are sent to and read from.
+        public var environment: String
+        /// How long an event's dedupe `id` holds: a later event with the same `id` within
+        /// this window is ignored.
+        public var dedupeWindow: Duration
+        /// The sizes `send` accepts.
+        public var limits: EventLimits
+        /// Where the time of day comes from.
+        public var clock: any WallClock
+
+        public init(
+            environment: String = "default",
+            dedupeWindow: Duration = .seconds(24 * 60 * 60),
+            limits: EventLimits = .default,
+            clock: any WallClock = .system
+        ) {
+            self.environment = environment
+            self.dedupeWindow = dedupeWindow
+            self.limits = limits
+            self.clock = clock
+        }
+    }
+
+    /// The app's id, such as `"acme-storefront-app"`.
+    public let id: String
+    public let store: any Store
+    public let configuration: Configuration
+    /// The in-process event bus: every event this client stores is published here after it
+    /// commits.
+    public let bus: EventBus
+    let logger: Logger
+
+    public init(
+        id: String,
+        store: some Store,
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "stepwise")
+    ) {
+        self.id = id
+        self.store = store
+        self.configuration = configuration
+        self.bus = EventBus()
+        var logger = logger
+        logger[metadataKey: "stepwise.app"] = "\(id)"
+        self.logger = logger
+    }
+}

@@ -1,0 +1,80 @@
+/// Which stored events to list: by name and by the time they were received, newest first,
+/// a page at a time.
+public struct EventQuery: Sendable, Hashable {
+    public var environment: String
+    /// Only events of this exact name; all names when `nil`.
+    public var name: String?
+    /// Only events received at or after this time (milliseconds since the epoch).
+    public var since: Int64?
+    /// Only events received before this time (milliseconds since the epoch).
+    public var until: Int64?
+    /// How many events a page holds, 1 to ``maximumLimit``.
+    public var limit: Int
+    /// Where the page starts: the ``EventPage/nextCursor`` of the page before.
+    public var cursor: EventCursor?
+
+    public static let maximumLimit = 1000
+
+    public init(
+        environment: String = "default", name: String? = nil, since: Int64? = nil,
+        until: Int64? = nil, limit: Int = 50, cursor: EventCursor? = nil
+    ) {
+        self.environment = environment
+        self.name = name
+        self.since = since
+        self.until = until
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// One page of events, newest first.
+public struct EventPage: Sendable, Hashable {
+    public let events: [StoredEvent]
+    /// The cursor of the next (older) page, or `nil` when this page is the last.
+    public let nextCursor: EventCursor?
+
+    public init(events: [StoredEvent], nextCursor: EventCursor?) {
+        self.events = events
+        self.nextCursor = nextCursor
+    }
+}
+
+/// A position in a listing of events: the receive time and id of the last event of a page.
+///
+/// Its text form (`rawValue`) is opaque to callers and safe to pass through a URL.
+public struct EventCursor: Sendable, Hashable, RawRepresentable, Codable, CustomStringConvertible {
+    public let receivedAt: Int64
+    public let eventID: EventID
+
+    public init(receivedAt: Int64, eventID: EventID) {
+        self.receivedAt = receivedAt
+        self.eventID = eventID
+    }
+
+    public init?(rawValue: String) {
+        let parts = rawValue.split(separator: "-", maxSplits: 1)
+        guard parts.count == 2, let receivedAt = Int64(parts[0]), let id = EventID(parts[1]) else { return nil }
+        self.init(receivedAt: receivedAt, eventID: id)
+    }
+
+    public var rawValue: String { "\(receivedAt)-\(eventID)" }
+    public var description: String { rawValue }
+}
+
+/// Why a query was refused.
+public struct EventQueryError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let description: String
+}
+
+extension EventQuery {
+    func validated() throws(EventQueryError) -> EventQuery {
+        guard (1...Self.maximumLimit).contains(limit) else {
+            throw EventQueryError(description: "limit must be between 1 and \(Self.maximumLimit), not \(limit)")
+        }
+        if let since, let until, since > until {
+            throw EventQueryError(description: "since (\(since)) is after until (\(until))")
+        }
+        return self
+    }
+}

@@ -1,0 +1,71 @@
+/// Why `send` refused a batch. The whole batch is refused, and nothing of it stored.
+///
+/// The error names the event by its position in the batch and the field at fault, so that
+/// a caller (or an HTTP client, through the Event API) can find it:
+/// `events[3].data: must be a JSON object, not an array`.
+public struct EventValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A field of an event.
+    public enum Field: String, Sendable, Hashable {
+        case name, data, user, id, ts, v
+    }
+
+    public enum Problem: Sendable, Hashable {
+        /// The name is empty or only whitespace.
+        case emptyName
+        /// The name starts with a prefix reserved for system events.
+        case reservedName(prefix: String)
+        /// `data` or `user` is not a JSON object; `found` says what it is.
+        case notAnObject(found: String)
+        /// A `Codable` payload could not be encoded.
+        case unencodable(reason: String)
+        /// `ts` is not a time in milliseconds between the years 2000 and 2200.
+        case implausibleTimestamp(Int64)
+        /// One event is larger than the per-event limit.
+        case eventTooLarge(bytes: Int, limit: Int)
+        /// The batch as a whole is larger than the per-request limit.
+        case batchTooLarge(bytes: Int, limit: Int)
+        /// The batch has more events than allowed.
+        case tooManyEvents(count: Int, limit: Int)
+    }
+
+    /// The event's position in the batch; `nil` when the batch as a whole is at fault.
+    public let index: Int?
+    /// The field at fault, when one is.
+    public let field: Field?
+    public let problem: Problem
+
+    public init(index: Int?, field: Field?, problem: Problem) {
+        self.index = index
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String {
+        var subject = index.map { "events[\($0)]" } ?? "batch"
+        if let field { subject += ".\(field.rawValue)" }
+        return "\(subject): \(reason)"
+    }
+
+    /// The problem in words, without the event's position.
+    public var reason: String {
+        switch problem {
+        case .emptyName:
+            return "must not be empty"
+        case .reservedName(let prefix):
+            return "names starting with '\(prefix)' are reserved for system events"
+        case .notAnObject(let found):
+            return "must be a JSON object, not \(found)"
+        case .unencodable(let reason):
+            return "could not be encoded as JSON: \(reason)"
+        case .implausibleTimestamp(let ts):
+            return "\(ts) is not a time in milliseconds since the Unix epoch between the years 2000 and 2200"
+                + (ts > 0 && ts < EventValidator.earliestTimestamp / 1000 * 10 ? " (seconds instead of milliseconds?)" : "")
+        case .eventTooLarge(let bytes, let limit):
+            return "the event is \(bytes) bytes of JSON, over the limit of \(limit) bytes"
+        case .batchTooLarge(let bytes, let limit):
+            return "the batch is \(bytes) bytes of JSON, over the limit of \(limit) bytes"
+        case .tooManyEvents(let count, let limit):
+            return "the batch holds \(count) events, over the limit of \(limit)"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+/// Checks a batch before anything of it is stored, and prepares it for the store.
+///
+/// Validation happens in full before the store is touched, so a batch with one bad event is
+/// refused whole: the first problem found is thrown, naming the event and the field.
+struct EventValidator: Sendable {
+    /// Prefixes of names kept for the events Stepwise itself emits. `inngest/` is reserved
+    /// too, so that functions written against Inngest's system events never see user events.
+    static let reservedPrefixes = ["stepwise/", "inngest/"]
+
+    /// 2000-01-01T00:00:00Z in milliseconds: earlier values are almost always seconds.
+    static let earliestTimestamp: Int64 = 946_684_800_000
+    /// 2200-01-01T00:00:00Z in milliseconds: later values are almost always microseconds.
+    static let latestTimestamp: Int64 = 7_258_118_400_000
+
+    var limits: EventLimits
+    /// Whether reserved names are allowed: only for events Stepwise emits itself.
+    var allowReservedNames = false
+
+    func validate(_ events: [Event], receivedAt: Int64) throws(EventValidationError) -> [NewEvent] {
+        guard events.count <= limits.maxBatchCount else {
+            throw EventValidationError(index: nil, field: nil, problem: .tooManyEvents(count: events.count, limit: limits.maxBatchCount))
+        }
+        var prepared: [NewEvent] = []
+        prepared.reserveCapacity(events.count)
+        var batchBytes = events.count > 1 ? 2 + events.count - 1 : 0  // brackets and commas of an array
+        for (index, event) in events.enumerated() {
+            let (newEvent, bytes) = try validate(event, at: index, receivedAt: receivedAt)
+            batchBytes += bytes
+            prepared.append(newEvent)
+        }
+        guard batchBytes <= limits.maxBatchBytes else {
+            throw EventValidationError(index: nil, field: nil, problem: .batchTooLarge(bytes: batchBytes, limit: limits.maxBatchBytes))
+        }
+        return prepared
+    }
+
+    private func validate(_ event: Event, at index: Int, receivedAt: Int64) throws(EventValidationError) -> (NewEvent, Int) {
+        func failure(_ field: EventValidationError.Field?, _ problem: EventValidationError.Problem) -> EventValidationError {
+            EventValidationError(index: index, field: field, problem: problem)
+        }
+
+        if event.name.allSatisfy(\.isWhitespace) {
+            throw failure(.name, .emptyName)
+        }
+        if !allowReservedNames {
+            let lowercased = event.name.lowercased()
+            if let prefix = Self.reservedPrefixes.first(where: { lowercased.hasPrefix($0) }) {
+                throw failure(.name, .reservedName(prefix: prefix))
+            }
+        }
+
+        let data = try objectPayload(event.data, field: .data, index: index)
+        let dataText = data.serialized
+        var user: JSON?
+        var userText: String?
+        if let payload = event.user {
+            let json = try objectPayload(payload, field: .user, index: index)
+            user = json
+            userText = json.serialized
+        }
+
+        if let ts = event.ts, !(Self.earliestTimestamp..<Self.latestTimestamp).contains(ts) {
+            throw failure(.ts, .implausibleTimestamp(ts))
+        }
+        let dedupeID = event.id.flatMap { $0.isEmpty ? nil : $0 }
+
+        // The event's size as the compact JSON object the Event API would receive.
+        var bytes = 2 + 7 + JSON.serializedLength(ofString: event.name) + 8 + dataText.utf8.count
+        if let userText { bytes += 8 + userText.utf8.count }
+        if let dedupeID { bytes += 6 + JSON.serializedLength(ofString: dedupeID) }
+        if let ts = event.ts { bytes += 6 + String(ts).utf8.count }
+        if let v = event.v { bytes += 5 + JSON.serializedLength(ofString: v) }
+        guard bytes <= limits.maxEventBytes else {
+            throw failure(nil, .eventTooLarge(bytes: bytes, limit: limits.maxEventBytes))
+        }
+
+        let newEvent = NewEvent(
+            name: event.name, data: data, dataText: dataText, user: user, userText: userText,
+            dedupeID: dedupeID, ts: event.ts ?? receivedAt, v: event.v
+        )
+        return (newEvent, bytes)
+    }
+
+    private func objectPayload(_ payload: EventPayload, field: EventValidationError.Field, index: Int) throws(EventValidationError) -> JSON {
+        let json: JSON
+        do {
+            json = try payload.json()
+        } catch {
+            throw EventValidationError(index: index, field: field, problem: .unencodable(reason: error.description))
+        }
+        guard case .object = json else {
+            throw EventValidationError(index: index, field: field, problem: .notAnObject(found: json.kindDescription))
+        }
+        return json
+    }
+}

@@ -1,0 +1,26 @@
+/// An event that passed validation, with its payloads already written as JSON text: what
+/// `send` hands a ``Store`` to append. Made only by validation, so a store can trust it.
+public struct NewEvent: Sendable {
+    public let name: String
+    public let data: JSON
+    /// `data` as compact JSON text, written once during validation and stored as is.
+    public let dataText: String
+    public let user: JSON?
+    /// `user` as compact JSON text.
+    public let userText: String?
+    public let dedupeID: String?
+    /// When the event happened, in milliseconds since the Unix epoch.
+    public let ts: Int64
+    public let v: String?
+
+    init(name: String, data: JSON, dataText: String, user: JSON?, userText: String?, dedupeID: String?, ts: Int64, v: String?) {
+        self.name = name
+        self.data = data
+        self.dataText = dataText
+        self.user = user
+        self.userText = userText
+        self.dedupeID = dedupeID
+        self.ts = ts
+        self.v = v
+    }
+}

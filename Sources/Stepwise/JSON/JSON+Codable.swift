@@ -1,0 +1,130 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import OrderedCollections
+
+extension JSON: Codable {
+    public init(from decoder: any Decoder) throws {
+        if let container = try? decoder.singleValueContainer() {
+            if container.decodeNil() {
+                self = .null
+                return
+            }
+            if let value = try? container.decode(Bool.self) {
+                self = .bool(value)
+                return
+            }
+            if let value = try? container.decode(Int64.self) {
+                self = .int(value)
+                return
+            }
+            if let value = try? container.decode(Double.self) {
+                self = .double(value)
+                return
+            }
+            if let value = try? container.decode(String.self) {
+                self = .string(value)
+                return
+            }
+        }
+        if var container = try? decoder.unkeyedContainer() {
+            var elements: [JSON] = []
+            while !container.isAtEnd {
+                elements.append(try container.decode(JSON.self))
+            }
+            self = .array(elements)
+            return
+        }
+        let container = try decoder.container(keyedBy: JSONKey.self)
+        var members = OrderedDictionary<String, JSON>()
+        for key in container.allKeys {
+            members[key.stringValue] = try container.decode(JSON.self, forKey: key)
+        }
+        self = .object(members)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .bool(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .int(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .double(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .string(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .array(let elements):
+            var container = encoder.unkeyedContainer()
+            for element in elements { try container.encode(element) }
+        case .object(let members):
+            var container = encoder.container(keyedBy: JSONKey.self)
+            for (key, value) in members {
+                try container.encode(value, forKey: JSONKey(key))
+            }
+        }
+    }
+}
+
+private struct JSONKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Why a value could not be turned into JSON, or JSON into the type asked for.
+public struct JSONConversionError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+extension JSON {
+    /// The JSON form of a `Codable` value, as `JSONEncoder` writes it with sorted keys.
+    ///
+    /// Sorted keys make the text of a value the same in every process and every replay,
+    /// which is what lets a recorded step result be compared byte for byte.
+    public init(encoding value: some Encodable) throws(JSONConversionError) {
+        if let json = value as? JSON {
+            self = json
+            return
+        }
+        let bytes: Data
+        do {
+            bytes = try JSON.encoder.encode(value)
+        } catch {
+            throw JSONConversionError(description: "could not encode \(type(of: value)) as JSON: \(error)")
+        }
+        do {
+            self = try JSON(parsing: bytes)
+        } catch {
+            throw JSONConversionError(description: "JSONEncoder wrote text that is not JSON: \(error)")
+        }
+    }
+
+    /// Decodes this value as `type`, with the same conventions as ``init(encoding:)``.
+    public func decode<Value: Decodable>(as type: Value.Type = Value.self) throws(JSONConversionError) -> Value {
+        if let json = self as? Value { return json }
+        do {
+            return try JSON.decoder.decode(Value.self, from: Data(serializedUTF8))
+        } catch {
+            throw JSONConversionError(description: "could not decode \(Value.self) from \(kindDescription) JSON: \(error)")
+        }
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    private static var decoder: JSONDecoder { JSONDecoder() }
+}

@@ -1,0 +1,135 @@
+extension SQLiteStore {
+    public func append(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
+        let generator = idGenerator
+        var afterCommit: (@Sendable ([EventAppendOutcome]) -> Void)?
+        if let callback = batch.afterCommit {
+            afterCommit = { outcomes in
+                let accepted = outcomes.compactMap { outcome -> StoredEvent? in
+                    if case .accepted(let event) = outcome { return event }
+                    return nil
+                }
+                if !accepted.isEmpty { callback(accepted) }
+            }
+        }
+        return try await writer.write({ connection in
+            try Self.append(batch, generator: generator, connection: connection)
+        }, afterCommit: afterCommit)
+    }
+
+    /// The body of an append, inside the writer's transaction.
+    private static func append(_ batch: EventBatch, generator: EventIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
+        var outcomes: [EventAppendOutcome] = []
+        outcomes.reserveCapacity(batch.events.count)
+        let windowStart = batch.receivedAt - batch.dedupeWindow
+        for event in batch.events {
+            if let dedupeID = event.dedupeID {
+                // Earlier in this batch, or in this transaction, shows up here too: the
+                // dedupe row of an event is written with the event.
+                let existing = try connection.scalarText(
+                    "SELECT event_id FROM event_dedupe WHERE environment = ? AND dedupe_id = ? AND accepted_at > ?",
+                    .text(batch.environment), .text(dedupeID), .integer(windowStart))
+                if let existing, let id = EventID(existing) {
+                    outcomes.append(.duplicate(of: id))
+                    continue
+                }
+            }
+            let id = generator.next(milliseconds: batch.receivedAt)
+            let idText = id.description
+            try connection.run(
+                """
+                INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                .text(idText), .text(batch.environment), .text(event.name), .text(event.dataText),
+                event.userText.map(SQLiteValue.text) ?? .null, event.dedupeID.map(SQLiteValue.text) ?? .null,
+                .integer(event.ts), event.v.map(SQLiteValue.text) ?? .null, .integer(batch.receivedAt))
+            if let dedupeID = event.dedupeID {
+                // A key whose window has passed starts a new window with this event.
+                try connection.run(
+                    """
+                    INSERT INTO event_dedupe (environment, dedupe_id, event_id, accepted_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (environment, dedupe_id) DO UPDATE SET event_id = excluded.event_id, accepted_at = excluded.accepted_at
+                    """,
+                    .text(batch.environment), .text(dedupeID), .text(idText), .integer(batch.receivedAt))
+            }
+            outcomes.append(.accepted(StoredEvent(
+                id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
+                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)))
+        }
+        return outcomes
+    }
+
+    public func event(id: EventID, environment: String) async throws -> StoredEvent? {
+        try await read { connection in
+            var found: StoredEvent?
+            try connection.query(
+                "SELECT \(Self.eventColumns) FROM events WHERE id = ? AND environment = ?",
+                [.text(id.description), .text(environment)]
+            ) { row in
+                found = try Self.storedEvent(row)
+            }
+            return found
+        }
+    }
+
+    public func events(_ query: EventQuery) async throws -> EventPage {
+        let query = try query.validated()
+        return try await read { connection in
+            // Newest first, strictly before the cursor; fetch one more than a page to learn
+            // whether another page follows.
+            let cursorTime = query.cursor?.receivedAt ?? Int64.max
+            let cursorID = query.cursor?.eventID.description ?? "~"
+            var sql = "SELECT \(Self.eventColumns) FROM events WHERE environment = ?"
+            var values: [SQLiteValue] = [.text(query.environment)]
+            if let name = query.name {
+                sql += " AND name = ?"
+                values.append(.text(name))
+            }
+            sql += " AND received_at >= ? AND received_at < ? AND (received_at, id) < (?, ?)"
+            sql += " ORDER BY received_at DESC, id DESC LIMIT ?"
+            values += [
+                .integer(query.since ?? Int64.min), .integer(query.until ?? Int64.max),
+                .integer(cursorTime), .text(cursorID), .integer(Int64(query.limit + 1)),
+            ]
+            var events: [StoredEvent] = []
+            try connection.query(sql, values) { row in
+                events.append(try Self.storedEvent(row))
+            }
+            var next: EventCursor?
+            if events.count > query.limit {
+                events.removeLast()
+                if let last = events.last {
+                    next = EventCursor(receivedAt: last.receivedAt, eventID: last.id)
+                }
+            }
+            return EventPage(events: events, nextCursor: next)
+        }
+    }
+
+    static let eventColumns = "id, environment, name, data, user, dedupe_id, ts, v, received_at"
+
+    /// Reads a row of ``eventColumns``. A row that does not parse means the file was changed
+    /// behind Stepwise's back: reported as corruption rather than trusted.
+    static func storedEvent(_ row: SQLiteStatement) throws -> StoredEvent {
+        guard let idText = row.text(0), let id = EventID(idText) else {
+            throw SQLiteStoreError.corruptRow(table: "events", reason: "an id is not a ULID")
+        }
+        let data: JSON
+        do {
+            data = try JSON(parsing: row.text(3) ?? "")
+        } catch {
+            throw SQLiteStoreError.corruptRow(table: "events", reason: "the data of event \(idText) is not JSON: \(error)")
+        }
+        var user: JSON?
+        if let userText = row.text(4) {
+            do {
+                user = try JSON(parsing: userText)
+            } catch {
+                throw SQLiteStoreError.corruptRow(table: "events", reason: "the user of event \(idText) is not JSON: \(error)")
+            }
+        }
+        return StoredEvent(
+            id: id, environment: row.text(1) ?? "", name: row.text(2) ?? "", data: data, user: user,
+            dedupeID: row.text(5), ts: row.integer(6), v: row.text(7), receivedAt: row.integer(8))
+    }
+}

@@ -1,0 +1,68 @@
+/// Where Stepwise keeps events (and, as the engine grows, functions, runs and steps).
+///
+/// The protocol is small and each requirement is one transaction: a store appends a batch
+/// atomically, and a caller never composes transactions out of smaller calls. That is what
+/// lets the SQLite store commit the calls of concurrent callers together, and what a
+/// PostgreSQL store can implement with one transaction per call.
+///
+/// Stores shipped with Stepwise: ``SQLiteStore`` (the embedded default).
+public protocol Store: Sendable {
+    /// Appends a validated batch in one transaction, dropping duplicates.
+    ///
+    /// For each event, in order: if it has a dedupe id that an event of the same environment
+    /// was accepted with less than `dedupeWindow` before `receivedAt` (or earlier in this
+    /// batch), the outcome is ``EventAppendOutcome/duplicate(of:)`` with that event's id and
+    /// nothing is stored; otherwise the event is stored with a new ``EventID`` and the
+    /// outcome is ``EventAppendOutcome/accepted(_:)``.
+    ///
+    /// Either every accepted event is stored or, when the call throws, none is.
+    func append(_ batch: EventBatch) async throws -> [EventAppendOutcome]
+
+    /// The event with this id in this environment, or `nil`.
+    func event(id: EventID, environment: String) async throws -> StoredEvent?
+
+    /// A page of events, newest first.
+    func events(_ query: EventQuery) async throws -> EventPage
+}
+
+/// A batch of validated events for ``Store/append(_:)``.
+public struct EventBatch: Sendable {
+    public let environment: String
+    public let events: [NewEvent]
+    /// When the batch was received, in milliseconds since the epoch: the events' receive
+    /// time, the time their ids encode, and the end of the dedupe window.
+    public let receivedAt: Int64
+    /// How long a dedupe id holds, in milliseconds.
+    public let dedupeWindow: Int64
+    /// Called once the batch has committed, with the events accepted, before `append`
+    /// returns. Stores call it in commit order when they can, so the event bus delivers
+    /// events in the order they were stored.
+    public let afterCommit: (@Sendable ([StoredEvent]) -> Void)?
+
+    public init(
+        environment: String, events: [NewEvent], receivedAt: Int64, dedupeWindow: Int64,
+        afterCommit: (@Sendable ([StoredEvent]) -> Void)? = nil
+    ) {
+        self.environment = environment
+        self.events = events
+        self.receivedAt = receivedAt
+        self.dedupeWindow = dedupeWindow
+        self.afterCommit = afterCommit
+    }
+}
+
+/// What became of one event of an appended batch.
+public enum EventAppendOutcome: Sendable, Hashable {
+    /// The event was stored.
+    case accepted(StoredEvent)
+    /// The event repeated the dedupe id of the event with this id, and was dropped.
+    case duplicate(of: EventID)
+
+    /// The id `send` answers with for this event: its own, or the first event's.
+    public var eventID: EventID {
+        switch self {
+        case .accepted(let event): return event.id
+        case .duplicate(let id): return id
+        }
+    }
+}
