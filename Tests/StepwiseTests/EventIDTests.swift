@@ -1,0 +1,59 @@
+import Testing
+@testable import Stepwise
+
+@Suite("Event ids")
+struct EventIDTests {
+    @Test("ids are 26 characters of Crockford base 32 and parse back")
+    func format() throws {
+        let id = EventIDGenerator().next(milliseconds: 1_700_000_000_000)
+        let text = id.description
+        #expect(text.count == 26)
+        #expect(text.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
+        #expect(EventID(text) == id)
+        #expect(EventID(text.lowercased()) == id)
+        #expect(id.milliseconds == 1_700_000_000_000)
+    }
+
+    @Test("a known ULID decodes to its time")
+    func knownValue() throws {
+        // The id in the seed document's Event API answer.
+        let id = try #require(EventID("01H08W4TMBNKMEWFD0TYC532GG"))
+        #expect(id.description == "01H08W4TMBNKMEWFD0TYC532GG")
+        #expect(id.milliseconds == 1_683_925_133_963)  // 2023-05-12T20:58:53.963Z
+    }
+
+    @Test("malformed ids are refused", arguments: ["", "01H08W4TMBNKMEWFD0TYC532G", "01H08W4TMBNKMEWFD0TYC532GGG", "01H08W4TMBNKMEWFD0TYC532GU", "81H08W4TMBNKMEWFD0TYC532GG", "01H08W4TMBNKMEWFD0TYC532G!"])
+    func malformed(text: String) {
+        #expect(EventID(text) == nil)
+    }
+
+    @Test("ids increase strictly within a millisecond and when the clock steps back")
+    func monotonic() {
+        let generator = EventIDGenerator()
+        var previous = generator.next(milliseconds: 2_000)
+        for ms in [2_000, 2_000, 1_999, 1_000, 2_001, 2_001] as [Int64] {
+            let next = generator.next(milliseconds: ms)
+            #expect(next > previous)
+            #expect(next.description > previous.description)
+            previous = next
+        }
+    }
+
+    @Test("ids stay unique and ordered under many concurrent callers")
+    func concurrent() async {
+        let generator = EventIDGenerator()
+        let perTask = 2_000
+        let batches = await withTaskGroup(of: [EventID].self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    (0..<perTask).map { _ in generator.next(milliseconds: 5_000) }
+                }
+            }
+            return await group.reduce(into: [[EventID]]()) { $0.append($1) }
+        }
+        for batch in batches {
+            #expect(zip(batch, batch.dropFirst()).allSatisfy { $0 < $1 })
+        }
+        #expect(Set(batches.joined()).count == 16 * perTask)
+    }
+}

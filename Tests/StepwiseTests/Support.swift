@@ -1,0 +1,63 @@
+import Foundation
+import Synchronization
+@testable import Stepwise
+
+/// A wall clock that moves only when a test moves it.
+final class ManualClock: WallClock {
+    private let current: Mutex<Int64>
+
+    init(_ start: Int64 = 1_800_000_000_000) {
+        current = Mutex(start)
+    }
+
+    func now() -> Int64 { current.withLock { $0 } }
+
+    func advance(by duration: Duration) {
+        current.withLock { $0 += duration.milliseconds }
+    }
+}
+
+/// A fresh directory for one test's database files, removed when the test ends.
+struct TemporaryDirectory: ~Copyable {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("stepwise-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+func makeClient(
+    store: (any Store)? = nil,
+    clock: any WallClock = ManualClock(),
+    environment: String = "default",
+    dedupeWindow: Duration = .seconds(86_400),
+    limits: EventLimits = .default
+) throws -> StepwiseClient {
+    let store = try store ?? SQLiteStore(.init(path: nil))
+    return StepwiseClient(
+        id: "test-app", store: store,
+        configuration: .init(environment: environment, dedupeWindow: dedupeWindow, limits: limits, clock: clock))
+}
+
+/// Every event of an environment, oldest first, read page by page.
+func allEvents(_ store: any Store, environment: String = "default") async throws -> [StoredEvent] {
+    var events: [StoredEvent] = []
+    var cursor: EventCursor?
+    repeat {
+        let page = try await store.events(EventQuery(environment: environment, limit: 1000, cursor: cursor))
+        events += page.events
+        cursor = page.nextCursor
+    } while cursor != nil
+    return events.reversed()
+}
+
+/// The path of an executable built beside the test bundle.
+func builtExecutable(_ name: String) -> URL {
+    let selfPath = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return selfPath.deletingLastPathComponent().appendingPathComponent(name)
+}
