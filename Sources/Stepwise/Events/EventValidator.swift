@@ -39,14 +39,11 @@ struct EventValidator: Sendable {
             EventValidationError(index: index, field: field, problem: problem)
         }
 
-        if event.name.allSatisfy(\.isWhitespace) {
+        if event.name.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
             throw failure(.name, .emptyName)
         }
-        if !allowReservedNames {
-            let lowercased = event.name.lowercased()
-            if let prefix = Self.reservedPrefixes.first(where: { lowercased.hasPrefix($0) }) {
-                throw failure(.name, .reservedName(prefix: prefix))
-            }
+        if !allowReservedNames, let prefix = Self.reservedPrefix(of: event.name) {
+            throw failure(.name, .reservedName(prefix: prefix))
         }
 
         let data = try objectPayload(event.data, field: .data, index: index)
@@ -79,6 +76,20 @@ struct EventValidator: Sendable {
             dedupeID: dedupeID, ts: event.ts ?? receivedAt, v: event.v
         )
         return (newEvent, bytes)
+    }
+
+    /// The reserved prefix `name` starts with, compared without regard to ASCII case and
+    /// without allocating (this runs for every event sent).
+    static func reservedPrefix(of name: String) -> String? {
+        reservedPrefixes.first { prefix in
+            var nameBytes = name.utf8.makeIterator()
+            for expected in prefix.utf8 {
+                guard let byte = nameBytes.next() else { return false }
+                let lowered = (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) ? byte + 32 : byte
+                if lowered != expected { return false }
+            }
+            return true
+        }
     }
 
     private func objectPayload(_ payload: EventPayload, field: EventValidationError.Field, index: Int) throws(EventValidationError) -> JSON {

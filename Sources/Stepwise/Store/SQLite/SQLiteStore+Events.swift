@@ -16,11 +16,17 @@ extension SQLiteStore {
         }, afterCommit: afterCommit)
     }
 
-    /// The body of an append, inside the writer's transaction.
+    /// The body of an append, inside the writer's transaction. The statements are looked up
+    /// once per batch, not once per event: this loop is the ingest hot path.
     private static func append(_ batch: EventBatch, generator: EventIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
         var outcomes: [EventAppendOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
+        let insertEvent = try connection.statement(
+            """
+            INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
         for event in batch.events {
             if let dedupeID = event.dedupeID {
                 // Earlier in this batch, or in this transaction, shows up here too: the
@@ -35,14 +41,17 @@ extension SQLiteStore {
             }
             let id = generator.next(milliseconds: batch.receivedAt)
             let idText = id.description
-            try connection.run(
-                """
-                INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                .text(idText), .text(batch.environment), .text(event.name), .text(event.dataText),
-                event.userText.map(SQLiteValue.text) ?? .null, event.dedupeID.map(SQLiteValue.text) ?? .null,
-                .integer(event.ts), event.v.map(SQLiteValue.text) ?? .null, .integer(batch.receivedAt))
+            defer { insertEvent.reset() }
+            try insertEvent.bind(.text(idText), at: 1)
+            try insertEvent.bind(.text(batch.environment), at: 2)
+            try insertEvent.bind(.text(event.name), at: 3)
+            try insertEvent.bind(.text(event.dataText), at: 4)
+            try insertEvent.bind(event.userText.map(SQLiteValue.text) ?? .null, at: 5)
+            try insertEvent.bind(event.dedupeID.map(SQLiteValue.text) ?? .null, at: 6)
+            try insertEvent.bind(.integer(event.ts), at: 7)
+            try insertEvent.bind(event.v.map(SQLiteValue.text) ?? .null, at: 8)
+            try insertEvent.bind(.integer(batch.receivedAt), at: 9)
+            while try insertEvent.step() {}
             if let dedupeID = event.dedupeID {
                 // A key whose window has passed starts a new window with this event.
                 try connection.run(

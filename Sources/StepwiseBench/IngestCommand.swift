@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Stepwise
+
+/// `stepwise-bench ingest`: events per second through `send`, against raw SQLite inserts of
+/// the same rows at the same durability.
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Events per second through send: single, batch100, batch1000, concurrent8."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Events per single-event round (single and concurrent8).")
+    var singles = 1500
+
+    @Option(help: "Events per batch round (batch100 and batch1000).")
+    var batched = 20_000
+
+    static let payload: JSON = [
+        "cartId": "ed12c8bde",
+        "itemIds": ["9f08sdh84", "sdf098487", "0fnun498n"],
+        "account": ["id": 123, "email": "test@example.com"],
+    ]
+
+    func run() async throws {
+        let workspace = try Workspace(directory: options.directory)
+        let reporter = Reporter(json: options.json)
+        reporter.header("ingest (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
+
+        let workloads: [(metric: String, events: Int, batchSize: Int, senders: Int)] = [
+            ("single", singles, 1, 1),
+            ("batch100", batched, 100, 1),
+            ("batch1000", batched, 1000, 1),
+            ("concurrent8", singles, 1, 8),
+        ]
+        for workload in workloads {
+            var stepwiseRates: [Double] = []
+            var baselineRates: [Double] = []
+            for _ in 0..<options.rounds {
+                // The baseline commits one row a transaction for single and concurrent8 alike:
+                // what a plain SQLite app pays per durable event.
+                baselineRates.append(try await baselineRate(events: workload.events, perTransaction: workload.batchSize, workspace: workspace))
+                stepwiseRates.append(try await stepwiseRate(
+                    events: workload.events, batchSize: workload.batchSize, senders: workload.senders, workspace: workspace))
+            }
+            reporter.report(Measurement(
+                workload: "ingest", metric: workload.metric, value: median(stepwiseRates), unit: "events/s",
+                baseline: median(baselineRates)))
+        }
+    }
+
+    private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
+
+    private func baselineRate(events: Int, perTransaction: Int, workspace: Workspace) async throws -> Double {
+        let raw = try RawSQLite(path: workspace.freshPath(), synchronous: durability.rawValue)
+        let generator = EventIDGenerator()
+        let data = Self.payload.serialized
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let rows = (0..<events).map { _ in
+            BenchRow(id: generator.next(milliseconds: now).description, name: "storefront/cart.checkout.completed", data: data, ts: now)
+        }
+        let seconds = try await measure { try raw.insert(rows, perTransaction: perTransaction) }
+        return Double(events) / seconds
+    }
+
+    private func stepwiseRate(events: Int, batchSize: Int, senders: Int, workspace: Workspace) async throws -> Double {
+        let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))
+        let client = StepwiseClient(id: "bench", store: store)
+        let event = Event(name: "storefront/cart.checkout.completed", data: Self.payload)
+        let perSender = events / senders
+        let seconds = try await measure {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<senders {
+                    group.addTask {
+                        var sent = 0
+                        while sent < perSender {
+                            let count = min(batchSize, perSender - sent)
+                            if count == 1 {
+                                try await client.send(event)
+                            } else {
+                                try await client.send(Array(repeating: event, count: count))
+                            }
+                            sent += count
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        return Double(perSender * senders) / seconds
+    }
+}
+
+/// Where a benchmark's database files go: each measurement gets a fresh file.
+final class Workspace {
+    let directory: URL
+    private let removeWhenDone: Bool
+    private var counter = 0
+
+    init(directory: String?) throws {
+        if let directory {
+            self.directory = URL(fileURLWithPath: directory)
+            removeWhenDone = false
+        } else {
+            self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("stepwise-bench-\(UUID().uuidString)")
+            removeWhenDone = true
+        }
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+    }
+
+    func freshPath() -> String {
+        counter += 1
+        return directory.appendingPathComponent("bench-\(counter).db").path
+    }
+
+    deinit {
+        if removeWhenDone { try? FileManager.default.removeItem(at: directory) }
+    }
+}
