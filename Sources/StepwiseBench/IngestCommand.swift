@@ -55,7 +55,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     private func baselineRate(events: Int, perTransaction: Int, workspace: Workspace) async throws -> Double {
         let raw = try RawSQLite(path: workspace.freshPath(), synchronous: durability.rawValue)
-        let generator = EventIDGenerator()
+        let generator = ULIDGenerator()
         let data = Self.payload.serialized
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let rows = (0..<events).map { _ in

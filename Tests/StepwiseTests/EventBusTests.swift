@@ -125,7 +125,7 @@ struct EventBusTests {
         let bus = EventBus()
         let branchOnly = bus.subscribe(in: "branch")
         let now: Int64 = 1_800_000_000_000
-        let generator = EventIDGenerator()
+        let generator = ULIDGenerator()
         let a = StoredEvent(id: generator.next(milliseconds: now), environment: "default", name: "a", data: [:], user: nil, dedupeID: nil, ts: now, v: nil, receivedAt: now)
         let b = StoredEvent(id: generator.next(milliseconds: now), environment: "branch", name: "a", data: [:], user: nil, dedupeID: nil, ts: now, v: nil, receivedAt: now)
         bus.publish([a, b])

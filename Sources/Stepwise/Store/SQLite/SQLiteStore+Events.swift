@@ -18,7 +18,7 @@ extension SQLiteStore {
 
     /// The body of an append, inside the writer's transaction. The statements are looked up
     /// once per batch, not once per event: this loop is the ingest hot path.
-    private static func append(_ batch: EventBatch, generator: EventIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
+    private static func append(_ batch: EventBatch, generator: ULIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
         var outcomes: [EventAppendOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow

@@ -45,7 +45,7 @@ public final class SQLiteStore: Store {
     public let configuration: Configuration
     let writer: SQLiteWriter
     private let readers: SQLiteReaderPool
-    let idGenerator: EventIDGenerator
+    let idGenerator: ULIDGenerator
 
     /// Opens (creating if needed) and migrates the database.
     ///
@@ -55,7 +55,7 @@ public final class SQLiteStore: Store {
     ///   database, ``SQLiteStoreError`` when its schema is newer than this build knows.
     public init(
         _ configuration: Configuration,
-        idGenerator: EventIDGenerator = .shared,
+        idGenerator: ULIDGenerator = .shared,
         commitObserver: (@Sendable (_ writes: Int) -> Void)? = nil
     ) throws {
         guard sqlite3_threadsafe() != 0 else {

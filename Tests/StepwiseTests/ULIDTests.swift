@@ -1,11 +1,11 @@
 import Testing
 @testable import Stepwise
 
-@Suite("Event ids")
-struct EventIDTests {
+@Suite("ULIDs")
+struct ULIDTests {
     @Test("ids are 26 characters of Crockford base 32 and parse back")
     func format() throws {
-        let id = EventIDGenerator().next(milliseconds: 1_700_000_000_000)
+        let id = ULIDGenerator().next(milliseconds: 1_700_000_000_000)
         let text = id.description
         #expect(text.count == 26)
         #expect(text.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
@@ -29,7 +29,7 @@ struct EventIDTests {
 
     @Test("ids increase strictly within a millisecond and when the clock steps back")
     func monotonic() {
-        let generator = EventIDGenerator()
+        let generator = ULIDGenerator()
         var previous = generator.next(milliseconds: 2_000)
         for ms in [2_000, 2_000, 1_999, 1_000, 2_001, 2_001] as [Int64] {
             let next = generator.next(milliseconds: ms)
@@ -41,7 +41,7 @@ struct EventIDTests {
 
     @Test("ids stay unique and ordered under many concurrent callers")
     func concurrent() async {
-        let generator = EventIDGenerator()
+        let generator = ULIDGenerator()
         let perTask = 2_000
         let batches = await withTaskGroup(of: [EventID].self) { group in
             for _ in 0..<16 {

@@ -1,13 +1,15 @@
 import Synchronization
 
-/// The id Stepwise gives every event it accepts: a ULID, 26 characters such as
-/// `01H08W4TMBNKMEWFD0TYC532GG`, the same form Inngest's Event API answers with.
+/// The id Stepwise gives every event it accepts and every run it creates: a ULID, 26
+/// characters such as `01H08W4TMBNKMEWFD0TYC532GG`, the same form Inngest's Event API
+/// answers with.
 ///
 /// A ULID is 48 bits of milliseconds since the epoch followed by 80 random bits, written in
 /// Crockford's base 32. Its text sorts as its time does, so ids double as a time-ordered
 /// cursor. Ids made by one process are strictly increasing, even within one millisecond
-/// or when the wall clock steps back (see ``EventIDGenerator``).
-public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+/// or when the wall clock steps back (see ``ULIDGenerator``).
+
+public struct ULID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     /// The upper 64 bits: 48 bits of time, then the first 16 random bits.
     let high: UInt64
     /// The lower 64 random bits.
@@ -27,13 +29,13 @@ public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConv
     public var milliseconds: Int64 { Int64(high >> 16) }
 
     /// The smallest id of a millisecond, a bound for range queries over ids.
-    static func lowerBound(milliseconds: Int64) -> EventID {
-        EventID(milliseconds: UInt64(clamping: max(0, milliseconds)) & EventID.maxMilliseconds, random: 0, 0)
+    static func lowerBound(milliseconds: Int64) -> ULID {
+        ULID(milliseconds: UInt64(clamping: max(0, milliseconds)) & ULID.maxMilliseconds, random: 0, 0)
     }
 
     static let maxMilliseconds: UInt64 = (1 << 48) - 1
 
-    public static func < (lhs: EventID, rhs: EventID) -> Bool {
+    public static func < (lhs: ULID, rhs: ULID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
@@ -45,7 +47,7 @@ public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConv
         var high = self.high
         var low = self.low
         for index in stride(from: 25, through: 0, by: -1) {
-            characters[index] = EventID.alphabet[Int(low & 0x1F)]
+            characters[index] = ULID.alphabet[Int(low & 0x1F)]
             low = (low >> 5) | ((high & 0x1F) << 59)
             high >>= 5
         }
@@ -60,7 +62,7 @@ public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConv
         var high: UInt64 = 0
         var low: UInt64 = 0
         for (index, byte) in utf8.enumerated() {
-            guard let value = EventID.decodeTable[Int(byte)] else { return nil }
+            guard let value = ULID.decodeTable[Int(byte)] else { return nil }
             if index == 0 && value > 7 { return nil }  // would overflow 128 bits
             high = (high << 5) | (low >> 59)
             low = (low << 5) | UInt64(value)
@@ -71,7 +73,7 @@ public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConv
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
-        guard let id = EventID(text) else {
+        guard let id = ULID(text) else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an event id (ULID): \(text)")
         }
         self = id
@@ -96,29 +98,29 @@ public struct EventID: Sendable, Hashable, Comparable, Codable, CustomStringConv
     }()
 }
 
-/// Makes event ids that are strictly increasing across every caller in the process.
+/// Makes ids that are strictly increasing across every caller in the process.
 ///
 /// Within one millisecond, or when the clock reads earlier than the last id's time, the
 /// next id is the last one plus one in its random part, keeping the last id's time. So ids
 /// sort in the order they were made, which is the order their events were committed.
-public final class EventIDGenerator: Sendable {
+public final class ULIDGenerator: Sendable {
     /// The generator every store in the process shares, so that ids are ordered process-wide.
-    public static let shared = EventIDGenerator()
+    public static let shared = ULIDGenerator()
 
-    private let last = Mutex<EventID?>(nil)
+    private let last = Mutex<ULID?>(nil)
 
     public init() {}
 
     /// The next id, for an event accepted at `milliseconds` since the epoch.
-    public func next(milliseconds: Int64) -> EventID {
-        let now = UInt64(clamping: max(0, milliseconds)) & EventID.maxMilliseconds
+    public func next(milliseconds: Int64) -> ULID {
+        let now = UInt64(clamping: max(0, milliseconds)) & ULID.maxMilliseconds
         return last.withLock { last in
-            let id: EventID
+            let id: ULID
             if let previous = last, previous.milliseconds >= Int64(now) {
-                id = EventIDGenerator.successor(of: previous)
+                id = ULIDGenerator.successor(of: previous)
             } else {
                 var random = SystemRandomNumberGenerator()
-                id = EventID(milliseconds: now, random: random.next(), random.next())
+                id = ULID(milliseconds: now, random: random.next(), random.next())
             }
             last = id
             return id
@@ -127,8 +129,14 @@ public final class EventIDGenerator: Sendable {
 
     /// The id one above `id`: the 80 random bits plus one, carrying into the time when they
     /// are all ones (one millisecond early, which keeps the order and loses nothing).
-    private static func successor(of id: EventID) -> EventID {
+    private static func successor(of id: ULID) -> ULID {
         let (low, overflow) = id.low.addingReportingOverflow(1)
-        return EventID(high: overflow ? id.high &+ 1 : id.high, low: low)
+        return ULID(high: overflow ? id.high &+ 1 : id.high, low: low)
     }
 }
+
+/// The id of an event: a ``ULID``.
+public typealias EventID = ULID
+
+/// The id of a function run: a ``ULID``.
+public typealias RunID = ULID
