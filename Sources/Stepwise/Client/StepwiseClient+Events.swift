@@ -24,23 +24,33 @@ extension StepwiseClient {
     /// Validates and appends a batch; reserved names are allowed only for system events.
     func append(_ events: [Event], allowReservedNames: Bool) async throws -> [EventID] {
         guard !events.isEmpty else { return [] }
-        let receivedAt = configuration.clock.now()
-        let validator = EventValidator(limits: configuration.limits, allowReservedNames: allowReservedNames)
-        let prepared = try validator.validate(events, receivedAt: receivedAt)
-        let bus = self.bus
-        let batch = EventBatch(
-            environment: configuration.environment,
-            events: prepared,
-            receivedAt: receivedAt,
-            dedupeWindow: configuration.dedupeWindow.milliseconds,
-            afterCommit: { bus.publish($0) }
-        )
+        let batch = try eventBatch(events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames)
+        // Functions this process defined must be in the store before the events that
+        // trigger them are, or those events would create no runs.
+        try await registerFunctions(completeSet: false)
         let outcomes = try await store.append(batch)
         let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
         if duplicates > 0 {
             logger.debug("dropped duplicate events", metadata: ["count": "\(duplicates)"])
         }
         return outcomes.map(\.eventID)
+    }
+
+    /// Validates `events` into a batch for the store, published on the bus once committed.
+    ///
+    /// - Throws: ``EventValidationError``.
+    func eventBatch(_ events: [Event], receivedAt: Int64, allowReservedNames: Bool) throws(EventValidationError) -> EventBatch {
+        let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
+        let validator = EventValidator(limits: limits, allowReservedNames: allowReservedNames)
+        let prepared = try validator.validate(events, receivedAt: receivedAt)
+        let bus = self.bus
+        return EventBatch(
+            environment: configuration.environment,
+            events: prepared,
+            receivedAt: receivedAt,
+            dedupeWindow: configuration.dedupeWindow.milliseconds,
+            afterCommit: { bus.publish($0) }
+        )
     }
 
     /// The event with this id in the client's environment, or `nil`.

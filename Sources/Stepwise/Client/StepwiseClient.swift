@@ -42,6 +42,7 @@ public final class StepwiseClient: Sendable {
     /// commits.
     public let bus: EventBus
     let logger: Logger
+    let registry = FunctionRegistry()
 
     public init(
         id: String,

@@ -23,6 +23,41 @@ public protocol Store: Sendable {
 
     /// A page of events, newest first.
     func events(_ query: EventQuery) async throws -> EventPage
+
+    // MARK: Functions and runs
+
+    /// Stores an app's functions and their triggers, so that ``append(_:)`` in any process
+    /// creates their runs: one run per function whose trigger matches each accepted event,
+    /// in the same transaction as the event.
+    func register(_ registration: FunctionRegistration) async throws
+
+    /// Claims up to `request.limit` due runs, in one transaction: each gets a new lease
+    /// (its token one higher than any before), and comes with its event and recorded steps.
+    /// A run is due when it is queued and its time has come, or running with a lease that ran
+    /// out (its worker died or stalled).
+    func claim(_ request: ClaimRequest) async throws -> [ClaimedRun]
+
+    /// Commits a step, events and a run transition in one transaction, if and only if
+    /// `checkpoint.lease` is still the run's current lease; otherwise throws
+    /// ``LeaseLostError`` and stores nothing.
+    ///
+    /// - Returns: the outcomes of `checkpoint.events`, in order.
+    func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome]
+
+    /// Extends the leases still held until `until`; returns the ones that were lost.
+    func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease]
+
+    /// The earliest time at which a run of these functions is or becomes due, if any is waiting.
+    func nextDueTime(environment: String, appID: String, functionIDs: [String]) async throws -> Int64?
+
+    /// The run with this id in this environment, or `nil`.
+    func run(id: RunID, environment: String) async throws -> RunRecord?
+
+    /// Runs, newest first.
+    func runs(_ query: RunQuery) async throws -> [RunRecord]
+
+    /// A run's recorded steps, in the order they were first recorded.
+    func steps(runID: RunID) async throws -> [StepRecord]
 }
 
 /// A batch of validated events for ``Store/append(_:)``.

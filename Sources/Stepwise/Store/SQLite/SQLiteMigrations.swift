@@ -29,6 +29,63 @@ enum SQLiteMigrations {
             PRIMARY KEY (environment, dedupe_id)
         ) WITHOUT ROWID;
         """,
+        // 2: functions and their triggers, runs, and the steps of runs.
+        """
+        CREATE TABLE functions (
+            environment TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            registered_at INTEGER NOT NULL,
+            PRIMARY KEY (environment, app_id, function_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE function_triggers (
+            environment TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            pattern TEXT NOT NULL,
+            is_prefix INTEGER NOT NULL,
+            conditions TEXT,
+            FOREIGN KEY (environment, app_id, function_id) REFERENCES functions ON DELETE CASCADE
+        );
+        CREATE INDEX function_triggers_by_pattern ON function_triggers (environment, is_prefix, pattern);
+        CREATE INDEX function_triggers_by_function ON function_triggers (environment, app_id, function_id);
+        CREATE TABLE runs (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            environment TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            available_at INTEGER,
+            lease_token INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            output TEXT,
+            error TEXT,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            ended_at INTEGER,
+            UNIQUE (environment, app_id, function_id, event_id)
+        );
+        CREATE INDEX runs_due ON runs (environment, app_id, available_at) WHERE status IN ('queued', 'running');
+        CREATE INDEX runs_by_event ON runs (event_id);
+        CREATE INDEX runs_by_function ON runs (environment, function_id, id);
+        CREATE TABLE steps (
+            seq INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            step_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            output TEXT,
+            error TEXT,
+            failed_attempts INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER NOT NULL,
+            UNIQUE (run_id, key)
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -12,13 +12,14 @@ extension SQLiteStore {
             }
         }
         return try await writer.write({ connection in
-            try Self.append(batch, generator: generator, connection: connection)
+            try Self.appendEvents(batch, generator: generator, connection: connection)
         }, afterCommit: afterCommit)
     }
 
-    /// The body of an append, inside the writer's transaction. The statements are looked up
-    /// once per batch, not once per event: this loop is the ingest hot path.
-    private static func append(_ batch: EventBatch, generator: ULIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
+    /// Appends a batch inside the writer's transaction, with the runs its events trigger. The
+    /// statements are looked up once per batch, not once per event: this loop is the ingest
+    /// hot path.
+    static func appendEvents(_ batch: EventBatch, generator: ULIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
         var outcomes: [EventAppendOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
@@ -61,9 +62,11 @@ extension SQLiteStore {
                     """,
                     .text(batch.environment), .text(dedupeID), .text(idText), .integer(batch.receivedAt))
             }
-            outcomes.append(.accepted(StoredEvent(
+            let stored = StoredEvent(
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
-                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)))
+                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+            try createRuns(for: stored, generator: generator, connection: connection)
+            outcomes.append(.accepted(stored))
         }
         return outcomes
     }

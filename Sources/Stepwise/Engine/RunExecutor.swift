@@ -1,0 +1,104 @@
+import Logging
+import OrderedCollections
+
+/// Replays one claimed run: calls the function's closure with the run's event and steps, and
+/// commits how the run ends (completed, retried, failed, or released on shutdown).
+struct RunExecutor: Sendable {
+    let client: StepwiseClient
+    let logger: Logger
+
+    func execute(_ claimed: ClaimedRun) async {
+        var logger = logger
+        logger[metadataKey: "stepwise.run"] = "\(claimed.run.id)"
+        logger[metadataKey: "stepwise.function"] = "\(claimed.run.functionID)"
+        guard let function = client.registry.function(id: claimed.run.functionID) else {
+            // Claims ask only for this client's functions; this would be a bug, not input.
+            logger.error("claimed a run of a function this client does not hold; leaving it to its lease")
+            return
+        }
+        logger.debug("run started", metadata: ["attempt": "\(claimed.run.attempt)"])
+        let step = Step(client: client, function: function, claimed: claimed, logger: logger)
+        let result: Result<JSON, any Error>
+        do {
+            result = .success(try await function.handler(claimed.event, step))
+        } catch {
+            result = .failure(error)
+        }
+
+        if let interruption = step.interruption {
+            // A step already committed what becomes of the run (a retry), or nothing may be
+            // committed (lease lost, store failing), or the worker is stopping.
+            if interruption == .cancelled {
+                await release(step, logger: logger)
+            }
+            return
+        }
+        switch result {
+        case .success(let output):
+            await finish(step, claimed: claimed, transition: .complete(output: output), systemEvent: SystemEvent.functionFinished,
+                         data: ["output": output], logger: logger)
+            logger.debug("run completed")
+        case .failure(let error):
+            if Task.isCancelled {
+                await release(step, logger: logger)
+                return
+            }
+            await handleFunctionError(error, step: step, claimed: claimed, function: function, logger: logger)
+        }
+    }
+
+    /// An error thrown outside any step (or a step's final `StepError` the function let through).
+    private func handleFunctionError(_ error: any Error, step: Step, claimed: ClaimedRun, function: StepwiseFunction, logger: Logger) async {
+        let record = ErrorRecord(error)
+        let attempt = claimed.run.attempt + 1
+        let final = error is NonRetriableError || error is StepError || attempt >= function.retries.maxAttempts
+        if final {
+            await finish(step, claimed: claimed, transition: .fail(error: record, attempt: attempt),
+                         systemEvent: SystemEvent.functionFailed,
+                         data: ["error": ["name": .string(record.name), "message": .string(record.message)]], logger: logger)
+            logger.warning("run failed", metadata: ["error": "\(record)", "attempts": "\(attempt)"])
+            return
+        }
+        let now = client.configuration.clock.now()
+        let delay = (error as? RetryAfterError)?.delay.milliseconds ?? function.retries.backoff.delay(afterFailures: attempt)
+        do {
+            try await step.commit(step: nil, events: nil, transition: .retry(at: now + delay, attempt: attempt, error: record))
+            logger.notice("run failed, will retry", metadata: ["error": "\(record)", "attempt": "\(attempt)", "delay_ms": "\(delay)"])
+        } catch {
+            // The step logged why; the lease will bring the run back.
+        }
+    }
+
+    /// Ends the run, emitting its system event in the same transaction, so both happen once.
+    private func finish(
+        _ step: Step, claimed: ClaimedRun, transition: RunCheckpoint.Transition, systemEvent: String,
+        data extra: [String: JSON], logger: Logger
+    ) async {
+        var data: OrderedDictionary<String, JSON> = [
+            "function_id": .string(claimed.run.functionID), "app_id": .string(claimed.run.appID),
+            "run_id": .string(claimed.run.id.description),
+        ]
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { data[key] = value }
+        data["event"] = SystemEvent.eventSummary(claimed.event)
+        do {
+            let batch = try client.eventBatch(
+                [Event(name: systemEvent, data: .object(data))], receivedAt: client.configuration.clock.now(), allowReservedNames: true)
+            try await step.commit(step: nil, events: batch, transition: transition)
+        } catch {
+            // Step.commit logged a lost lease or a failing store; validation of a system
+            // event cannot fail (no limits, a reserved name allowed, an object payload).
+            if !(error is RunInterruption) {
+                logger.error("could not build the system event", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Gives the run back, unfinished, for another claim at once.
+    private func release(_ step: Step, logger: Logger) async {
+        do {
+            try await step.commit(step: nil, events: nil, transition: .release)
+            logger.info("run released at shutdown")
+        } catch {}
+    }
+}
+

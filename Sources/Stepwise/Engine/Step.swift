@@ -1,0 +1,277 @@
+import Logging
+import Synchronization
+
+/// The steps of one run: what a function's closure receives as `step`.
+///
+/// Each step is memoized: the first time a run reaches `step.run("charge") { … }` the body
+/// runs and its result is committed before the function goes on; every later replay of the
+/// run (after a retry, a restart, on another worker) gets the recorded result back without
+/// running the body. So code *between* steps runs on every replay and must be
+/// deterministic; anything with a side effect, or that reads the clock or a random number,
+/// belongs in a step.
+///
+/// Steps are keyed by their id and how many steps with that id came before in the run:
+/// calling `step.run("email")` in a loop of ten makes ten steps, `email`, `email:1`, …
+/// `email:9`.
+public final class Step: Sendable {
+    private struct State {
+        var memo: [String: StepRecord]
+        var occurrences: [String: Int] = [:]
+        var interruption: RunInterruption?
+    }
+
+    let client: StepwiseClient
+    let function: StepwiseFunction
+    let run: RunRecord
+    let lease: RunLease
+    let logger: Logger
+    private let state: Mutex<State>
+
+    init(client: StepwiseClient, function: StepwiseFunction, claimed: ClaimedRun, logger: Logger) {
+        self.client = client
+        self.function = function
+        self.run = claimed.run
+        self.lease = claimed.lease
+        self.logger = logger
+        self.state = Mutex(State(memo: claimed.steps))
+    }
+
+    /// The id of the run these steps belong to.
+    public var runID: RunID { run.id }
+
+    /// How many times the function failed outside any step before this attempt.
+    public var attempt: Int { run.attempt }
+
+    /// Why the run stopped early, if it did: the engine reads this after the closure returns.
+    var interruption: RunInterruption? { state.withLock { $0.interruption } }
+
+    // MARK: - step.run
+
+    /// Runs `body` once for the run and returns its result; on replay, returns the recorded
+    /// result without running `body`.
+    ///
+    /// The result is encoded as JSON and committed before this returns, and what this returns
+    /// is that JSON decoded again, so a first run and a replay see the same value.
+    ///
+    /// If `body` throws, the attempt is recorded and the run is retried later from the top
+    /// (after the function's backoff, or a ``RetryAfterError``'s delay). When the step's
+    /// attempts run out, or it throws ``NonRetriableError``, the step fails for good and this
+    /// throws ``StepError``, now and on every replay.
+    ///
+    /// - Parameters:
+    ///   - id: names the step within the run; keep it stable across code changes.
+    ///   - body: the work, run at most once per successful attempt.
+    @discardableResult
+    public func run<Value: Codable & Sendable>(_ id: String, _ body: () async throws -> Value) async throws -> Value {
+        try checkNotInterrupted()
+        let key = nextKey(for: id)
+        let logger = stepLogger(key)
+        let previousFailures: Int
+        switch memo(key) {
+        case let record? where record.status == .completed:
+            return try replayed(record, as: Value.self, stepID: id)
+        case let record? where record.status == .failed:
+            throw StepError(stepID: id, error: record.error ?? ErrorRecord(name: "Stepwise.StepError", message: "failed"))
+        case let record?:
+            previousFailures = record.failedAttempts
+        case nil:
+            previousFailures = 0
+        }
+
+        let startedAt = client.configuration.clock.now()
+        let value: Value
+        do {
+            value = try await body()
+        } catch {
+            try await recordFailure(error, key: key, stepID: id, kind: .run, previousFailures: previousFailures, startedAt: startedAt, logger: logger)
+        }
+        let output: JSON
+        do {
+            output = try JSON(encoding: value)
+        } catch {
+            try await recordFailure(
+                NonRetriableError("the result of step '\(id)' could not be encoded", cause: error), key: key, stepID: id,
+                kind: .run, previousFailures: previousFailures, startedAt: startedAt, logger: logger)
+        }
+        let record = StepRecord(
+            runID: run.id, key: key, stepID: id, kind: .run, status: .completed, output: output, error: nil,
+            failedAttempts: previousFailures, startedAt: startedAt, endedAt: client.configuration.clock.now())
+        try await commit(step: record, events: nil, transition: .none)
+        remember(record)
+        logger.debug("step completed")
+        return try replayed(record, as: Value.self, stepID: id)
+    }
+
+    /// Runs `body` once for the run, for its side effect; on replay, does nothing.
+    public func run(_ id: String, _ body: () async throws -> Void) async throws {
+        let _: JSON = try await run(id) {
+            try await body()
+            return JSON.null
+        }
+    }
+
+    // MARK: - step.sendEvent
+
+    /// Sends events exactly once for the run: the events, the runs they trigger and the
+    /// step's record commit in one transaction, so however the run is retried, replayed or
+    /// crashed, the events exist once. Replay returns the ids they were given.
+    ///
+    /// - Returns: the events' ids, in order (a deduplicated event answers with the first
+    ///   event's id, as ``StepwiseClient/send(_:)-([Event])`` does).
+    /// - Throws: ``StepError`` when the events are invalid (the step fails for good: retrying
+    ///   the same events cannot help).
+    @discardableResult
+    public func sendEvent(_ id: String, _ events: [Event]) async throws -> [EventID] {
+        try checkNotInterrupted()
+        let key = nextKey(for: id)
+        let logger = stepLogger(key)
+        if let record = memo(key) {
+            switch record.status {
+            case .completed:
+                guard let ids = record.output?["ids"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(ULID.init) }) else {
+                    throw NonRetriableError("the record of sendEvent step '\(id)' holds no event ids")
+                }
+                return ids
+            case .failed:
+                throw StepError(stepID: id, error: record.error ?? ErrorRecord(name: "Stepwise.StepError", message: "failed"))
+            case .errored:
+                break
+            }
+        }
+        let startedAt = client.configuration.clock.now()
+        let batch: EventBatch
+        do {
+            batch = try client.eventBatch(events, receivedAt: startedAt, allowReservedNames: false)
+        } catch {
+            try await recordFailure(
+                NonRetriableError("step '\(id)' tried to send invalid events", cause: error), key: key, stepID: id,
+                kind: .sendEvent, previousFailures: 0, startedAt: startedAt, logger: logger)
+        }
+        // The store fills in the output (the ids) inside the transaction.
+        let record = StepRecord(
+            runID: run.id, key: key, stepID: id, kind: .sendEvent, status: .completed, output: nil, error: nil,
+            failedAttempts: 0, startedAt: startedAt, endedAt: startedAt)
+        let outcomes = try await commit(step: record, events: batch, transition: .none)
+        let ids = outcomes.map(\.eventID)
+        remember(StepRecord(
+            runID: run.id, key: key, stepID: id, kind: .sendEvent, status: .completed,
+            output: ["ids": .array(ids.map { .string($0.description) })], error: nil, failedAttempts: 0,
+            startedAt: startedAt, endedAt: startedAt))
+        logger.debug("step sent events", metadata: ["count": "\(ids.count)"])
+        return ids
+    }
+
+    /// Sends one event exactly once for the run. See ``sendEvent(_:_:)-([Event])``.
+    @discardableResult
+    public func sendEvent(_ id: String, _ event: Event) async throws -> EventID {
+        let ids = try await sendEvent(id, [event])
+        return ids[0]
+    }
+
+    // MARK: - Internals
+
+    /// Records a failed attempt: the step fails for good (and `StepError` is thrown into the
+    /// function) or the run is rescheduled (and the function is unwound).
+    private func recordFailure(
+        _ error: any Error, key: String, stepID: String, kind: StepKind, previousFailures: Int, startedAt: Int64, logger: Logger
+    ) async throws -> Never {
+        if error is RunInterruption { throw error }
+        if Task.isCancelled {
+            // The worker is shutting down: the attempt did not fail, it was stopped.
+            interrupt(.cancelled)
+            throw RunInterruption.cancelled
+        }
+        let failures = previousFailures + 1
+        let errorRecord = ErrorRecord(error)
+        let now = client.configuration.clock.now()
+        if error is NonRetriableError || failures >= function.retries.maxAttempts {
+            let record = StepRecord(
+                runID: run.id, key: key, stepID: stepID, kind: kind, status: .failed, output: nil, error: errorRecord,
+                failedAttempts: failures, startedAt: startedAt, endedAt: now)
+            try await commit(step: record, events: nil, transition: .none)
+            remember(record)
+            logger.warning("step failed for good", metadata: ["error": "\(errorRecord)", "attempts": "\(failures)"])
+            throw StepError(stepID: stepID, error: errorRecord)
+        }
+        let delay = (error as? RetryAfterError)?.delay.milliseconds ?? function.retries.backoff.delay(afterFailures: failures)
+        let record = StepRecord(
+            runID: run.id, key: key, stepID: stepID, kind: kind, status: .errored, output: nil, error: errorRecord,
+            failedAttempts: failures, startedAt: startedAt, endedAt: now)
+        try await commit(step: record, events: nil, transition: .retry(at: now + delay, attempt: run.attempt, error: errorRecord))
+        interrupt(.retryScheduled)
+        logger.notice("step failed, will retry", metadata: ["error": "\(errorRecord)", "attempt": "\(failures)", "delay_ms": "\(delay)"])
+        throw RunInterruption.retryScheduled
+    }
+
+    /// Commits for this run under its lease. A lost lease, or a store that cannot commit,
+    /// stops the run: nothing more may be done for it here.
+    @discardableResult
+    func commit(step: StepRecord?, events: EventBatch?, transition: RunCheckpoint.Transition) async throws -> [EventAppendOutcome] {
+        do {
+            return try await client.store.commit(RunCheckpoint(
+                lease: lease, now: client.configuration.clock.now(), step: step, events: events, transition: transition))
+        } catch let error as LeaseLostError {
+            interrupt(.leaseLost)
+            logger.warning("lease lost; the run's work here is abandoned", metadata: ["error": "\(error)"])
+            throw RunInterruption.leaseLost
+        } catch {
+            interrupt(.storeFailed)
+            logger.error("could not commit a step; the run will be retried when its lease runs out", metadata: ["error": "\(error)"])
+            throw RunInterruption.storeFailed
+        }
+    }
+
+    private func replayed<Value: Decodable>(_ record: StepRecord, as type: Value.Type, stepID: String) throws -> Value {
+        do {
+            return try (record.output ?? .null).decode(as: Value.self)
+        } catch {
+            throw NonRetriableError("the recorded result of step '\(stepID)' does not decode as \(Value.self); was the code changed under a run in flight?", cause: error)
+        }
+    }
+
+    private func checkNotInterrupted() throws {
+        if let interruption = interruption { throw interruption }
+    }
+
+    private func nextKey(for id: String) -> String {
+        state.withLock { state in
+            let occurrence = state.occurrences[id, default: 0]
+            state.occurrences[id] = occurrence + 1
+            return occurrence == 0 ? id : "\(id):\(occurrence)"
+        }
+    }
+
+    private func memo(_ key: String) -> StepRecord? {
+        state.withLock { $0.memo[key] }
+    }
+
+    private func remember(_ record: StepRecord) {
+        state.withLock { $0.memo[record.key] = record }
+    }
+
+    private func interrupt(_ interruption: RunInterruption) {
+        state.withLock { state in
+            if state.interruption == nil { state.interruption = interruption }
+        }
+    }
+
+    private func stepLogger(_ key: String) -> Logger {
+        var logger = logger
+        logger[metadataKey: "stepwise.step"] = "\(key)"
+        return logger
+    }
+}
+
+/// Why a run stopped before its function returned. Thrown through the user's closure to
+/// unwind it, and caught only by the engine (which also reads it from the `Step`, in case the
+/// closure caught and swallowed it).
+enum RunInterruption: Error, Sendable, Equatable {
+    /// A step failed and the run is rescheduled for its retry.
+    case retryScheduled
+    /// Another worker holds the run now.
+    case leaseLost
+    /// The worker is shutting down.
+    case cancelled
+    /// The store could not commit; the run is retried when its lease runs out.
+    case storeFailed
+}

@@ -1,0 +1,192 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Runs a client's functions: claims due runs from the store with a lease, replays them,
+/// and commits their steps. A swift-service-lifecycle `Service`:
+///
+/// ```swift
+/// try await ServiceGroup(services: [stepwise.worker()], gracefulShutdownSignals: [.sigterm, .sigint],
+///                        logger: logger).run()
+/// ```
+///
+/// Any number of workers, in one process or many, may serve one store: a run is executed by
+/// one worker at a time (the one holding its lease), and a worker that loses a lease (it
+/// stalled past it, and another worker took the run over) can commit nothing more for it.
+///
+/// On graceful shutdown the worker stops claiming, lets running runs go on for up to
+/// ``Configuration/shutdownGracePeriod``, then cancels the rest and gives them back to the
+/// store, to be claimed at once by another worker or the next start.
+public final class Worker: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// How many runs execute at once.
+        public var concurrency: Int
+        /// How long a claim holds a run without renewal; a crashed worker's runs are taken
+        /// over once their leases run out. Leases are renewed every third of it.
+        public var leaseDuration: Duration
+        /// How often to look for due runs when nothing wakes the worker: events sent by other
+        /// processes on the store are found this way.
+        public var pollInterval: Duration
+        /// How long running runs may go on after shutdown begins.
+        public var shutdownGracePeriod: Duration
+
+        public init(
+            concurrency: Int = 16, leaseDuration: Duration = .seconds(30), pollInterval: Duration = .milliseconds(500),
+            shutdownGracePeriod: Duration = .seconds(10)
+        ) {
+            self.concurrency = max(1, concurrency)
+            self.leaseDuration = leaseDuration
+            self.pollInterval = pollInterval
+            self.shutdownGracePeriod = shutdownGracePeriod
+        }
+    }
+
+    public let client: StepwiseClient
+    public let configuration: Configuration
+    /// Names this worker in the leases it holds.
+    public let id: String
+    private let logger: Logger
+    private let executor: RunExecutor
+    private let inFlight = Mutex<[RunID: RunLease]>([:])
+    private let doorbell = Doorbell()
+    private let stopping = Atomic<Bool>(false)
+
+    init(client: StepwiseClient, configuration: Configuration, logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.id = "worker-\(ProcessInfo.processInfo.processIdentifier)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        var logger = logger
+        logger[metadataKey: "stepwise.worker"] = "\(id)"
+        self.logger = logger
+        self.executor = RunExecutor(client: client, logger: logger)
+    }
+
+    public func run() async throws {
+        try await client.registerFunctions(completeSet: true)
+        logger.info("worker started", metadata: [
+            "functions": "\(client.registry.ids.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+        ])
+        // Every event stored through this client may have created runs: wake at once.
+        let wakeUps = client.bus.subscribe(to: .all, in: client.configuration.environment, bufferSize: 1)
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in wakeUps { self.doorbell.ring() }
+                }
+                group.addTask { await self.renewLeases() }
+                await self.claimLoop(group: &group)
+                await self.waitForRunsToFinish()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.doorbell.ring()
+        }
+        logger.info("worker stopped")
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        while !isStopping {
+            let capacity = configuration.concurrency - inFlight.withLock { $0.count }
+            var claimedAny = false
+            if capacity > 0 {
+                do {
+                    let claimed = try await claim(limit: capacity)
+                    claimedAny = !claimed.isEmpty
+                    for run in claimed {
+                        inFlight.withLock { $0[run.run.id] = run.lease }
+                        group.addTask {
+                            await self.executor.execute(run)
+                            self.inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
+                            self.doorbell.ring()
+                        }
+                    }
+                } catch {
+                    logger.error("could not claim runs", metadata: ["error": "\(error)"])
+                }
+            }
+            if claimedAny { continue }
+            await doorbell.wait(timeout: await timeUntilNextDueRun())
+        }
+    }
+
+    private func claim(limit: Int) async throws -> [ClaimedRun] {
+        try await client.store.claim(ClaimRequest(
+            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids, owner: id,
+            now: client.configuration.clock.now(), leaseDuration: configuration.leaseDuration.milliseconds, limit: limit))
+    }
+
+    /// How long to wait before looking again: until the next run is due, at most the poll interval.
+    private func timeUntilNextDueRun() async -> Duration {
+        let next = try? await client.store.nextDueTime(
+            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids)
+        guard let next else { return configuration.pollInterval }
+        let wait = Duration.milliseconds(max(0, next - client.configuration.clock.now()))
+        return min(wait, configuration.pollInterval)
+    }
+
+    private func waitForRunsToFinish() async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + configuration.shutdownGracePeriod
+        while inFlight.withLock({ !$0.isEmpty }), clock.now < deadline {
+            await doorbell.wait(timeout: min(deadline - clock.now, .milliseconds(100)))
+        }
+        let left = inFlight.withLock { $0.count }
+        if left > 0 {
+            logger.notice("grace period over; cancelling runs still in flight", metadata: ["runs": "\(left)"])
+        }
+    }
+
+    /// Renews the leases of runs in flight every third of the lease, until cancelled.
+    private func renewLeases() async {
+        let interval = configuration.leaseDuration / 3
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            let leases = inFlight.withLock { Array($0.values) }
+            guard !leases.isEmpty else { continue }
+            do {
+                let until = client.configuration.clock.now() + configuration.leaseDuration.milliseconds
+                let lost = try await client.store.renew(leases, until: until)
+                for lease in lost {
+                    // Its next commit will be refused; nothing else to do here.
+                    logger.warning("lease lost", metadata: ["stepwise.run": "\(lease.runID)"])
+                }
+            } catch {
+                logger.error("could not renew leases", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Executes every run that is due now, and the runs those make due now, until none is
+    /// left; returns the time the next run falls due, if any. For tests and scripts that
+    /// drive the engine step by step with their own clock, instead of running the service.
+    @discardableResult
+    public func drain() async throws -> Int64? {
+        try await client.registerFunctions(completeSet: true)
+        while true {
+            let claimed = try await claim(limit: configuration.concurrency)
+            if claimed.isEmpty { break }
+            await withDiscardingTaskGroup { group in
+                for run in claimed {
+                    group.addTask { await self.executor.execute(run) }
+                }
+            }
+        }
+        return try await client.store.nextDueTime(
+            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids)
+    }
+}
+
+extension StepwiseClient {
+    /// A worker that runs this client's functions; run it in a `ServiceGroup`.
+    public func worker(_ configuration: Worker.Configuration = Worker.Configuration()) -> Worker {
+        Worker(client: self, configuration: configuration, logger: logger)
+    }
+}

@@ -1,0 +1,44 @@
+import Synchronization
+
+/// The functions a client holds, and whether the store has heard of the latest set.
+final class FunctionRegistry: Sendable {
+    private struct State {
+        var functions: [String: StepwiseFunction] = [:]
+        /// Bumped on every change; compared with what the store last registered.
+        var generation = 0
+        var registeredGeneration = -1
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ functions: [StepwiseFunction]) throws(FunctionDefinitionError) {
+        try state.withLock { state throws(FunctionDefinitionError) in
+            for function in functions where state.functions[function.id] != nil {
+                throw FunctionDefinitionError(description: "a function with id '\(function.id)' is already defined in this app")
+            }
+            for function in functions { state.functions[function.id] = function }
+            state.generation += 1
+        }
+    }
+
+    func function(id: String) -> StepwiseFunction? {
+        state.withLock { $0.functions[id] }
+    }
+
+    var all: [StepwiseFunction] {
+        state.withLock { Array($0.functions.values) }.sorted { $0.id < $1.id }
+    }
+
+    var ids: [String] {
+        state.withLock { Array($0.functions.keys) }.sorted()
+    }
+
+    /// The generation to register, or `nil` when the store already has it.
+    var unregisteredGeneration: Int? {
+        state.withLock { $0.generation == $0.registeredGeneration ? nil : $0.generation }
+    }
+
+    func markRegistered(_ generation: Int) {
+        state.withLock { $0.registeredGeneration = max($0.registeredGeneration, generation) }
+    }
+}

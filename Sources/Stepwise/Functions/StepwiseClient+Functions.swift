@@ -1,0 +1,139 @@
+extension StepwiseClient {
+    /// Defines a function: `handler` runs once for every event that matches one of
+    /// `triggers`, as a durable run made of memoized steps.
+    ///
+    /// ```swift
+    /// try stepwise.createFunction(id: "send-receipt", trigger: .event("storefront/cart.checkout.completed")) { event, step in
+    ///     let receipt = try await step.run("render-receipt") { try await render(event.data) }
+    ///     try await step.sendEvent("receipt-rendered", Event(name: "storefront/receipt.rendered", data: receipt))
+    ///     return receipt.id
+    /// }
+    /// ```
+    ///
+    /// The handler is replayed from the top each time the run resumes (after a retry, a
+    /// restart, or on another worker): steps that already completed return their recorded
+    /// results without running again, so code between steps must be deterministic.
+    ///
+    /// - Parameters:
+    ///   - id: unique within the app; it names the function in the store, so keep it stable.
+    ///   - triggers: the events that start runs.
+    ///   - retries: how failed steps and the function are retried (4 retries by default).
+    ///   - onFailure: runs once when a run of this function fails for good, with the
+    ///     `stepwise/function.failed` event (its `data` holds `error` and the triggering `event`).
+    /// - Returns: the function's definition.
+    /// - Throws: ``FunctionDefinitionError`` for a duplicate or empty id, or no triggers.
+    @discardableResult
+    public func createFunction<Output: Encodable & Sendable>(
+        id: String,
+        triggers: [FunctionTrigger],
+        retries: RetryPolicy = .default,
+        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
+        _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
+    ) throws -> StepwiseFunction {
+        try define(id: id, triggers: triggers, retries: retries, onFailure: onFailure) { event, step in
+            let output = try await handler(event, step)
+            do {
+                return try JSON(encoding: output)
+            } catch {
+                throw NonRetriableError("the function's output could not be encoded", cause: error)
+            }
+        }
+    }
+
+    /// Defines a function with one trigger. See ``createFunction(id:triggers:retries:onFailure:_:)-(_,_,_,_,(StoredEvent,Step)->Output)``.
+    @discardableResult
+    public func createFunction<Output: Encodable & Sendable>(
+        id: String,
+        trigger: FunctionTrigger,
+        retries: RetryPolicy = .default,
+        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
+        _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
+    ) throws -> StepwiseFunction {
+        try createFunction(id: id, triggers: [trigger], retries: retries, onFailure: onFailure, handler)
+    }
+
+    /// Defines a function that returns nothing (its output is `null`).
+    @discardableResult
+    public func createFunction(
+        id: String,
+        triggers: [FunctionTrigger],
+        retries: RetryPolicy = .default,
+        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
+        _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Void
+    ) throws -> StepwiseFunction {
+        try define(id: id, triggers: triggers, retries: retries, onFailure: onFailure) { event, step in
+            try await handler(event, step)
+            return .null
+        }
+    }
+
+    /// Defines a function with one trigger that returns nothing.
+    @discardableResult
+    public func createFunction(
+        id: String,
+        trigger: FunctionTrigger,
+        retries: RetryPolicy = .default,
+        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
+        _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Void
+    ) throws -> StepwiseFunction {
+        try createFunction(id: id, triggers: [trigger], retries: retries, onFailure: onFailure, handler)
+    }
+
+    /// The functions this client holds, by id.
+    public var functions: [StepwiseFunction] { registry.all }
+
+    private func define(
+        id: String,
+        triggers: [FunctionTrigger],
+        retries: RetryPolicy,
+        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)?,
+        handler: @escaping StepwiseFunction.Handler
+    ) throws(FunctionDefinitionError) -> StepwiseFunction {
+        guard !id.isEmpty, !id.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
+            throw FunctionDefinitionError(description: "a function id must be non-empty and without whitespace, not '\(id)'")
+        }
+        guard !triggers.isEmpty else {
+            throw FunctionDefinitionError(description: "function '\(id)' has no triggers")
+        }
+        if let empty = triggers.first(where: { $0.registration.pattern.text.isEmpty && !$0.registration.pattern.isPrefix }) {
+            throw FunctionDefinitionError(description: "function '\(id)' has an empty trigger (\(empty))")
+        }
+        var definitions: [StepwiseFunction] = []
+        var failureHandlerID: String?
+        if let onFailure {
+            let failureID = "\(id)-failure"
+            failureHandlerID = failureID
+            let trigger = FunctionTrigger(registration: TriggerRegistration(
+                pattern: EventPattern(SystemEvent.functionFailed),
+                conditions: ["data.function_id": .string(id), "data.app_id": .string(self.id)]))
+            definitions.append(StepwiseFunction(
+                id: failureID, triggers: [trigger], retries: retries,
+                handler: { event, step in
+                    try await onFailure(event, step)
+                    return .null
+                },
+                failureHandlerID: nil))
+        }
+        let function = StepwiseFunction(id: id, triggers: triggers, retries: retries, handler: handler, failureHandlerID: failureHandlerID)
+        definitions.insert(function, at: 0)
+        try registry.add(definitions)
+        return function
+    }
+
+    /// Registers this client's functions in the store if it has not seen the latest set, so
+    /// that events accepted by any process on the store create their runs.
+    ///
+    /// - Parameter completeSet: whether to remove the app's stored functions that this client
+    ///   does not hold (a worker starting), or only add this client's (before a send).
+    func registerFunctions(completeSet: Bool) async throws {
+        let generation = registry.unregisteredGeneration
+        guard completeSet || generation != nil else { return }
+        let functions = registry.all.map { function in
+            FunctionRegistration.Function(id: function.id, triggers: function.triggers.map(\.registration))
+        }
+        guard completeSet || !functions.isEmpty else { return }
+        try await store.register(FunctionRegistration(
+            environment: configuration.environment, appID: id, functions: functions, isCompleteSet: completeSet))
+        if let generation { registry.markRegistered(generation) }
+    }
+}

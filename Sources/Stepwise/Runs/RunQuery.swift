@@ -1,0 +1,23 @@
+/// Which runs to list, newest first.
+public struct RunQuery: Sendable, Hashable {
+    public var environment: String
+    public var functionID: String?
+    public var status: RunStatus?
+    /// Only the runs this event triggered.
+    public var eventID: EventID?
+    public var limit: Int
+    /// Runs older than this one (the last id of the previous page).
+    public var before: RunID?
+
+    public init(
+        environment: String = "default", functionID: String? = nil, status: RunStatus? = nil, eventID: EventID? = nil,
+        limit: Int = 50, before: RunID? = nil
+    ) {
+        self.environment = environment
+        self.functionID = functionID
+        self.status = status
+        self.eventID = eventID
+        self.limit = limit
+        self.before = before
+    }
+}

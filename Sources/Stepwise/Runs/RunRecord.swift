@@ -1,0 +1,145 @@
+/// Where a run is in its life.
+///
+/// A run is created `queued` with the event that triggers it, is `running` while a worker
+/// holds its lease, goes back to `queued` to wait for a retry, and ends once: `completed`,
+/// `failed` or `cancelled`.
+public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case queued
+    case running
+    case completed
+    case failed
+    case cancelled
+
+    /// Whether the run has ended; an ended run never changes again.
+    public var isFinal: Bool {
+        switch self {
+        case .completed, .failed, .cancelled: return true
+        case .queued, .running: return false
+        }
+    }
+}
+
+/// An error as Stepwise records it: the thrown value's type name and its description, which
+/// is what survives a process restart of the error a step or function threw.
+public struct ErrorRecord: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The Swift type of the thrown error, such as `MyApp.PaymentError`.
+    public let name: String
+    public let message: String
+
+    public init(name: String, message: String) {
+        self.name = name
+        self.message = message
+    }
+
+    /// The record of a thrown error. Stepwise's own wrappers record what they wrap, so that
+    /// a step's `NonRetriableError(PaymentDeclined())` is recorded as the payment error.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as NonRetriableError:
+            self = error.record
+        case let error as RetryAfterError:
+            self = error.record
+        case let error as StepError:
+            self = error.error
+        default:
+            self.init(name: String(reflecting: type(of: error)), message: String(describing: error))
+        }
+    }
+
+    public var description: String { "\(name): \(message)" }
+}
+
+/// A function run as stored: one run per function per triggering event.
+public struct RunRecord: Sendable, Hashable, Identifiable {
+    public let id: RunID
+    public let environment: String
+    public let appID: String
+    public let functionID: String
+    /// The event that triggered the run.
+    public let eventID: EventID
+    public let status: RunStatus
+    /// How many times the function failed outside any step (each such failure retries it).
+    public let attempt: Int
+    /// The function's return value, once completed.
+    public let output: JSON?
+    /// Why the run failed, once failed (or the last error, while it waits to retry).
+    public let error: ErrorRecord?
+    public let createdAt: Int64
+    public let startedAt: Int64?
+    public let endedAt: Int64?
+    /// When a queued run may next be claimed, or when a running run's lease runs out.
+    public let availableAt: Int64?
+
+    public init(
+        id: RunID, environment: String, appID: String, functionID: String, eventID: EventID, status: RunStatus,
+        attempt: Int, output: JSON?, error: ErrorRecord?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?,
+        availableAt: Int64?
+    ) {
+        self.id = id
+        self.environment = environment
+        self.appID = appID
+        self.functionID = functionID
+        self.eventID = eventID
+        self.status = status
+        self.attempt = attempt
+        self.output = output
+        self.error = error
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.availableAt = availableAt
+    }
+}
+
+/// What kind of step a record is.
+public enum StepKind: String, Sendable, Hashable, Codable {
+    /// `step.run`: a body whose result is recorded.
+    case run
+    /// `step.sendEvent`: events emitted exactly once.
+    case sendEvent
+}
+
+/// Where a step is.
+public enum StepStatus: String, Sendable, Hashable, Codable {
+    /// Its result is recorded: replay returns it.
+    case completed
+    /// An attempt failed and the step will be tried again.
+    case errored
+    /// It failed for good: replay throws its error.
+    case failed
+}
+
+/// One step of a run, as recorded.
+public struct StepRecord: Sendable, Hashable {
+    public let runID: RunID
+    /// The step's key: its id, then `:1`, `:2`… for later steps with the same id.
+    public let key: String
+    /// The id the function gave the step.
+    public let stepID: String
+    public let kind: StepKind
+    public let status: StepStatus
+    /// The recorded result, when completed.
+    public let output: JSON?
+    /// The last error, when errored or failed.
+    public let error: ErrorRecord?
+    /// How many attempts failed so far.
+    public let failedAttempts: Int
+    public let startedAt: Int64
+    public let endedAt: Int64
+
+    public init(
+        runID: RunID, key: String, stepID: String, kind: StepKind, status: StepStatus, output: JSON?, error: ErrorRecord?,
+        failedAttempts: Int, startedAt: Int64, endedAt: Int64
+    ) {
+        self.runID = runID
+        self.key = key
+        self.stepID = stepID
+        self.kind = kind
+        self.status = status
+        self.output = output
+        self.error = error
+        self.failedAttempts = failedAttempts
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+    }
+}

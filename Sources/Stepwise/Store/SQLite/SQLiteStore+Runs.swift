@@ -1,0 +1,250 @@
+extension SQLiteStore {
+    static let runColumns =
+        "id, environment, app_id, function_id, event_id, status, attempt, output, error, created_at, started_at, ended_at, available_at, lease_token"
+    static let stepColumns = "run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at"
+
+    public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
+        guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
+        let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
+        return try await writer.write { connection in
+            var ids: [String] = []
+            try connection.query(
+                """
+                SELECT id FROM runs
+                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running') AND available_at <= ?
+                  AND function_id IN (SELECT value FROM json_each(?))
+                ORDER BY available_at LIMIT ?
+                """,
+                [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs), .integer(Int64(request.limit))]
+            ) { row in
+                if let id = row.text(0) { ids.append(id) }
+            }
+            var claimed: [ClaimedRun] = []
+            for id in ids {
+                var run: RunRecord?
+                var token: Int64 = 0
+                try connection.query(
+                    """
+                    UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, available_at = ?,
+                        started_at = COALESCE(started_at, ?)
+                    WHERE id = ? RETURNING \(Self.runColumns)
+                    """,
+                    [.text(request.owner), .integer(request.now + request.leaseDuration), .integer(request.now), .text(id)]
+                ) { row in
+                    run = try Self.runRecord(row)
+                    token = row.integer(13)
+                }
+                guard let run else { continue }
+                var event: StoredEvent?
+                try connection.query("SELECT \(Self.eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
+                    event = try Self.storedEvent(row)
+                }
+                guard let event else {
+                    throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(id) names event \(run.eventID), which does not exist")
+                }
+                let steps = try Self.steps(runID: id, connection: connection)
+                claimed.append(ClaimedRun(
+                    run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event,
+                    steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })))
+            }
+            return claimed
+        }
+    }
+
+    public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
+        let generator = idGenerator
+        var afterCommit: (@Sendable ([EventAppendOutcome]) -> Void)?
+        if let callback = checkpoint.events?.afterCommit {
+            afterCommit = { outcomes in
+                let accepted = outcomes.compactMap { outcome -> StoredEvent? in
+                    if case .accepted(let event) = outcome { return event }
+                    return nil
+                }
+                if !accepted.isEmpty { callback(accepted) }
+            }
+        }
+        return try await writer.write({ connection in
+            try Self.commit(checkpoint, generator: generator, connection: connection)
+        }, afterCommit: afterCommit)
+    }
+
+    /// The body of a checkpoint, inside the writer's transaction: the fence first, so that a
+    /// worker that lost its lease changes nothing.
+    private static func commit(_ checkpoint: RunCheckpoint, generator: ULIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
+        let lease = checkpoint.lease
+        let runID = SQLiteValue.text(lease.runID.description)
+        let held = try connection.scalarInteger(
+            "SELECT 1 FROM runs WHERE id = ? AND lease_token = ? AND status = 'running'", runID, .integer(lease.token))
+        guard held != nil else { throw LeaseLostError(runID: lease.runID) }
+
+        var outcomes: [EventAppendOutcome] = []
+        if let events = checkpoint.events {
+            outcomes = try appendEvents(events, generator: generator, connection: connection)
+        }
+        if let step = checkpoint.step {
+            var output = step.output
+            if step.kind == .sendEvent, step.status == .completed {
+                // The ids are fixed here, in the transaction that appends the events, and
+                // recorded with the step: replay returns these same ids.
+                output = ["ids": .array(outcomes.map { .string($0.eventID.description) })]
+            }
+            try connection.run(
+                """
+                INSERT INTO steps (run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, output = excluded.output,
+                    error = excluded.error, failed_attempts = excluded.failed_attempts, ended_at = excluded.ended_at
+                """,
+                runID, .text(step.key), .text(step.stepID), .text(step.kind.rawValue), .text(step.status.rawValue),
+                output.map { .text($0.serialized) } ?? .null, try errorValue(step.error), .integer(Int64(step.failedAttempts)),
+                .integer(step.startedAt), .integer(step.endedAt))
+        }
+        switch checkpoint.transition {
+        case .none:
+            break
+        case .retry(let at, let attempt, let error):
+            try connection.run(
+                "UPDATE runs SET status = 'queued', available_at = ?, attempt = ?, error = ?, lease_owner = NULL WHERE id = ?",
+                .integer(at), .integer(Int64(attempt)), try errorValue(error), runID)
+        case .complete(let output):
+            try connection.run(
+                """
+                UPDATE runs SET status = 'completed', output = ?, error = NULL, available_at = NULL, ended_at = ?,
+                    lease_owner = NULL WHERE id = ?
+                """,
+                .text(output.serialized), .integer(checkpoint.now), runID)
+        case .fail(let error, let attempt):
+            try connection.run(
+                """
+                UPDATE runs SET status = 'failed', error = ?, attempt = ?, available_at = NULL, ended_at = ?,
+                    lease_owner = NULL WHERE id = ?
+                """,
+                try errorValue(error), .integer(Int64(attempt)), .integer(checkpoint.now), runID)
+        case .release:
+            try connection.run(
+                "UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL WHERE id = ?",
+                .integer(checkpoint.now), runID)
+        }
+        return outcomes
+    }
+
+    private static func errorValue(_ error: ErrorRecord?) throws -> SQLiteValue {
+        guard let error else { return .null }
+        return .text(JSON.object(["name": .string(error.name), "message": .string(error.message)]).serialized)
+    }
+
+    private static func errorRecord(_ text: String?) -> ErrorRecord? {
+        guard let text, let json = try? JSON(parsing: text) else { return nil }
+        return ErrorRecord(name: json["name"]?.stringValue ?? "", message: json["message"]?.stringValue ?? "")
+    }
+
+    public func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease] {
+        guard !leases.isEmpty else { return [] }
+        return try await writer.write { connection in
+            var lost: [RunLease] = []
+            for lease in leases {
+                let changed = try connection.run(
+                    "UPDATE runs SET available_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+                    .integer(until), .text(lease.runID.description), .integer(lease.token))
+                if changed == 0 { lost.append(lease) }
+            }
+            return lost
+        }
+    }
+
+    public func nextDueTime(environment: String, appID: String, functionIDs: [String]) async throws -> Int64? {
+        guard !functionIDs.isEmpty else { return nil }
+        let ids = JSON.array(functionIDs.map { .string($0) }).serialized
+        return try await read { connection in
+            try connection.scalarInteger(
+                """
+                SELECT MIN(available_at) FROM runs
+                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running')
+                  AND function_id IN (SELECT value FROM json_each(?))
+                """,
+                .text(environment), .text(appID), .text(ids))
+        }
+    }
+
+    public func run(id: RunID, environment: String) async throws -> RunRecord? {
+        try await read { connection in
+            var run: RunRecord?
+            try connection.query(
+                "SELECT \(Self.runColumns) FROM runs WHERE id = ? AND environment = ?", [.text(id.description), .text(environment)]
+            ) { row in
+                run = try Self.runRecord(row)
+            }
+            return run
+        }
+    }
+
+    public func runs(_ query: RunQuery) async throws -> [RunRecord] {
+        try await read { connection in
+            var sql = "SELECT \(Self.runColumns) FROM runs WHERE environment = ?"
+            var values: [SQLiteValue] = [.text(query.environment)]
+            if let functionID = query.functionID {
+                sql += " AND function_id = ?"
+                values.append(.text(functionID))
+            }
+            if let status = query.status {
+                sql += " AND status = ?"
+                values.append(.text(status.rawValue))
+            }
+            if let eventID = query.eventID {
+                sql += " AND event_id = ?"
+                values.append(.text(eventID.description))
+            }
+            if let before = query.before {
+                sql += " AND id < ?"
+                values.append(.text(before.description))
+            }
+            sql += " ORDER BY id DESC LIMIT ?"
+            values.append(.integer(Int64(max(1, min(query.limit, 1000)))))
+            var runs: [RunRecord] = []
+            try connection.query(sql, values) { row in runs.append(try Self.runRecord(row)) }
+            return runs
+        }
+    }
+
+    public func steps(runID: RunID) async throws -> [StepRecord] {
+        try await read { connection in try Self.steps(runID: runID.description, connection: connection) }
+    }
+
+    static func steps(runID: String, connection: SQLiteConnection) throws -> [StepRecord] {
+        var steps: [StepRecord] = []
+        try connection.query("SELECT \(stepColumns) FROM steps WHERE run_id = ? ORDER BY seq", [.text(runID)]) { row in
+            steps.append(try stepRecord(row))
+        }
+        return steps
+    }
+
+    static func runRecord(_ row: SQLiteStatement) throws -> RunRecord {
+        guard let id = row.text(0).flatMap(ULID.init), let eventID = row.text(4).flatMap(ULID.init),
+              let status = row.text(5).flatMap(RunStatus.init(rawValue:))
+        else { throw SQLiteStoreError.corruptRow(table: "runs", reason: "an id, event id or status does not parse") }
+        let output = try row.text(7).map { text in
+            do { return try JSON(parsing: text) } catch {
+                throw SQLiteStoreError.corruptRow(table: "runs", reason: "the output of run \(id) is not JSON")
+            }
+        }
+        return RunRecord(
+            id: id, environment: row.text(1) ?? "", appID: row.text(2) ?? "", functionID: row.text(3) ?? "", eventID: eventID,
+            status: status, attempt: Int(row.integer(6)), output: output, error: errorRecord(row.text(8)),
+            createdAt: row.integer(9), startedAt: row.isNull(10) ? nil : row.integer(10), endedAt: row.isNull(11) ? nil : row.integer(11),
+            availableAt: row.isNull(12) ? nil : row.integer(12))
+    }
+
+    static func stepRecord(_ row: SQLiteStatement) throws -> StepRecord {
+        guard let runID = row.text(0).flatMap(ULID.init), let key = row.text(1), let stepID = row.text(2),
+              let kind = row.text(3).flatMap(StepKind.init(rawValue:)), let status = row.text(4).flatMap(StepStatus.init(rawValue:))
+        else { throw SQLiteStoreError.corruptRow(table: "steps", reason: "a key, kind or status does not parse") }
+        let output = try row.text(5).map { text in
+            do { return try JSON(parsing: text) } catch {
+                throw SQLiteStoreError.corruptRow(table: "steps", reason: "the output of step \(key) of run \(runID) is not JSON")
+            }
+        }
+        return StepRecord(
+            runID: runID, key: key, stepID: stepID, kind: kind, status: status, output: output, error: errorRecord(row.text(6)),
+            failedAttempts: Int(row.integer(7)), startedAt: row.integer(8), endedAt: row.integer(9))
+    }
+}
