@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Stepwise", targets: ["Stepwise"]),
+        .library(name: "StepwiseTesting", targets: ["StepwiseTesting"]),
         .executable(name: "storefront", targets: ["Storefront"]),
         .executable(name: "stepwise-bench", targets: ["StepwiseBench"]),
     ],
@@ -39,6 +40,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "StepwiseTesting",
+            dependencies: ["Stepwise"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "Storefront",
             dependencies: ["Stepwise"],
@@ -57,13 +63,22 @@ let package = Package(
         // A child process for the tests that kill a real process with SIGKILL.
         .executableTarget(
             name: "StepwiseTestChild",
-            dependencies: ["Stepwise"],
+            dependencies: [
+                "Stepwise",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/StepwiseTestChild",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "StepwiseTests",
-            dependencies: ["Stepwise", "StepwiseTestChild"],
+            dependencies: [
+                "Stepwise",
+                "StepwiseTesting",
+                "StepwiseTestChild",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

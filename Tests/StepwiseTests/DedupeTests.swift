@@ -1,5 +1,6 @@
 import Testing
 @testable import Stepwise
+import StepwiseTesting
 
 @Suite("Deduplication")
 struct DedupeTests {

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import Stepwise
+import StepwiseTesting
 
 @Suite("Sending and reading events")
 struct SendTests {

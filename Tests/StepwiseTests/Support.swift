@@ -1,21 +1,7 @@
 import Foundation
 import Synchronization
 @testable import Stepwise
-
-/// A wall clock that moves only when a test moves it.
-final class ManualClock: WallClock {
-    private let current: Mutex<Int64>
-
-    init(_ start: Int64 = 1_800_000_000_000) {
-        current = Mutex(start)
-    }
-
-    func now() -> Int64 { current.withLock { $0 } }
-
-    func advance(by duration: Duration) {
-        current.withLock { $0 += duration.milliseconds }
-    }
-}
+import StepwiseTesting
 
 /// A fresh directory for one test's database files, removed when the test ends.
 struct TemporaryDirectory: ~Copyable {
