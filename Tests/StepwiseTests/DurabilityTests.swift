@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Stepwise
 
@@ -28,6 +29,21 @@ struct DurabilityTests {
         let lost = printed.filter { !stored.contains($0) }
         #expect(lost.isEmpty, "ids returned by send but not stored: \(lost.prefix(5))")
         #expect(Set(printed).count == printed.count)
+    }
+
+    @Test("many connections opening a new file at once all succeed")
+    func concurrentOpen() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("new.db")
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            do {
+                _ = try SQLiteStore(.init(path: path))
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
     }
 
     @Test("two processes append to one file, and nothing is lost")

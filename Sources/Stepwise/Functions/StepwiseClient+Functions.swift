@@ -120,6 +120,16 @@ extension StepwiseClient {
         return function
     }
 
+    /// Registers this client's functions in the store as the app's whole set, so that events
+    /// accepted from now on, by any process on the store, create their runs.
+    ///
+    /// A worker does this when it starts, and `send` adds this client's functions before its
+    /// events; call it yourself when another process will send events before any worker of
+    /// this app has started.
+    public func registerFunctions() async throws {
+        try await registerFunctions(completeSet: true)
+    }
+
     /// Registers this client's functions in the store if it has not seen the latest set, so
     /// that events accepted by any process on the store create their runs.
     ///

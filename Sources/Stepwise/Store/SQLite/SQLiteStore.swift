@@ -89,18 +89,37 @@ public final class SQLiteStore: Store {
         connection.setBusyTimeout(milliseconds: Int32(clamping: milliseconds))
         guard configuration.path != nil else { return }
         if isWriter {
-            // "WAL provides more concurrency as readers do not block writers and a writer
-            // does not block readers" (sqlite.org/wal.html). The pragma answers with the mode
-            // it set, and can refuse (on a file system without shared memory, say): check.
-            let mode = try connection.scalarText("PRAGMA journal_mode=WAL")
-            guard mode?.lowercased() == "wal" else {
-                throw SQLiteStoreError.walUnavailable(mode: mode ?? "unknown")
-            }
+            try enableWAL(connection, timeoutMilliseconds: milliseconds)
         }
         try connection.execute("PRAGMA synchronous=\(configuration.durability.rawValue)")
         // "Foreign key constraints are disabled by default", for compatibility
         // (sqlite.org/foreignkeys.html): Stepwise's schema relies on them.
         try connection.execute("PRAGMA foreign_keys=ON")
+    }
+
+    /// Puts the database in WAL mode: "WAL provides more concurrency as readers do not block
+    /// writers and a writer does not block readers" (sqlite.org/wal.html).
+    ///
+    /// The mode is stored in the file, so it is read first and set only on a new database.
+    /// Setting it needs an exclusive lock, and when two processes open a new file at once
+    /// SQLite answers `SQLITE_BUSY` at once rather than calling the busy handler: so this
+    /// retries until the busy timeout. The pragma answers with the mode it set and can
+    /// refuse (on a file system without shared memory, say): the answer is checked.
+    private static func enableWAL(_ connection: SQLiteConnection, timeoutMilliseconds: Int64) throws {
+        var waited: Int64 = 0
+        while true {
+            do {
+                if try connection.scalarText("PRAGMA journal_mode")?.lowercased() == "wal" { return }
+                let mode = try connection.scalarText("PRAGMA journal_mode=WAL")
+                guard mode?.lowercased() == "wal" else {
+                    throw SQLiteStoreError.walUnavailable(mode: mode ?? "unknown")
+                }
+                return
+            } catch let error as SQLiteError where error.primaryCode == SQLITE_BUSY && waited < timeoutMilliseconds {
+                sqlite3_sleep(10)
+                waited += 10
+            }
+        }
     }
 
     /// Runs a read on a reader connection, or on the writer when there are none (in memory).
