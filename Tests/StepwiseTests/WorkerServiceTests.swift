@@ -1,0 +1,116 @@
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import Synchronization
+import Testing
+@testable import Stepwise
+
+@Suite("Worker service")
+struct WorkerServiceTests {
+    /// Waits for the first event of `subscription`, failing after `timeout`.
+    func first(_ subscription: EventSubscription, timeout: Duration = .seconds(10)) async throws -> StoredEvent {
+        try await withThrowingTaskGroup(of: StoredEvent?.self) { group in
+            group.addTask {
+                var iterator = subscription.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            let event = try await group.next() ?? nil
+            return try #require(event, "nothing arrived within \(timeout)")
+        }
+    }
+
+    @Test("a running worker wakes at once when an event creates a run")
+    func wakesOnEvents() async throws {
+        let client = StepwiseClient(id: "test-app", store: try SQLiteStore(.init(path: nil)))
+        try client.createFunction(id: "echo", trigger: .event("echo")) { event, step in
+            try await step.run("echo") { event.data }
+        }
+        // A poll interval far longer than the test: only the bus can wake the worker.
+        let worker = client.worker(.init(pollInterval: .seconds(3600)))
+        let finished = client.subscribe(to: "stepwise/function.finished")
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                try await client.registerFunctions()
+                let clock = ContinuousClock()
+                let start = clock.now
+                try await client.send(Event(name: "echo", data: ["hello": "world"]))
+                let event = try await first(finished)
+                #expect(clock.now - start < .seconds(5))
+                #expect(event.data["output"] == ["hello": "world"])
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test("graceful shutdown lets a running step finish within the grace period")
+    func finishesWithinGrace() async throws {
+        let store = try SQLiteStore(.init(path: nil))
+        let client = StepwiseClient(id: "test-app", store: store)
+        let entered = Doorbell()
+        try client.createFunction(id: "slow", trigger: .event("slow")) { event, step in
+            try await step.run("work") { () -> String in
+                entered.ring()
+                try await Task.sleep(for: .milliseconds(300))
+                return "finished"
+            }
+        }
+        let worker = client.worker(.init(shutdownGracePeriod: .seconds(10)))
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                try await client.registerFunctions()
+                try await client.send(Event(name: "slow"))
+                await entered.wait(timeout: .seconds(10))
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        let run = try #require(try await store.runs(RunQuery(functionID: "slow")).first)
+        #expect(run.status == .completed)
+        #expect(run.output == "finished")
+    }
+
+    @Test("after the grace period, runs still in flight are cancelled and released for another worker")
+    func releasesAfterGrace() async throws {
+        let store = try SQLiteStore(.init(path: nil))
+        let client = StepwiseClient(id: "test-app", store: store)
+        let entered = Doorbell()
+        let attempts = Counter()
+        try client.createFunction(id: "stuck", trigger: .event("stuck")) { event, step in
+            try await step.run("long") { () -> String in
+                attempts.hit("long")
+                if attempts["long"] == 1 {
+                    entered.ring()
+                    try await Task.sleep(for: .seconds(3600))
+                }
+                return "second attempt"
+            }
+        }
+        let worker = client.worker(.init(shutdownGracePeriod: .milliseconds(200)))
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                try await client.registerFunctions()
+                try await client.send(Event(name: "stuck"))
+                await entered.wait(timeout: .seconds(10))
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        let released = try #require(try await store.runs(RunQuery(functionID: "stuck")).first)
+        #expect(released.status == .queued, "released, not failed")
+        #expect(try await store.steps(runID: released.id).isEmpty, "a cancelled step records nothing")
+
+        // The next worker takes it up at once (no waiting for a lease to run out).
+        try await client.worker().drain()
+        let run = try #require(try await store.run(id: released.id, environment: "default"))
+        #expect(run.status == .completed)
+        #expect(run.output == "second attempt")
+    }
+}
