@@ -47,7 +47,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "Storefront",
-            dependencies: ["Stepwise"],
+            dependencies: [
+                "Stepwise",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Examples/Storefront",
             swiftSettings: strictSettings
         ),

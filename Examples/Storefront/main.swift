@@ -1,93 +1,147 @@
-// The storefront example: the events of Inngest's "Sending events" page, sent through
-// Stepwise into a SQLite file, published on the in-process bus, and read back.
+// The storefront example: a worker process for an online store.
 //
-//     swift run storefront [path/to/storefront.db]
+//     swift run storefront [--serve] [path/to/storefront.db]
 //
-// Run it twice: the deduplicated checkout event answers with the id it got the first time.
+// It defines the store's background functions, starts a worker, sends the events of
+// Inngest's "Sending events" page, and prints what happens: one checkout fans out to three
+// functions, one of them sends an event (exactly once) that triggers a fourth, and one fails
+// once and is retried. It exits when every run is done; with --serve it keeps serving until
+// Ctrl-C, and `stepwise send` (or any process on the same file) can feed it events.
 
 import Foundation
+import Logging
+import ServiceLifecycle
 import Stepwise
+import Synchronization
 
-struct InvoiceCreated: Codable, Sendable {
-    let invoiceId: String
+struct Receipt: Codable, Sendable {
+    let cartId: String
+    let itemCount: Int
+    let text: String
 }
 
-let path = CommandLine.arguments.dropFirst().first ?? ".stepwise/storefront.db"
+var arguments = Array(CommandLine.arguments.dropFirst())
+let serve = arguments.contains("--serve")
+arguments.removeAll { $0 == "--serve" }
+let path = arguments.first ?? ".stepwise/storefront.db"
 try FileManager.default.createDirectory(
     at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
 
-let stepwise = StepwiseClient(id: "acme-storefront-app", store: try .sqlite(path: path))
+var logger = Logger(label: "storefront")
+logger.logLevel = .warning
+let stepwise = StepwiseClient(id: "acme-storefront-app", store: try .sqlite(path: path), logger: logger)
+let quickRetries = RetryPolicy(retries: 3, backoff: .constant(.milliseconds(300)))
 
-// Everything under storefront/ that this process stores is published here after commit.
-let subscription = stepwise.subscribe(to: "storefront/*")
-let listener = Task {
-    var seen: [String] = []
-    for await event in subscription {
-        seen.append("\(event.name) \(event.id)")
-        if seen.count == 4 { break }
+// 1. Fan-out: three functions triggered by the same event.
+try stepwise.createFunction(id: "send-receipt", trigger: .event("storefront/cart.checkout.completed")) { event, step in
+    let receipt = try await step.run("render-receipt") { () -> Receipt in
+        let items = event.data["itemIds"]?.arrayValue?.count ?? 0
+        print("  [send-receipt] rendering the receipt for cart \(event.data["cartId"] ?? nil)")
+        return Receipt(cartId: event.data["cartId"]?.stringValue ?? "?", itemCount: items, text: "Thanks for your \(items) items!")
     }
-    return seen
+    // Emitted exactly once, however often this run is retried or replayed.
+    try await step.sendEvent("receipt-rendered", Event(name: "storefront/receipt.rendered", data: receipt))
+    return receipt
 }
 
-// One event, with nested data.
-let checkoutID = try await stepwise.send(Event(
-    name: "storefront/cart.checkout.completed",
-    data: [
-        "cartId": "ed12c8bde",
-        "itemIds": ["9f08sdh84", "sdf098487", "0fnun498n"],
-        "account": ["id": 123, "email": "test@example.com"],
-    ]
-))
-print("sent storefront/cart.checkout.completed -> \(checkoutID)")
+try stepwise.createFunction(id: "update-inventory", trigger: .event("storefront/cart.checkout.completed")) { event, step in
+    let count = try await step.run("reserve-items") { () -> Int in
+        let items = event.data["itemIds"]?.arrayValue ?? []
+        print("  [update-inventory] reserving \(items.count) items")
+        return items.count
+    }
+    return ["reserved": count]
+}
 
-// A batch: stored together, or not at all.
-let batchIDs = try await stepwise.send([
-    Event(name: "storefront/cart.checkout.completed", data: ["cartId": "a81c2e0f1"]),
-    Event(name: "storefront/coupon.used", data: ["code": "WELCOME10"]),
-    Event(name: "storefront/loyalty.program.joined", data: ["accountId": 123]),
-])
-print("sent a batch of 3 -> \(batchIDs.map(\.description).joined(separator: ", "))")
+let pointsServiceCalls = Mutex(0)
+try stepwise.createFunction(id: "award-loyalty-points", trigger: .event("storefront/cart.checkout.completed"), retries: quickRetries) { event, step in
+    try await step.run("award-points") { () -> Int in
+        let call = pointsServiceCalls.withLock { $0 += 1; return $0 }
+        if call == 1 {
+            print("  [award-loyalty-points] the points service is down; this step will be retried")
+            throw URLError(.cannotConnectToHost)
+        }
+        print("  [award-loyalty-points] awarded 10 points (attempt \(call))")
+        return 10
+    }
+}
 
-// Typed payloads work as well as JSON literals.
-let invoiceIDs = try await stepwise.send([
-    Event(name: "app/invoice.created", data: InvoiceCreated(invoiceId: "645e9e024befa68763f5b500")),
-    Event(name: "app/invoice.created", data: InvoiceCreated(invoiceId: "645e9e08f29fb563c972b1f7")),
-])
-print("sent 2 typed invoice events -> \(invoiceIDs.map(\.description).joined(separator: ", "))")
+// 2. Triggered by the event send-receipt emitted.
+try stepwise.createFunction(id: "email-receipt", trigger: .event("storefront/receipt.rendered")) { event, step in
+    try await step.run("send-email") {
+        print("  [email-receipt] emailing: \(event.data["text"]?.stringValue ?? "")")
+    }
+}
 
-// Deduplication: the same id within 24 hours is ignored and answered with the first event's id.
-let dedupe = Event(
-    name: "storefront/cart.checkout.completed",
-    data: ["cartId": "ed12c8bde"],
-    id: "cart-checkout-completed-ed12c8bde"
-)
-let first = try await stepwise.send(dedupe)
-let second = try await stepwise.send(dedupe)
-print("sent a deduplicated event twice -> \(first), then \(second) (\(first == second ? "same id: stored once" : "different ids!"))")
+// Print every run as it ends: the system events are published on the bus after commit.
+let outcomes = stepwise.subscribe(to: "stepwise/*")
+let printer = Task {
+    for await event in outcomes {
+        let function = event.data["function_id"]?.stringValue ?? "?"
+        if event.name == SystemEvent.functionFinished {
+            print("✓ \(function) finished: \(event.data["output"] ?? nil)")
+        } else if event.name == SystemEvent.functionFailed {
+            print("✗ \(function) failed: \(event.data["error"]?["message"] ?? nil)")
+        }
+    }
+}
 
-// An invalid batch is refused whole, with the event and field named.
-do {
-    try await stepwise.send([
-        Event(name: "storefront/item.imported", data: ["itemId": "9f08sdh84"]),
-        Event(name: "stepwise/function.finished", data: [:]),
+/// Whether any run is still queued (perhaps waiting for a retry) or running.
+func hasUnfinishedRuns() async throws -> Bool {
+    for status in [RunStatus.queued, .running] where try await !stepwise.store.runs(RunQuery(status: status, limit: 1)).isEmpty {
+        return true
+    }
+    return false
+}
+
+let worker = stepwise.worker(.init(pollInterval: .milliseconds(200)))
+let services = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+
+let demo = Task {
+    try await stepwise.registerFunctions()
+
+    print("sending storefront/cart.checkout.completed")
+    let checkout = try await stepwise.send(Event(
+        name: "storefront/cart.checkout.completed",
+        data: [
+            "cartId": "ed12c8bde",
+            "itemIds": ["9f08sdh84", "sdf098487", "0fnun498n"],
+            "account": ["id": 123, "email": "test@example.com"],
+        ]))
+    let runs = try await stepwise.store.runs(RunQuery(eventID: checkout))
+    print("  event \(checkout) created \(runs.count) runs: \(runs.map(\.functionID).sorted().joined(separator: ", "))")
+
+    // A batch is stored whole or not at all; an invalid one is refused with the field named.
+    let batch = try await stepwise.send([
+        Event(name: "storefront/coupon.used", data: ["code": "WELCOME10"]),
+        Event(name: "storefront/loyalty.program.joined", data: ["accountId": 123]),
     ])
-} catch let error as EventValidationError {
-    print("refused an invalid batch: \(error)")
+    print("sent a batch -> \(batch.map(\.description).joined(separator: ", "))")
+    do {
+        try await stepwise.send([Event(name: "storefront/item.imported", data: ["itemId": "9f08sdh84"]), Event(name: "", data: [:])])
+    } catch let error as EventValidationError {
+        print("refused an invalid batch: \(error)")
+    }
+
+    // Deduplication: the same id within 24 hours is answered with the first event's id.
+    let dedupe = Event(name: "storefront/newsletter.subscribed", data: ["email": "test@example.com"], id: "newsletter-subscribed-123")
+    let first = try await stepwise.send(dedupe)
+    let second = try await stepwise.send(dedupe)
+    print("sent a deduplicated event twice -> \(first), then \(second)")
+
+    if serve {
+        print("serving until Ctrl-C")
+        return
+    }
+    // Wait for every run to end, then stop the worker.
+    while try await hasUnfinishedRuns() {
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    try await Task.sleep(for: .milliseconds(100))  // let the printer catch up
+    print("all runs done")
+    await services.triggerGracefulShutdown()
 }
 
-// Read back what was stored.
-if let stored = try await stepwise.event(id: checkoutID) {
-    print("read back \(stored.id): \(stored.name) \(stored.data)")
-}
-let page = try await stepwise.events(named: "storefront/cart.checkout.completed", limit: 5)
-print("newest storefront/cart.checkout.completed events:")
-for event in page.events {
-    print("  \(event.id)  \(event.data)")
-}
-let invoice = try await stepwise.event(id: invoiceIDs[0])?.decodeData(as: InvoiceCreated.self)
-print("decoded a typed payload: invoiceId \(invoice?.invoiceId ?? "?")")
-
-print("the bus delivered:")
-for line in await listener.value {
-    print("  \(line)")
-}
+try await services.run()
+try await demo.value
+printer.cancel()

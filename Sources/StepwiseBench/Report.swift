@@ -38,8 +38,8 @@ struct Reporter {
         } else {
             print(
                 pad(measurement.metric, 14)
-                    + pad(String(format: "%.0f %@", measurement.value, measurement.unit), 16)
-                    + pad(String(format: "%.0f", measurement.baseline), 16)
+                    + pad(String(format: measurement.unit == "ms" ? "%.2f %@" : "%.0f %@", measurement.value, measurement.unit), 16)
+                    + pad(String(format: measurement.unit == "ms" ? "%.2f" : "%.0f", measurement.baseline), 16)
                     + String(format: "%.2f", measurement.ratio))
         }
     }

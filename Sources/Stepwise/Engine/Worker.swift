@@ -109,7 +109,10 @@ public final class Worker: Service, Sendable {
                         }
                     }
                 } catch {
+                    // Back off for a poll interval rather than spin on a failing store.
                     logger.error("could not claim runs", metadata: ["error": "\(error)"])
+                    await doorbell.wait(timeout: configuration.pollInterval)
+                    continue
                 }
             }
             if claimedAny { continue }

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import Stepwise
+
+/// `stepwise-bench steps`: steps per second through the engine, and the latency from `send`
+/// to the end of a run, against raw SQLite commits at the same durability.
+struct StepsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "steps",
+        abstract: "Steps per second (sequential, inflight100) and send-to-finish latency (latency_p50_ms, latency_p99_ms)."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Runs per round for the sequential metric.")
+    var sequentialRuns = 100
+
+    @Option(help: "Runs per round for inflight100 (sent 100 at a time).")
+    var inflightRuns = 500
+
+    @Option(help: "One-step runs timed for the latency metrics.")
+    var latencyRuns = 300
+
+    struct Line: Codable, Sendable {
+        let index: Int
+        let label: String
+    }
+
+    func run() async throws {
+        let workspace = try Workspace(directory: options.directory)
+        let reporter = Reporter(json: options.json)
+        reporter.header("steps (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
+
+        var sequential: [Double] = []
+        var inflight: [Double] = []
+        var commitRates: [Double] = []
+        for _ in 0..<options.rounds {
+            commitRates.append(try rawCommitRate(count: 1000, workspace: workspace))
+            sequential.append(try await stepsRate(runs: sequentialRuns, inFlight: 1, workspace: workspace))
+            inflight.append(try await stepsRate(runs: inflightRuns, inFlight: 100, workspace: workspace))
+        }
+        let baseline = median(commitRates)
+        reporter.report(Measurement(workload: "steps", metric: "sequential", value: median(sequential), unit: "steps/s", baseline: baseline))
+        reporter.report(Measurement(workload: "steps", metric: "inflight100", value: median(inflight), unit: "steps/s", baseline: baseline))
+
+        let rawLatencies = try rawCommitLatencies(count: latencyRuns, workspace: workspace)
+        let latencies = try await sendToFinishLatencies(runs: latencyRuns, workspace: workspace)
+        reporter.report(Measurement(
+            workload: "steps", metric: "latency_p50_ms", value: percentile(latencies, 0.5), unit: "ms",
+            baseline: percentile(rawLatencies, 0.5), higherIsBetter: false))
+        reporter.report(Measurement(
+            workload: "steps", metric: "latency_p99_ms", value: percentile(latencies, 0.99), unit: "ms",
+            baseline: percentile(rawLatencies, 0.99), higherIsBetter: false))
+    }
+
+    private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
+
+    /// A client with the benchmark function (10 steps, each returning a small struct) and a
+    /// one-step function for latency, and a running worker.
+    private func engine(workspace: Workspace, concurrency: Int) throws -> (StepwiseClient, Worker) {
+        let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))
+        let client = StepwiseClient(id: "bench", store: store)
+        try client.createFunction(id: "ten-steps", trigger: .event("bench/ten-steps")) { event, step in
+            var last = Line(index: 0, label: "")
+            for index in 0..<10 {
+                last = try await step.run("step") { Line(index: index, label: "line \(index)") }
+            }
+            return last.index
+        }
+        try client.createFunction(id: "one-step", trigger: .event("bench/one-step")) { event, step in
+            try await step.run("only") { Line(index: 1, label: "only") }
+        }
+        return (client, client.worker(.init(concurrency: concurrency, pollInterval: .seconds(5))))
+    }
+
+    private func stepsRate(runs: Int, inFlight: Int, workspace: Workspace) async throws -> Double {
+        let (client, worker) = try engine(workspace: workspace, concurrency: max(inFlight, 1))
+        try await client.registerFunctions()
+        let finished = client.subscribe(to: "stepwise/function.finished", bufferSize: 100_000)
+        let service = Task { try await worker.run() }
+        defer { service.cancel() }
+        var iterator = finished.makeAsyncIterator()
+        let seconds = try await measure {
+            var sent = 0
+            while sent < runs {
+                let count = min(inFlight, runs - sent)
+                try await client.send(Array(repeating: Event(name: "bench/ten-steps"), count: count))
+                for _ in 0..<count {
+                    guard await iterator.next() != nil else { throw BenchError("the bus ended") }
+                }
+                sent += count
+            }
+        }
+        if finished.droppedCount > 0 { throw BenchError("the bench subscriber dropped events") }
+        return Double(runs * 10) / seconds
+    }
+
+    private func sendToFinishLatencies(runs: Int, workspace: Workspace) async throws -> [Double] {
+        let (client, worker) = try engine(workspace: workspace, concurrency: 16)
+        try await client.registerFunctions()
+        let finished = client.subscribe(to: "stepwise/function.finished", bufferSize: 100_000)
+        let service = Task { try await worker.run() }
+        defer { service.cancel() }
+        var iterator = finished.makeAsyncIterator()
+        var latencies: [Double] = []
+        for _ in 0..<runs {
+            let seconds = try await measure {
+                try await client.send(Event(name: "bench/one-step"))
+                guard await iterator.next() != nil else { throw BenchError("the bus ended") }
+            }
+            latencies.append(seconds * 1000)
+        }
+        return latencies
+    }
+
+    private func rawCommitRate(count: Int, workspace: Workspace) throws -> Double {
+        let raw = try RawSQLite(path: workspace.freshPath(), synchronous: durability.rawValue)
+        let rows = benchRows(count)
+        let clock = ContinuousClock()
+        let start = clock.now
+        try raw.insert(rows, perTransaction: 1)
+        return Double(count) / (clock.now - start).seconds
+    }
+
+    private func rawCommitLatencies(count: Int, workspace: Workspace) throws -> [Double] {
+        let raw = try RawSQLite(path: workspace.freshPath(), synchronous: durability.rawValue)
+        let clock = ContinuousClock()
+        return try benchRows(count).map { row in
+            let start = clock.now
+            try raw.insert([row], perTransaction: 1)
+            return (clock.now - start).seconds * 1000
+        }
+    }
+
+    private func benchRows(_ count: Int) -> [BenchRow] {
+        let generator = ULIDGenerator()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let data = JSON.object(["index": 1, "label": "line 1"]).serialized
+        return (0..<count).map { _ in BenchRow(id: generator.next(milliseconds: now).description, name: "bench/step", data: data, ts: now) }
+    }
+}
+
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let index = min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)
+    return sorted[max(0, index)]
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
