@@ -102,11 +102,7 @@ public final class Worker: Service, Sendable {
                     claimedAny = !claimed.isEmpty
                     for run in claimed {
                         inFlight.withLock { $0[run.run.id] = run.lease }
-                        group.addTask {
-                            await self.executor.execute(run)
-                            self.inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
-                            self.doorbell.ring()
-                        }
+                        group.addTask { await self.executeThenClaimMore(run) }
                     }
                 } catch {
                     // Back off for a poll interval rather than spin on a failing store.
@@ -116,8 +112,30 @@ public final class Worker: Service, Sendable {
                 }
             }
             if claimedAny { continue }
-            await doorbell.wait(timeout: await timeUntilNextDueRun())
+            if capacity > 0 {
+                await doorbell.wait(timeout: await timeUntilNextDueRun())
+            } else {
+                // Every slot is busy: a finishing run rings the doorbell.
+                await doorbell.wait(timeout: configuration.pollInterval)
+            }
         }
+    }
+
+    /// Executes `run`, then claims and executes the next due run in the same task, until none
+    /// is due: a worker kept busy goes from run to run without a trip through the claim loop.
+    private func executeThenClaimMore(_ first: ClaimedRun) async {
+        var next: ClaimedRun? = first
+        while let run = next {
+            await executor.execute(run)
+            // The finished run keeps its slot in `inFlight` until the next one takes it, so
+            // that the claim loop never sees more room than `concurrency` allows.
+            next = isStopping ? nil : try? await claim(limit: 1).first
+            inFlight.withLock { inFlight in
+                inFlight.removeValue(forKey: run.run.id)
+                if let next { inFlight[next.run.id] = next.lease }
+            }
+        }
+        doorbell.ring()
     }
 
     private func claim(limit: Int) async throws -> [ClaimedRun] {

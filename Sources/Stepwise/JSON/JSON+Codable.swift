@@ -120,11 +120,13 @@ extension JSON {
         }
     }
 
-    private static var encoder: JSONEncoder {
+    /// Shared: `JSONEncoder` and `JSONDecoder` are `Sendable`, and their settings are not
+    /// changed after this point.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 
-    private static var decoder: JSONDecoder { JSONDecoder() }
+    private static let decoder = JSONDecoder()
 }

@@ -21,6 +21,9 @@ final class SQLiteWriter: @unchecked Sendable {
     /// resumes its callers) in steps of bounded size.
     static let maximumBatch = 512
 
+    /// How long the writer keeps looking for the next write before parking its thread.
+    static let spinAfterCommit = Duration.microseconds(200)
+
     /// A write waiting for its transaction. `run` does the work and returns what to do after
     /// the commit (resume the caller with the value); `fail` resumes the caller with an error.
     private struct PendingWrite: Sendable {
@@ -96,7 +99,15 @@ final class SQLiteWriter: @unchecked Sendable {
 
     /// Commits batches until no write is waiting.
     private func drain() {
+        let clock = ContinuousClock()
         while true {
+            // A caller resumed by the last commit often writes again within microseconds
+            // (the next step of a run): wait for it briefly here rather than park the thread
+            // and pay for waking it, which on a small VM costs as much as a third of an
+            // fsync'd commit (measured: sequential commits went from 0.69 to 0.82 of raw
+            // SQLite's rate). The cost is at most this much CPU after each busy spell.
+            let spinUntil = clock.now + Self.spinAfterCommit
+            while state.withLock({ $0.pending.isEmpty }) && clock.now < spinUntil {}
             let batch = state.withLock { state -> [PendingWrite] in
                 if state.pending.isEmpty {
                     state.draining = false
