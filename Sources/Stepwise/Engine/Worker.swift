@@ -52,7 +52,10 @@ public final class Worker: Service, Sendable {
     public let id: String
     private let logger: Logger
     private let executor: RunExecutor
+    /// The leases of the runs executing now, renewed while they run.
     private let inFlight = Mutex<[RunID: RunLease]>([:])
+    /// How many slots are taken: a slot holds a task that runs one run after another.
+    private let busySlots = Atomic<Int>(0)
     private let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
 
@@ -94,7 +97,7 @@ public final class Worker: Service, Sendable {
 
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         while !isStopping {
-            let capacity = configuration.concurrency - inFlight.withLock { $0.count }
+            let capacity = configuration.concurrency - busySlots.load(ordering: .relaxed)
             var claimedAny = false
             if capacity > 0 {
                 do {
@@ -102,6 +105,7 @@ public final class Worker: Service, Sendable {
                     claimedAny = !claimed.isEmpty
                     for run in claimed {
                         inFlight.withLock { $0[run.run.id] = run.lease }
+                        busySlots.add(1, ordering: .relaxed)
                         group.addTask { await self.executeThenClaimMore(run) }
                     }
                 } catch {
@@ -127,14 +131,13 @@ public final class Worker: Service, Sendable {
         var next: ClaimedRun? = first
         while let run = next {
             await executor.execute(run)
-            // The finished run keeps its slot in `inFlight` until the next one takes it, so
-            // that the claim loop never sees more room than `concurrency` allows.
+            inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
+            // The slot stays taken while it claims, so that the claim loop never sees more
+            // room than `concurrency` allows.
             next = isStopping ? nil : try? await claim(limit: 1).first
-            inFlight.withLock { inFlight in
-                inFlight.removeValue(forKey: run.run.id)
-                if let next { inFlight[next.run.id] = next.lease }
-            }
+            if let next { inFlight.withLock { $0[next.run.id] = next.lease } }
         }
+        busySlots.subtract(1, ordering: .relaxed)
         doorbell.ring()
     }
 
@@ -156,10 +159,10 @@ public final class Worker: Service, Sendable {
     private func waitForRunsToFinish() async {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.shutdownGracePeriod
-        while inFlight.withLock({ !$0.isEmpty }), clock.now < deadline {
+        while busySlots.load(ordering: .relaxed) > 0, clock.now < deadline {
             await doorbell.wait(timeout: min(deadline - clock.now, .milliseconds(100)))
         }
-        let left = inFlight.withLock { $0.count }
+        let left = busySlots.load(ordering: .relaxed)
         if left > 0 {
             logger.notice("grace period over; cancelling runs still in flight", metadata: ["runs": "\(left)"])
         }
@@ -169,7 +172,7 @@ public final class Worker: Service, Sendable {
     private func renewLeases() async {
         let interval = configuration.leaseDuration / 3
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            do { try await Task.sleep(for: interval) } catch { return }
             let leases = inFlight.withLock { Array($0.values) }
             guard !leases.isEmpty else { continue }
             do {

@@ -39,13 +39,10 @@ public struct TriggerRegistration: Sendable, Hashable {
         self.conditions = conditions
     }
 
-    /// Whether `event` (already matched by name) satisfies the conditions.
-    func accepts(name: String, data: JSON, user: JSON?) -> Bool {
-        guard pattern.matches(name) else { return false }
+    /// Whether every path in `conditions` (`data.function_id`, `user.id`, `name`) has its value.
+    static func conditionsHold(_ conditions: [String: JSON], name: String, data: JSON, user: JSON?) -> Bool {
+        if conditions.isEmpty { return true }
         let envelope: JSON = ["name": .string(name), "data": data, "user": user ?? .null]
-        for (path, expected) in conditions {
-            guard envelope.value(atPath: path) == expected else { return false }
-        }
-        return true
+        return conditions.allSatisfy { path, expected in envelope.value(atPath: path) == expected }
     }
 }

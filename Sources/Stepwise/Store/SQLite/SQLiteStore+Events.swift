@@ -23,6 +23,7 @@ extension SQLiteStore {
         var outcomes: [EventAppendOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
+        let triggers = try TriggerIndex.load(environment: batch.environment, connection: connection)
         let insertEvent = try connection.statement(
             """
             INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
@@ -65,7 +66,7 @@ extension SQLiteStore {
             let stored = StoredEvent(
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
                 dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
-            try createRuns(for: stored, generator: generator, connection: connection)
+            try createRuns(for: stored, triggers: triggers, generator: generator, connection: connection)
             outcomes.append(.accepted(stored))
         }
         return outcomes

@@ -34,36 +34,8 @@ extension SQLiteStore {
 
     /// Creates one run for every registered function whose trigger matches `event`
     /// (fan-out), inside the transaction that stores the event.
-    static func createRuns(for event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws {
-        var targets: [(app: String, function: String)] = []
-        try connection.query(
-            """
-            SELECT app_id, function_id, pattern, is_prefix, conditions FROM function_triggers
-            WHERE environment = ?1 AND is_prefix = 0 AND pattern = ?2
-            UNION ALL
-            SELECT app_id, function_id, pattern, is_prefix, conditions FROM function_triggers
-            WHERE environment = ?1 AND is_prefix = 1 AND substr(?2, 1, length(pattern)) = pattern
-            """,
-            [.text(event.environment), .text(event.name)]
-        ) { row in
-            let app = row.text(0) ?? ""
-            let function = row.text(1) ?? ""
-            if targets.contains(where: { $0.app == app && $0.function == function }) { return }
-            if let conditionsText = row.text(4) {
-                guard case .object(let conditions)? = try? JSON(parsing: conditionsText) else { return }
-                let pattern = EventPattern((row.text(2) ?? "") + (row.integer(3) == 1 ? "*" : ""))
-                let trigger = TriggerRegistration(
-                    pattern: pattern, conditions: Dictionary(uniqueKeysWithValues: conditions.map { ($0.key, $0.value) }))
-                guard trigger.accepts(name: event.name, data: event.data, user: event.user) else { return }
-            }
-            // A system event about a function never triggers that same function.
-            if event.name.hasPrefix("stepwise/"), event.data["function_id"]?.stringValue == function,
-               event.data["app_id"]?.stringValue == app
-            {
-                return
-            }
-            targets.append((app, function))
-        }
+    static func createRuns(for event: StoredEvent, triggers: TriggerIndex, generator: ULIDGenerator, connection: SQLiteConnection) throws {
+        let targets = triggers.targets(for: event)
         guard !targets.isEmpty else { return }
         // An event whose ts lies in the future triggers its runs at that time.
         let availableAt = max(event.receivedAt, event.ts)
@@ -83,5 +55,67 @@ extension SQLiteStore {
             try insert.bind(.integer(event.receivedAt), at: 7)
             while try insert.step() {}
         }
+    }
+}
+
+/// The triggers of one environment, loaded once per appended batch and matched in memory:
+/// an exact name is a dictionary look-up, a prefix a scan of the (few) prefix triggers.
+struct TriggerIndex {
+    struct Target: Equatable {
+        let app: String
+        let function: String
+        let conditions: [String: JSON]
+    }
+
+    private var exact: [String: [Target]] = [:]
+    private var prefixes: [(prefix: String, target: Target)] = []
+
+    var isEmpty: Bool { exact.isEmpty && prefixes.isEmpty }
+
+    static func load(environment: String, connection: SQLiteConnection) throws -> TriggerIndex {
+        var index = TriggerIndex()
+        try connection.query(
+            "SELECT app_id, function_id, pattern, is_prefix, conditions FROM function_triggers WHERE environment = ?",
+            [.text(environment)]
+        ) { row in
+            var conditions: [String: JSON] = [:]
+            if let text = row.text(4) {
+                guard case .object(let members)? = try? JSON(parsing: text) else {
+                    throw SQLiteStoreError.corruptRow(table: "function_triggers", reason: "conditions are not a JSON object")
+                }
+                conditions = Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.value) })
+            }
+            let target = Target(app: row.text(0) ?? "", function: row.text(1) ?? "", conditions: conditions)
+            let pattern = row.text(2) ?? ""
+            if row.integer(3) == 1 {
+                index.prefixes.append((pattern, target))
+            } else {
+                index.exact[pattern, default: []].append(target)
+            }
+        }
+        return index
+    }
+
+    /// The functions `event` starts a run of: each once, however many of its triggers match.
+    func targets(for event: StoredEvent) -> [(app: String, function: String)] {
+        if isEmpty { return [] }
+        var candidates = exact[event.name] ?? []
+        for (prefix, target) in prefixes where event.name.hasPrefix(prefix) {
+            candidates.append(target)
+        }
+        var targets: [(app: String, function: String)] = []
+        for candidate in candidates where !targets.contains(where: { $0.app == candidate.app && $0.function == candidate.function }) {
+            guard TriggerRegistration.conditionsHold(candidate.conditions, name: event.name, data: event.data, user: event.user) else {
+                continue
+            }
+            // A system event about a function never triggers that same function.
+            if event.name.hasPrefix("stepwise/"), event.data["function_id"]?.stringValue == candidate.function,
+               event.data["app_id"]?.stringValue == candidate.app
+            {
+                continue
+            }
+            targets.append((candidate.app, candidate.function))
+        }
+        return targets
     }
 }
