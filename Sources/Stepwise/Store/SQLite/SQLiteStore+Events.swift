@@ -1,19 +1,22 @@
 extension SQLiteStore {
     public func append(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
         let generator = idGenerator
-        var afterCommit: (@Sendable ([EventAppendOutcome]) -> Void)?
-        if let callback = batch.afterCommit {
-            afterCommit = { outcomes in
-                let accepted = outcomes.compactMap { outcome -> StoredEvent? in
-                    if case .accepted(let event) = outcome { return event }
-                    return nil
-                }
-                if !accepted.isEmpty { callback(accepted) }
-            }
-        }
         return try await writer.write({ connection in
             try Self.appendEvents(batch, generator: generator, connection: connection)
-        }, afterCommit: afterCommit)
+        }, afterCommit: Self.publishingAccepted(batch))
+    }
+
+    /// The writer's after-commit hook for a write that appends `batch`: hands the events it
+    /// accepted (not the duplicates) to the batch's `afterCommit`, if it has one.
+    static func publishingAccepted(_ batch: EventBatch?) -> (@Sendable ([EventAppendOutcome]) -> Void)? {
+        guard let callback = batch?.afterCommit else { return nil }
+        return { outcomes in
+            let accepted = outcomes.compactMap { outcome -> StoredEvent? in
+                if case .accepted(let event) = outcome { return event }
+                return nil
+            }
+            if !accepted.isEmpty { callback(accepted) }
+        }
     }
 
     /// Appends a batch inside the writer's transaction, with the runs its events trigger. The

@@ -53,19 +53,9 @@ extension SQLiteStore {
 
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
         let generator = idGenerator
-        var afterCommit: (@Sendable ([EventAppendOutcome]) -> Void)?
-        if let callback = checkpoint.events?.afterCommit {
-            afterCommit = { outcomes in
-                let accepted = outcomes.compactMap { outcome -> StoredEvent? in
-                    if case .accepted(let event) = outcome { return event }
-                    return nil
-                }
-                if !accepted.isEmpty { callback(accepted) }
-            }
-        }
         return try await writer.write({ connection in
             try Self.commit(checkpoint, generator: generator, connection: connection)
-        }, afterCommit: afterCommit)
+        }, afterCommit: Self.publishingAccepted(checkpoint.events))
     }
 
     /// The body of a checkpoint, inside the writer's transaction: the fence first, so that a
