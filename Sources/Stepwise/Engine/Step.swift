@@ -24,6 +24,8 @@ public final class Step: Sendable {
     let function: StepwiseFunction
     let run: RunRecord
     let lease: RunLease
+    /// The event that triggered the run.
+    let triggeringEvent: StoredEvent
     let logger: Logger
     private let state: Mutex<State>
 
@@ -32,6 +34,7 @@ public final class Step: Sendable {
         self.function = function
         self.run = claimed.run
         self.lease = claimed.lease
+        self.triggeringEvent = claimed.event
         self.logger = logger
         self.state = Mutex(State(memo: claimed.steps))
     }
@@ -134,7 +137,7 @@ public final class Step: Sendable {
                 return ids
             case .failed:
                 throw StepError(stepID: id, error: record.error ?? ErrorRecord(name: "Stepwise.StepError", message: "failed"))
-            case .errored:
+            case .errored, .waiting:
                 break
             }
         }
@@ -229,11 +232,11 @@ public final class Step: Sendable {
         }
     }
 
-    private func checkNotInterrupted() throws {
+    func checkNotInterrupted() throws {
         if let interruption = interruption { throw interruption }
     }
 
-    private func nextKey(for id: String) -> String {
+    func nextKey(for id: String) -> String {
         state.withLock { state in
             let occurrence = state.occurrences[id, default: 0]
             state.occurrences[id] = occurrence + 1
@@ -241,21 +244,21 @@ public final class Step: Sendable {
         }
     }
 
-    private func memo(_ key: String) -> StepRecord? {
+    func memo(_ key: String) -> StepRecord? {
         state.withLock { $0.memo[key] }
     }
 
-    private func remember(_ record: StepRecord) {
+    func remember(_ record: StepRecord) {
         state.withLock { $0.memo[record.key] = record }
     }
 
-    private func interrupt(_ interruption: RunInterruption) {
+    func interrupt(_ interruption: RunInterruption) {
         state.withLock { state in
             if state.interruption == nil { state.interruption = interruption }
         }
     }
 
-    private func stepLogger(_ key: String) -> Logger {
+    func stepLogger(_ key: String) -> Logger {
         var logger = logger
         logger[metadataKey: "stepwise.step"] = "\(key)"
         return logger
@@ -274,4 +277,6 @@ enum RunInterruption: Error, Sendable, Equatable {
     case cancelled
     /// The store could not commit; the run is retried when its lease runs out.
     case storeFailed
+    /// The run sleeps or waits for an event, set aside until then.
+    case suspended
 }

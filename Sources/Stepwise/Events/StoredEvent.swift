@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// An event as Stepwise stored it: what was sent, plus the id it was given and when it
 /// arrived. This is what look-ups, the event bus and (later) functions receive.
 public struct StoredEvent: Sendable, Hashable, Identifiable {
@@ -35,5 +37,28 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
     /// The event's data decoded as a `Codable` type of your own.
     public func decodeData<Value: Decodable>(as type: Value.Type = Value.self) throws(JSONConversionError) -> Value {
         try data.decode(as: type)
+    }
+}
+
+extension StoredEvent {
+    /// The event as a waiting step records it, and as `waitForEvent` decodes it back.
+    static func encodedForStep(_ event: StoredEvent) -> JSON {
+        var members: OrderedDictionary<String, JSON> = [
+            "id": .string(event.id.description), "environment": .string(event.environment), "name": .string(event.name),
+            "data": event.data, "ts": .int(event.ts), "received_at": .int(event.receivedAt),
+        ]
+        if let user = event.user { members["user"] = user }
+        if let dedupeID = event.dedupeID { members["dedupe_id"] = .string(dedupeID) }
+        if let v = event.v { members["v"] = .string(v) }
+        return .object(members)
+    }
+
+    /// The event a waiting step recorded, or `nil` for a recorded `null` (the wait timed out).
+    static func decodedFromStep(_ json: JSON) -> StoredEvent? {
+        guard let id = json["id"]?.stringValue.flatMap(ULID.init), let name = json["name"]?.stringValue else { return nil }
+        return StoredEvent(
+            id: id, environment: json["environment"]?.stringValue ?? "default", name: name, data: json["data"] ?? .emptyObject,
+            user: json["user"], dedupeID: json["dedupe_id"]?.stringValue, ts: json["ts"]?.intValue ?? 0, v: json["v"]?.stringValue,
+            receivedAt: json["received_at"]?.intValue ?? 0)
     }
 }

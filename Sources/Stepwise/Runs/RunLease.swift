@@ -75,6 +75,10 @@ public struct RunCheckpoint: Sendable {
         case fail(error: ErrorRecord, attempt: Int)
         /// The worker gives the run up unfinished (shutdown): it is queued again at once.
         case release
+        /// The run sleeps until `until`, holding nothing but its rows.
+        case sleep(until: Int64)
+        /// The run waits for an event that matches `wait`, or until `wait.expiresAt`.
+        case wait(RunWait)
     }
 
     public let lease: RunLease
@@ -92,5 +96,27 @@ public struct RunCheckpoint: Sendable {
         self.step = step
         self.events = events
         self.transition = transition
+    }
+}
+
+/// What a waiting run waits for: the next event named `eventName` whose value at
+/// `matchPath` (a dotted path such as `data.userId`) is `matchValue`, accepted before
+/// `expiresAt`.
+public struct RunWait: Sendable, Hashable {
+    /// The step that waits.
+    public let stepKey: String
+    public let eventName: String
+    /// Where to look in an incoming event; `nil` when any event with the name matches.
+    public let matchPath: String?
+    /// The value the incoming event must have there.
+    public let matchValue: JSON?
+    public let expiresAt: Int64
+
+    public init(stepKey: String, eventName: String, matchPath: String?, matchValue: JSON?, expiresAt: Int64) {
+        self.stepKey = stepKey
+        self.eventName = eventName
+        self.matchPath = matchPath
+        self.matchValue = matchValue
+        self.expiresAt = expiresAt
     }
 }

@@ -1,11 +1,16 @@
 /// Where a run is in its life.
 ///
 /// A run is created `queued` with the event that triggers it, is `running` while a worker
-/// holds its lease, goes back to `queued` to wait for a retry, and ends once: `completed`,
+/// holds its lease, goes back to `queued` to wait for a retry, is `sleeping` or `waiting` (for
+/// an event) while set aside with no task or memory held, and ends once: `completed`,
 /// `failed` or `cancelled`.
 public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case queued
     case running
+    /// Set aside by `step.sleep` until a time.
+    case sleeping
+    /// Set aside by `step.waitForEvent` until a matching event arrives or the wait times out.
+    case waiting
     case completed
     case failed
     case cancelled
@@ -14,7 +19,7 @@ public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
     public var isFinal: Bool {
         switch self {
         case .completed, .failed, .cancelled: return true
-        case .queued, .running: return false
+        case .queued, .running, .sleeping, .waiting: return false
         }
     }
 }
@@ -97,6 +102,10 @@ public enum StepKind: String, Sendable, Hashable, Codable {
     case run
     /// `step.sendEvent`: events emitted exactly once.
     case sendEvent
+    /// `step.sleep` and `step.sleepUntil`: the run is set aside until a time.
+    case sleep
+    /// `step.waitForEvent`: the run is set aside until a matching event or a timeout.
+    case waitForEvent
 }
 
 /// Where a step is.
@@ -105,6 +114,8 @@ public enum StepStatus: String, Sendable, Hashable, Codable {
     case completed
     /// An attempt failed and the step will be tried again.
     case errored
+    /// A sleep or a wait in progress: its output holds `until`, when it ends.
+    case waiting
     /// It failed for good: replay throws its error.
     case failed
 }

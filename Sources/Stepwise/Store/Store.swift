@@ -58,6 +58,14 @@ public protocol Store: Sendable {
 
     /// A run's recorded steps, in the order they were first recorded.
     func steps(runID: RunID) async throws -> [StepRecord]
+
+    /// Cancels a run that has not ended, in one transaction: it ends `cancelled`, its waits
+    /// are dropped, and `events` (its `stepwise/function.cancelled`) are appended. A worker
+    /// running it can commit nothing more for it.
+    ///
+    /// - Returns: whether the run was cancelled; `false` when it had already ended or does
+    ///   not exist in `environment`.
+    func cancel(runID: RunID, environment: String, now: Int64, events: EventBatch?) async throws -> Bool
 }
 
 /// A batch of validated events for ``Store/append(_:)``.

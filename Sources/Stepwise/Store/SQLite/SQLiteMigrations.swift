@@ -86,6 +86,24 @@ enum SQLiteMigrations {
             UNIQUE (run_id, key)
         );
         """,
+        // 3: sleeping and waiting runs are due at their time too; the waits for events.
+        """
+        DROP INDEX runs_due;
+        CREATE INDEX runs_due ON runs (environment, app_id, available_at)
+            WHERE status IN ('queued', 'running', 'sleeping', 'waiting');
+        CREATE TABLE run_waits (
+            seq INTEGER PRIMARY KEY,
+            environment TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            step_key TEXT NOT NULL,
+            event_name TEXT NOT NULL,
+            match_path TEXT,
+            match_value TEXT,
+            expires_at INTEGER NOT NULL,
+            UNIQUE (run_id, step_key)
+        );
+        CREATE INDEX run_waits_by_match ON run_waits (environment, event_name, match_path, match_value);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -27,6 +27,7 @@ extension SQLiteStore {
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
         let triggers = try TriggerIndex.load(environment: batch.environment, connection: connection)
+        let hasWaits = try hasWaits(environment: batch.environment, connection: connection)
         let insertEvent = try connection.statement(
             """
             INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
@@ -70,6 +71,7 @@ extension SQLiteStore {
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
                 dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
             try createRuns(for: stored, triggers: triggers, generator: generator, connection: connection)
+            if hasWaits { try resolveWaits(for: stored, connection: connection) }
             outcomes.append(.accepted(stored))
         }
         return outcomes

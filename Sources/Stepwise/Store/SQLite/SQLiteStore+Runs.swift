@@ -11,7 +11,7 @@ extension SQLiteStore {
             try connection.query(
                 """
                 SELECT id FROM runs
-                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running') AND available_at <= ?
+                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
                   AND function_id IN (SELECT value FROM json_each(?))
                 ORDER BY available_at LIMIT ?
                 """,
@@ -114,6 +114,32 @@ extension SQLiteStore {
             try connection.run(
                 "UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL WHERE id = ?",
                 .integer(checkpoint.now), runID)
+        case .sleep(let until):
+            try connection.run(
+                "UPDATE runs SET status = 'sleeping', available_at = ?, lease_owner = NULL WHERE id = ?",
+                .integer(until), runID)
+        case .wait(let wait):
+            try connection.run(
+                """
+                INSERT INTO run_waits (environment, run_id, step_key, event_name, match_path, match_value, expires_at)
+                SELECT environment, id, ?, ?, ?, ?, ? FROM runs WHERE id = ?
+                ON CONFLICT (run_id, step_key) DO UPDATE SET expires_at = excluded.expires_at
+                """,
+                .text(wait.stepKey), .text(wait.eventName), wait.matchPath.map(SQLiteValue.text) ?? .null,
+                wait.matchValue.map { .text($0.serialized) } ?? .null, .integer(wait.expiresAt), runID)
+            try connection.run(
+                "UPDATE runs SET status = 'waiting', available_at = ?, lease_owner = NULL WHERE id = ?",
+                .integer(wait.expiresAt), runID)
+        }
+        // A wait ends with its step, and every wait of a run with the run.
+        if let step = checkpoint.step, step.kind == .waitForEvent, step.status != .waiting {
+            try connection.run("DELETE FROM run_waits WHERE run_id = ? AND step_key = ?", runID, .text(step.key))
+        }
+        switch checkpoint.transition {
+        case .complete, .fail:
+            try connection.run("DELETE FROM run_waits WHERE run_id = ?", runID)
+        default:
+            break
         }
         return outcomes
     }
@@ -126,6 +152,26 @@ extension SQLiteStore {
     private static func errorRecord(_ text: String?) -> ErrorRecord? {
         guard let text, let json = try? JSON(parsing: text) else { return nil }
         return ErrorRecord(name: json["name"]?.stringValue ?? "", message: json["message"]?.stringValue ?? "")
+    }
+
+    public func cancel(runID: RunID, environment: String, now: Int64, events: EventBatch?) async throws -> Bool {
+        let generator = idGenerator
+        let outcome = try await writer.write({ connection -> [EventAppendOutcome]? in
+            let id = SQLiteValue.text(runID.description)
+            let changed = try connection.run(
+                """
+                UPDATE runs SET status = 'cancelled', ended_at = ?, available_at = NULL, lease_owner = NULL
+                WHERE id = ? AND environment = ? AND status NOT IN ('completed', 'failed', 'cancelled')
+                """,
+                .integer(now), id, .text(environment))
+            guard changed == 1 else { return nil }
+            try connection.run("DELETE FROM run_waits WHERE run_id = ?", id)
+            guard let events else { return [] }
+            return try Self.appendEvents(events, generator: generator, connection: connection)
+        }, afterCommit: { outcomes in
+            if let outcomes { Self.publishingAccepted(events)?(outcomes) }
+        })
+        return outcome != nil
     }
 
     public func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease] {
@@ -149,7 +195,7 @@ extension SQLiteStore {
             try connection.scalarInteger(
                 """
                 SELECT MIN(available_at) FROM runs
-                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running')
+                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting')
                   AND function_id IN (SELECT value FROM json_each(?))
                 """,
                 .text(environment), .text(appID), .text(ids))
