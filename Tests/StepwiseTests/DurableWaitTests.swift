@@ -283,8 +283,10 @@ struct DurableWaitTests {
         #expect(run.status == .completed)
         #expect(run.output == 16)
         #expect(calls["c"] == 2)
-        #expect(calls["b"] == 1, "b committed in the first attempt and was replayed")
+        // a and b ran again only if c's failure was committed before their results were
+        // (the run was already rescheduled, so their commits were refused).
         #expect(calls["a"] <= 2)
+        #expect(calls["b"] <= 2)
         #expect(calls["group"] == 5)
         let keys = Set(try await harness.client.steps(ofRun: run.id).map(\.key))
         #expect(keys == ["a", "b", "c", "group-0", "group-1", "group-2", "group-3", "group-4"])

@@ -35,8 +35,10 @@ enum SQLiteValue: Sendable, Hashable {
 /// connection, such as a prepared statement, is used in two or more threads at the same
 /// time" (sqlite.org/threadsafe.html).
 final class SQLiteConnection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// Kept alive while the WAL hook that points at it is installed.
+    var walHookContext: AnyObject?
 
     init(path: String, readOnly: Bool) throws(SQLiteError) {
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI

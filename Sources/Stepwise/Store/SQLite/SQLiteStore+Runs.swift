@@ -7,20 +7,21 @@ extension SQLiteStore {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
         let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
         return try await writer.write { connection in
-            var ids: [String] = []
+            var ids: [(id: String, status: String)] = []
             try connection.query(
                 """
-                SELECT id FROM runs
+                SELECT id, status FROM runs
                 WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
                   AND function_id IN (SELECT value FROM json_each(?))
                 ORDER BY available_at LIMIT ?
                 """,
                 [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs), .integer(Int64(request.limit))]
             ) { row in
-                if let id = row.text(0) { ids.append(id) }
+                if let id = row.text(0) { ids.append((id, row.text(1) ?? "")) }
             }
             var claimed: [ClaimedRun] = []
-            for id in ids {
+            for (id, previousStatus) in ids {
+                try Self.endSuspension(runID: id, status: previousStatus, now: request.now, connection: connection)
                 var run: RunRecord?
                 var token: Int64 = 0
                 try connection.query(
@@ -48,6 +49,31 @@ extension SQLiteStore {
                     steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })))
             }
             return claimed
+        }
+    }
+
+    /// A sleeping run claimed at its wake time has slept, and a waiting run claimed at its
+    /// timeout has timed out: recorded in the claim's transaction, so the replay passes the
+    /// step without another commit, and no event can match the wait once the run is claimed.
+    private static func endSuspension(runID: String, status: String, now: Int64, connection: SQLiteConnection) throws {
+        switch status {
+        case "sleeping":
+            try connection.run(
+                """
+                UPDATE steps SET status = 'completed', ended_at = ?
+                WHERE run_id = ? AND kind = 'sleep' AND status = 'waiting' AND json_extract(output, '$.until') <= ?
+                """,
+                .integer(now), .text(runID), .integer(now))
+        case "waiting":
+            try connection.run(
+                """
+                UPDATE steps SET status = 'completed', output = 'null', ended_at = ?
+                WHERE run_id = ? AND kind = 'waitForEvent' AND status = 'waiting'
+                """,
+                .integer(now), .text(runID))
+            try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
+        default:
+            break
         }
     }
 

@@ -68,7 +68,14 @@ public final class SQLiteStore: Store {
 
         let writerConnection = try SQLiteConnection(path: path, readOnly: false)
         try Self.configure(writerConnection, configuration: configuration, isWriter: true)
-        let writer = SQLiteWriter(label: label + ".writer", connection: writerConnection, commitObserver: commitObserver)
+        var checkpointer: SQLiteCheckpointer?
+        if configuration.path != nil {
+            let connection = try SQLiteConnection(path: path, readOnly: false)
+            try Self.configure(connection, configuration: configuration, isWriter: false)
+            checkpointer = SQLiteCheckpointer(queue: SQLiteQueue(label: label + ".checkpointer", connection: connection))
+        }
+        let writer = SQLiteWriter(
+            label: label + ".writer", connection: writerConnection, checkpointer: checkpointer, commitObserver: commitObserver)
         try writer.sync { connection in try SQLiteMigrations.migrate(connection) }
         self.writer = writer
 

@@ -42,11 +42,18 @@ final class SQLiteWriter: @unchecked Sendable {
     private let state = Mutex(State())
     /// Observes each transaction's size; tests use it to see group commit happen.
     private let commitObserver: (@Sendable (_ writes: Int) -> Void)?
+    /// Takes WAL checkpoints off this thread, for file databases.
+    private let checkpointer: SQLiteCheckpointer?
 
-    init(label: String, connection: SQLiteConnection, commitObserver: (@Sendable (Int) -> Void)? = nil) {
+    init(
+        label: String, connection: SQLiteConnection, checkpointer: SQLiteCheckpointer? = nil,
+        commitObserver: (@Sendable (Int) -> Void)? = nil
+    ) {
         self.queue = DispatchQueue(label: label)
         self.connection = connection
+        self.checkpointer = checkpointer
         self.commitObserver = commitObserver
+        checkpointer?.install(on: connection)
     }
 
     /// Runs `body` on the writer queue, outside the group-commit loop, and waits for it:
@@ -163,6 +170,7 @@ final class SQLiteWriter: @unchecked Sendable {
             return
         }
         commitObserver?(completions.count)
+        checkpointer?.walDidGrow()
         for completion in completions { completion() }
         for (write, error) in failures { write.fail(error) }
     }
