@@ -82,6 +82,28 @@ struct StepEngineTests {
         #expect(steps[2].failedAttempts == 2)
     }
 
+    @Test("a one-expression body records its value, and a one-expression function returns it")
+    func oneExpressionClosures() async throws {
+        let harness = try Harness()
+        let printed = Counter()
+        try harness.client.createFunction(id: "short", trigger: .event("short")) { event, step in
+            try await step.run("side-effect") { printed.hit("side") }
+            let six = try await step.run("value") { 2 * 3 }
+            return try await step.run("doubled") { six * 2 }
+        }
+        try harness.client.createFunction(id: "shortest", trigger: .event("short")) { event, step in
+            try await step.run("only") { 7 }
+        }
+        try await harness.client.send(Event(name: "short"))
+        try await harness.runUntilIdle()
+        #expect(try await harness.onlyRun(of: "short").output == 12)
+        #expect(try await harness.onlyRun(of: "shortest").output == 7)
+        #expect(printed["side"] == 1)
+        let run = try await harness.onlyRun(of: "short")
+        let steps = try await harness.client.steps(ofRun: run.id)
+        #expect(steps.map(\.output) == [.null, 6, 12])
+    }
+
     @Test("a repeated step id makes one step per call, and each replays")
     func repeatedIDs() async throws {
         let harness = try Harness()

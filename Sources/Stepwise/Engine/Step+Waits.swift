@@ -97,3 +97,89 @@ extension Step {
         throw RunInterruption.suspended
     }
 }
+
+extension Step {
+    // MARK: - step.invoke
+
+    /// Runs `function` with `data` as its event's data, and returns its output: the invoking
+    /// run waits meanwhile, set aside like a sleep, and resumes when the invoked run ends.
+    ///
+    /// The invoked run is created exactly once (with its `stepwise/function.invoked` event, in
+    /// the transaction that records this step), and runs like any other: retried, replayed,
+    /// on any worker.
+    ///
+    /// - Parameters:
+    ///   - function: a function of this client's app.
+    ///   - data: the invoked function's `event.data`; must be a JSON object.
+    ///   - timeout: how long to wait for the invoked run to end.
+    /// - Returns: the invoked function's output, decoded.
+    /// - Throws: ``StepError`` if the invoked run failed (carrying its error), was cancelled,
+    ///   or did not end within `timeout`; now and on every replay.
+    public func invoke<Output: Decodable & Sendable>(
+        _ id: String, function: StepwiseFunction, data: EventPayload = [:], timeout: Duration = .seconds(24 * 3600),
+        as type: Output.Type = Output.self
+    ) async throws -> Output {
+        try checkNotInterrupted()
+        let key = nextKey(for: id)
+        let now = client.configuration.clock.now()
+        switch memo(key) {
+        case let record? where record.status == .completed:
+            return try invokeResult(record.output ?? .null, stepID: id, function: function, as: Output.self)
+        case let record? where record.status == .failed:
+            throw StepError(stepID: id, error: record.error ?? ErrorRecord(name: "Stepwise.StepError", message: "failed"))
+        case let record? where record.status == .waiting:
+            // Claimed before the invoked run ended and before the timeout (another worker's
+            // clock ran ahead): wait on.
+            let until = record.output?["until"]?.intValue ?? now
+            try await commit(step: nil, events: nil, transition: .keepWaiting(until: until))
+            interrupt(.suspended)
+            throw RunInterruption.suspended
+        default:
+            break
+        }
+        guard client.registry.function(id: function.id) != nil else {
+            throw NonRetriableError("step '\(id)' invokes function '\(function.id)', which this app does not define")
+        }
+        let batch: EventBatch
+        do {
+            var event = Event(name: SystemEvent.functionInvoked)
+            event.data = data
+            batch = try client.eventBatch([event], receivedAt: now, allowReservedNames: true)
+        } catch {
+            throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data that is not a JSON object", cause: error)
+        }
+        let until = now + timeout.milliseconds
+        let record = StepRecord(
+            runID: run.id, key: key, stepID: id, kind: .invoke, status: .waiting, output: ["until": .int(until)], error: nil,
+            failedAttempts: 0, startedAt: now, endedAt: now)
+        try await commit(step: record, events: batch, transition: .invoke(RunInvocation(
+            stepKey: key, appID: client.id, functionID: function.id, expiresAt: until)))
+        interrupt(.suspended)
+        stepLogger(key).debug("run waiting for an invoked function", metadata: ["invoked": "\(function.id)"])
+        throw RunInterruption.suspended
+    }
+
+    /// The output of an invoke step from what ended its wait: the invoked run's end event,
+    /// or `null` when the wait timed out.
+    private func invokeResult<Output: Decodable>(_ ending: JSON, stepID: String, function: StepwiseFunction, as type: Output.Type) throws -> Output {
+        guard let event = StoredEvent.decodedFromStep(ending) else {
+            throw StepError(stepID: stepID, error: ErrorRecord(
+                name: "Stepwise.InvokeTimeout", message: "function '\(function.id)' did not finish in time"))
+        }
+        switch event.name {
+        case SystemEvent.functionFinished:
+            do {
+                return try (event.data["output"] ?? .null).decode(as: Output.self)
+            } catch {
+                throw NonRetriableError("the output of invoked function '\(function.id)' does not decode as \(Output.self)", cause: error)
+            }
+        case SystemEvent.functionFailed:
+            let error = event.data["error"]
+            throw StepError(stepID: stepID, error: ErrorRecord(
+                name: error?["name"]?.stringValue ?? "Stepwise.StepError", message: error?["message"]?.stringValue ?? "failed"))
+        default:
+            throw StepError(stepID: stepID, error: ErrorRecord(
+                name: "Stepwise.InvokeCancelled", message: "the run of invoked function '\(function.id)' was cancelled"))
+        }
+    }
+}

@@ -106,6 +106,10 @@ public final class Step: Sendable {
     }
 
     /// Runs `body` once for the run, for its side effect; on replay, does nothing.
+    ///
+    /// Disfavoured, so that a one-expression body with a value (`{ price * 2 }`) records that
+    /// value rather than being taken for a body whose result is thrown away.
+    @_disfavoredOverload
     public func run(_ id: String, _ body: () async throws -> Void) async throws {
         let _: JSON = try await run(id) {
             try await body()

@@ -53,7 +53,10 @@ extension StepwiseClient {
     }
 
     /// Defines a function that returns nothing (its output is `null`).
+    ///
+    /// Disfavoured, so that a one-expression closure with a value is taken as the output.
     @discardableResult
+    @_disfavoredOverload
     public func createFunction(
         id: String,
         triggers: [FunctionTrigger],
@@ -69,6 +72,7 @@ extension StepwiseClient {
 
     /// Defines a function with one trigger that returns nothing.
     @discardableResult
+    @_disfavoredOverload
     public func createFunction(
         id: String,
         trigger: FunctionTrigger,

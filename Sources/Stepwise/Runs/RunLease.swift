@@ -79,6 +79,11 @@ public struct RunCheckpoint: Sendable {
         case sleep(until: Int64)
         /// The run waits for an event that matches `wait`, or until `wait.expiresAt`.
         case wait(RunWait)
+        /// The run goes on waiting for the waits it registered before, until `until` at most.
+        case keepWaiting(until: Int64)
+        /// The run starts a run of another function with the (one) event in the checkpoint's
+        /// `events`, and waits for it to end.
+        case invoke(RunInvocation)
     }
 
     public let lease: RunLease
@@ -117,6 +122,23 @@ public struct RunWait: Sendable, Hashable {
         self.eventName = eventName
         self.matchPath = matchPath
         self.matchValue = matchValue
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A run started by `step.invoke`, and the wait of the invoking step for its end.
+public struct RunInvocation: Sendable, Hashable {
+    /// The invoking step.
+    public let stepKey: String
+    public let appID: String
+    public let functionID: String
+    /// When the invoking step stops waiting and fails with a timeout.
+    public let expiresAt: Int64
+
+    public init(stepKey: String, appID: String, functionID: String, expiresAt: Int64) {
+        self.stepKey = stepKey
+        self.appID = appID
+        self.functionID = functionID
         self.expiresAt = expiresAt
     }
 }

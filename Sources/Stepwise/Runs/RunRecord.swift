@@ -106,6 +106,8 @@ public enum StepKind: String, Sendable, Hashable, Codable {
     case sleep
     /// `step.waitForEvent`: the run is set aside until a matching event or a timeout.
     case waitForEvent
+    /// `step.invoke`: another function runs, and this run waits for its end.
+    case invoke
 }
 
 /// Where a step is.

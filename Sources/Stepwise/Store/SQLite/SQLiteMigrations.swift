@@ -100,7 +100,7 @@ enum SQLiteMigrations {
             match_path TEXT,
             match_value TEXT,
             expires_at INTEGER NOT NULL,
-            UNIQUE (run_id, step_key)
+            UNIQUE (run_id, step_key, event_name)
         );
         CREATE INDEX run_waits_by_match ON run_waits (environment, event_name, match_path, match_value);
         """,

@@ -37,24 +37,34 @@ extension SQLiteStore {
     static func createRuns(for event: StoredEvent, triggers: TriggerIndex, generator: ULIDGenerator, connection: SQLiteConnection) throws {
         let targets = triggers.targets(for: event)
         guard !targets.isEmpty else { return }
-        // An event whose ts lies in the future triggers its runs at that time.
-        let availableAt = max(event.receivedAt, event.ts)
+        for target in targets {
+            try insertRun(app: target.app, function: target.function, event: event, generator: generator, connection: connection)
+        }
+    }
+
+    /// Inserts the run of `function` for `event`, unless it exists; answers its id either way.
+    @discardableResult
+    static func insertRun(app: String, function: String, event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws -> String {
         let insert = try connection.statement(
             """
             INSERT OR IGNORE INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at)
             VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)
             """)
-        for target in targets {
-            defer { insert.reset() }
-            try insert.bind(.text(generator.next(milliseconds: event.receivedAt).description), at: 1)
-            try insert.bind(.text(event.environment), at: 2)
-            try insert.bind(.text(target.app), at: 3)
-            try insert.bind(.text(target.function), at: 4)
-            try insert.bind(.text(event.id.description), at: 5)
-            try insert.bind(.integer(availableAt), at: 6)
-            try insert.bind(.integer(event.receivedAt), at: 7)
-            while try insert.step() {}
-        }
+        defer { insert.reset() }
+        let id = generator.next(milliseconds: event.receivedAt).description
+        try insert.bind(.text(id), at: 1)
+        try insert.bind(.text(event.environment), at: 2)
+        try insert.bind(.text(app), at: 3)
+        try insert.bind(.text(function), at: 4)
+        try insert.bind(.text(event.id.description), at: 5)
+        // An event whose ts lies in the future triggers its runs at that time.
+        try insert.bind(.integer(max(event.receivedAt, event.ts)), at: 6)
+        try insert.bind(.integer(event.receivedAt), at: 7)
+        while try insert.step() {}
+        if connection.changes == 1 { return id }
+        return try connection.scalarText(
+            "SELECT id FROM runs WHERE environment = ? AND app_id = ? AND function_id = ? AND event_id = ?",
+            .text(event.environment), .text(app), .text(function), .text(event.id.description)) ?? id
     }
 }
 

@@ -68,7 +68,7 @@ extension SQLiteStore {
             try connection.run(
                 """
                 UPDATE steps SET status = 'completed', output = 'null', ended_at = ?
-                WHERE run_id = ? AND kind = 'waitForEvent' AND status = 'waiting'
+                WHERE run_id = ? AND kind IN ('waitForEvent', 'invoke') AND status = 'waiting'
                 """,
                 .integer(now), .text(runID))
             try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
@@ -97,8 +97,19 @@ extension SQLiteStore {
         if let events = checkpoint.events {
             outcomes = try appendEvents(events, generator: generator, connection: connection)
         }
+        var invokedRunID: String?
+        if case .invoke(let invocation) = checkpoint.transition {
+            guard outcomes.count == 1, case .accepted(let event) = outcomes[0] else {
+                throw SQLiteStoreError.invalidCheckpoint(reason: "an invoke must append exactly one new event")
+            }
+            invokedRunID = try insertRun(
+                app: invocation.appID, function: invocation.functionID, event: event, generator: generator, connection: connection)
+        }
         if let step = checkpoint.step {
             var output = step.output
+            if let invokedRunID, step.kind == .invoke {
+                output = ["until": step.output?["until"] ?? nil, "run_id": .string(invokedRunID)]
+            }
             if step.kind == .sendEvent, step.status == .completed {
                 // The ids are fixed here, in the transaction that appends the events, and
                 // recorded with the step: replay returns these same ids.
@@ -149,16 +160,34 @@ extension SQLiteStore {
                 """
                 INSERT INTO run_waits (environment, run_id, step_key, event_name, match_path, match_value, expires_at)
                 SELECT environment, id, ?, ?, ?, ?, ? FROM runs WHERE id = ?
-                ON CONFLICT (run_id, step_key) DO UPDATE SET expires_at = excluded.expires_at
+                ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
                 """,
                 .text(wait.stepKey), .text(wait.eventName), wait.matchPath.map(SQLiteValue.text) ?? .null,
                 wait.matchValue.map { .text($0.serialized) } ?? .null, .integer(wait.expiresAt), runID)
             try connection.run(
                 "UPDATE runs SET status = 'waiting', available_at = ?, lease_owner = NULL WHERE id = ?",
                 .integer(wait.expiresAt), runID)
+        case .keepWaiting(let until):
+            try connection.run(
+                "UPDATE runs SET status = 'waiting', available_at = ?, lease_owner = NULL WHERE id = ?",
+                .integer(until), runID)
+        case .invoke(let invocation):
+            // The invoking step ends with the invoked run's end, whichever it is.
+            let match = JSON.string(invokedRunID ?? "").serialized
+            for name in [SystemEvent.functionFinished, SystemEvent.functionFailed, SystemEvent.functionCancelled] {
+                try connection.run(
+                    """
+                    INSERT INTO run_waits (environment, run_id, step_key, event_name, match_path, match_value, expires_at)
+                    SELECT environment, id, ?, ?, 'data.run_id', ?, ? FROM runs WHERE id = ?
+                    """,
+                    .text(invocation.stepKey), .text(name), .text(match), .integer(invocation.expiresAt), runID)
+            }
+            try connection.run(
+                "UPDATE runs SET status = 'waiting', available_at = ?, lease_owner = NULL WHERE id = ?",
+                .integer(invocation.expiresAt), runID)
         }
         // A wait ends with its step, and every wait of a run with the run.
-        if let step = checkpoint.step, step.kind == .waitForEvent, step.status != .waiting {
+        if let step = checkpoint.step, step.kind == .waitForEvent || step.kind == .invoke, step.status != .waiting {
             try connection.run("DELETE FROM run_waits WHERE run_id = ? AND step_key = ?", runID, .text(step.key))
         }
         switch checkpoint.transition {

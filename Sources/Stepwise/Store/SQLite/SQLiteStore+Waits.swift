@@ -57,7 +57,8 @@ extension SQLiteStore {
             try connection.run(
                 "UPDATE steps SET status = 'completed', output = ?, ended_at = ? WHERE run_id = ? AND key = ? AND status = 'waiting'",
                 .text(output), .integer(event.receivedAt), .text(wait.runID), .text(wait.stepKey))
-            try connection.run("DELETE FROM run_waits WHERE seq = ?", .integer(wait.seq))
+            // A wait may listen for several names (an invoke: finished, failed, cancelled).
+            try connection.run("DELETE FROM run_waits WHERE run_id = ? AND step_key = ?", .text(wait.runID), .text(wait.stepKey))
         }
     }
 }

@@ -158,6 +158,8 @@ public enum SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertible
     case walUnavailable(mode: String)
     /// A row could not be read back: the file was changed by something other than Stepwise.
     case corruptRow(table: String, reason: String)
+    /// A checkpoint asked for something the store cannot do (a bug in the caller).
+    case invalidCheckpoint(reason: String)
     /// The database was written by a newer Stepwise whose schema this build does not know.
     case schemaTooNew(found: Int, known: Int)
 
@@ -169,6 +171,8 @@ public enum SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertible
             return "SQLite could not switch the database to WAL mode (it stayed in '\(mode)'); is it on a network file system?"
         case .corruptRow(let table, let reason):
             return "a row of \(table) could not be read: \(reason)"
+        case .invalidCheckpoint(let reason):
+            return "invalid checkpoint: \(reason)"
         case .schemaTooNew(let found, let known):
             return "the database has schema version \(found), newer than the \(known) this build of Stepwise knows; upgrade Stepwise"
         }
