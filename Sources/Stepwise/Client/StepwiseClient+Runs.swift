@@ -10,12 +10,18 @@ extension StepwiseClient {
     ///   not exist in this client's environment.
     @discardableResult
     public func cancelRun(_ id: RunID) async throws -> Bool {
+        try await cancelRun(id, reason: "api")
+    }
+
+    /// Cancels a run, saying why in its `stepwise/function.cancelled` event (`data.reason`).
+    func cancelRun(_ id: RunID, reason: String) async throws -> Bool {
         guard let run = try await store.run(id: id, environment: configuration.environment), !run.status.isFinal else {
             return false
         }
         let event = try await store.event(id: run.eventID, environment: configuration.environment)
         var data: OrderedDictionary<String, JSON> = [
             "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(run.id.description),
+            "reason": .string(reason),
         ]
         if let event { data["event"] = SystemEvent.eventSummary(event) }
         let now = configuration.clock.now()

@@ -16,6 +16,15 @@ struct RunExecutor: Sendable {
             logger.error("claimed a run of a function this client does not hold; leaving it to its lease")
             return
         }
+        if let exceeded = exceededTimeout(claimed.run, function: function) {
+            do {
+                try await client.cancelRun(claimed.run.id, reason: exceeded)
+                logger.notice("run cancelled", metadata: ["reason": "\(exceeded)"])
+            } catch {
+                logger.error("could not cancel a run past its timeout", metadata: ["error": "\(error)"])
+            }
+            return
+        }
         logger.debug("run started", metadata: ["attempt": "\(claimed.run.attempt)"])
         let step = Step(client: client, function: function, claimed: claimed, logger: logger)
         let result: Result<JSON, any Error>
@@ -45,6 +54,20 @@ struct RunExecutor: Sendable {
             }
             await handleFunctionError(error, step: step, claimed: claimed, function: function, logger: logger)
         }
+    }
+
+    /// Which of the function's timeouts the run is past, if any: it waited longer than
+    /// `start` for its first claim, or has been going longer than `finish`.
+    private func exceededTimeout(_ run: RunRecord, function: StepwiseFunction) -> String? {
+        let now = client.configuration.clock.now()
+        let startedAt = run.startedAt ?? now
+        if let start = function.timeouts.start, startedAt - run.createdAt > start.milliseconds {
+            return "timeouts.start"
+        }
+        if let finish = function.timeouts.finish, now - startedAt >= finish.milliseconds {
+            return "timeouts.finish"
+        }
+        return nil
     }
 
     /// An error thrown outside any step (or a step's final `StepError` the function let through).

@@ -41,7 +41,7 @@ extension Step {
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .sleep, status: .waiting, output: ["until": .int(until)],
             error: nil, failedAttempts: 0, startedAt: memo(key)?.startedAt ?? now, endedAt: now)
-        try await commit(step: record, events: nil, transition: .sleep(until: until))
+        try await commit(step: record, events: nil, transition: .sleep(until: min(until, finishDeadline ?? until)))
         interrupt(.suspended)
         stepLogger(key).debug("run sleeping", metadata: ["until": "\(until)"])
         throw RunInterruption.suspended
@@ -90,7 +90,7 @@ extension Step {
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .waitForEvent, status: .waiting, output: ["until": .int(until)],
             error: nil, failedAttempts: 0, startedAt: startedAt, endedAt: now)
-        let wait = RunWait(stepKey: key, eventName: name, matchPath: match, matchValue: matchValue, expiresAt: until)
+        let wait = RunWait(stepKey: key, eventName: name, matchPath: match, matchValue: matchValue, expiresAt: min(until, finishDeadline ?? until))
         try await commit(step: record, events: nil, transition: .wait(wait))
         interrupt(.suspended)
         stepLogger(key).debug("run waiting for an event", metadata: ["event": "\(name)", "until": "\(until)"])

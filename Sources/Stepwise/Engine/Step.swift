@@ -45,6 +45,13 @@ public final class Step: Sendable {
     /// How many times the function failed outside any step before this attempt.
     public var attempt: Int { run.attempt }
 
+    /// When the run must have finished (`timeouts.finish`): a sleep or a wait that would go
+    /// past it wakes the run then instead, for the engine to cancel it.
+    var finishDeadline: Int64? {
+        guard let finish = function.timeouts.finish else { return nil }
+        return (run.startedAt ?? client.configuration.clock.now()) + finish.milliseconds
+    }
+
     /// Why the run stopped early, if it did: the engine reads this after the closure returns.
     var interruption: RunInterruption? { state.withLock { $0.interruption } }
 

@@ -24,3 +24,12 @@ public struct NewEvent: Sendable {
         self.v = v
     }
 }
+
+extension NewEvent {
+    /// A system event made inside a store's transaction (a `cancelOn` cancellation), where
+    /// there is no client to validate it: its name is one of ``SystemEvent``'s and its data an
+    /// object, which is all validation would check.
+    init(systemEvent name: String, data: JSON, at time: Int64) {
+        self.init(name: name, data: data, dataText: data.serialized, user: nil, userText: nil, dedupeID: nil, ts: time, v: nil)
+    }
+}

@@ -1,13 +1,18 @@
+import OrderedCollections
+
 /// The functions of one app, as a store keeps them so that any process on the store can
 /// create their runs when an event arrives.
 public struct FunctionRegistration: Sendable, Hashable {
     public struct Function: Sendable, Hashable {
         public let id: String
         public let triggers: [TriggerRegistration]
+        /// The events that cancel a run of the function.
+        public let cancelOn: [CancelOn]
 
-        public init(id: String, triggers: [TriggerRegistration]) {
+        public init(id: String, triggers: [TriggerRegistration], cancelOn: [CancelOn] = []) {
             self.id = id
             self.triggers = triggers
+            self.cancelOn = cancelOn
         }
     }
 
@@ -44,5 +49,43 @@ public struct TriggerRegistration: Sendable, Hashable {
         if conditions.isEmpty { return true }
         let envelope: JSON = ["name": .string(name), "data": data, "user": user ?? .null]
         return conditions.allSatisfy { path, expected in envelope.value(atPath: path) == expected }
+    }
+}
+
+/// An event that cancels a function's run: the next event with this name, received after the
+/// run was created (and within `timeout` of that, when given), whose value at `match` equals
+/// the triggering event's value there.
+///
+/// ```swift
+/// try stepwise.createFunction(id: "send-reminder", trigger: .event("app/cart.abandoned"),
+///                             cancelOn: [.event("storefront/cart.checkout.completed", match: "data.cartId")]) { … }
+/// ```
+public struct CancelOn: Sendable, Hashable {
+    public let eventName: String
+    /// A dotted path such as `"data.cartId"`; `nil` cancels on any event with the name.
+    public let match: String?
+    /// How long after the run is created the cancellation listens; for the run's life when `nil`.
+    public let timeout: Duration?
+
+    public static func event(_ name: String, match: String? = nil, timeout: Duration? = nil) -> CancelOn {
+        CancelOn(eventName: name, match: match, timeout: timeout)
+    }
+
+    var json: JSON {
+        var members: OrderedDictionary<String, JSON> = ["event": .string(eventName)]
+        if let match { members["match"] = .string(match) }
+        if let timeout { members["timeout_ms"] = .int(timeout.milliseconds) }
+        return .object(members)
+    }
+
+    init(eventName: String, match: String?, timeout: Duration?) {
+        self.eventName = eventName
+        self.match = match
+        self.timeout = timeout
+    }
+
+    init?(json: JSON) {
+        guard let name = json["event"]?.stringValue else { return nil }
+        self.init(eventName: name, match: json["match"]?.stringValue, timeout: json["timeout_ms"]?.intValue.map { .milliseconds($0) })
     }
 }

@@ -18,6 +18,8 @@ extension StepwiseClient {
     ///   - id: unique within the app; it names the function in the store, so keep it stable.
     ///   - triggers: the events that start runs.
     ///   - retries: how failed steps and the function are retried (4 retries by default).
+    ///   - cancelOn: events that cancel a run (see ``CancelOn``).
+    ///   - timeouts: how long a run may wait to start, and to finish, before it is cancelled.
     ///   - onFailure: runs once when a run of this function fails for good, with the
     ///     `stepwise/function.failed` event (its `data` holds `error` and the triggering `event`).
     /// - Returns: the function's definition.
@@ -27,10 +29,12 @@ extension StepwiseClient {
         id: String,
         triggers: [FunctionTrigger],
         retries: RetryPolicy = .default,
+        cancelOn: [CancelOn] = [],
+        timeouts: FunctionTimeouts = FunctionTimeouts(),
         onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
     ) throws -> StepwiseFunction {
-        try define(id: id, triggers: triggers, retries: retries, onFailure: onFailure) { event, step in
+        try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
             let output = try await handler(event, step)
             do {
                 return try JSON(encoding: output)
@@ -46,10 +50,13 @@ extension StepwiseClient {
         id: String,
         trigger: FunctionTrigger,
         retries: RetryPolicy = .default,
+        cancelOn: [CancelOn] = [],
+        timeouts: FunctionTimeouts = FunctionTimeouts(),
         onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
     ) throws -> StepwiseFunction {
-        try createFunction(id: id, triggers: [trigger], retries: retries, onFailure: onFailure, handler)
+        try createFunction(
+            id: id, triggers: [trigger], retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure, handler)
     }
 
     /// Defines a function that returns nothing (its output is `null`).
@@ -61,10 +68,12 @@ extension StepwiseClient {
         id: String,
         triggers: [FunctionTrigger],
         retries: RetryPolicy = .default,
+        cancelOn: [CancelOn] = [],
+        timeouts: FunctionTimeouts = FunctionTimeouts(),
         onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Void
     ) throws -> StepwiseFunction {
-        try define(id: id, triggers: triggers, retries: retries, onFailure: onFailure) { event, step in
+        try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
             try await handler(event, step)
             return .null
         }
@@ -77,10 +86,13 @@ extension StepwiseClient {
         id: String,
         trigger: FunctionTrigger,
         retries: RetryPolicy = .default,
+        cancelOn: [CancelOn] = [],
+        timeouts: FunctionTimeouts = FunctionTimeouts(),
         onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Void
     ) throws -> StepwiseFunction {
-        try createFunction(id: id, triggers: [trigger], retries: retries, onFailure: onFailure, handler)
+        try createFunction(
+            id: id, triggers: [trigger], retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure, handler)
     }
 
     /// The functions this client holds, by id.
@@ -90,6 +102,8 @@ extension StepwiseClient {
         id: String,
         triggers: [FunctionTrigger],
         retries: RetryPolicy,
+        cancelOn: [CancelOn],
+        timeouts: FunctionTimeouts,
         onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)?,
         handler: @escaping StepwiseFunction.Handler
     ) throws(FunctionDefinitionError) -> StepwiseFunction {
@@ -111,14 +125,16 @@ extension StepwiseClient {
                 pattern: EventPattern(SystemEvent.functionFailed),
                 conditions: ["data.function_id": .string(id), "data.app_id": .string(self.id)]))
             definitions.append(StepwiseFunction(
-                id: failureID, triggers: [trigger], retries: retries,
+                id: failureID, triggers: [trigger], retries: retries, cancelOn: [], timeouts: FunctionTimeouts(),
                 handler: { event, step in
                     try await onFailure(event, step)
                     return .null
                 },
                 failureHandlerID: nil))
         }
-        let function = StepwiseFunction(id: id, triggers: triggers, retries: retries, handler: handler, failureHandlerID: failureHandlerID)
+        let function = StepwiseFunction(
+            id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, handler: handler,
+            failureHandlerID: failureHandlerID)
         definitions.insert(function, at: 0)
         try registry.add(definitions)
         return function
@@ -143,7 +159,7 @@ extension StepwiseClient {
         let generation = registry.unregisteredGeneration
         guard completeSet || generation != nil else { return }
         let functions = registry.all.map { function in
-            FunctionRegistration.Function(id: function.id, triggers: function.triggers.map(\.registration))
+            FunctionRegistration.Function(id: function.id, triggers: function.triggers.map(\.registration), cancelOn: function.cancelOn)
         }
         guard completeSet || !functions.isEmpty else { return }
         try await store.register(FunctionRegistration(

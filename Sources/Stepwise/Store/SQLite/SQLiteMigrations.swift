@@ -86,8 +86,10 @@ enum SQLiteMigrations {
             UNIQUE (run_id, key)
         );
         """,
-        // 3: sleeping and waiting runs are due at their time too; the waits for events.
+        // 3: sleeping and waiting runs are due at their time too; the waits for events (a
+        // step's, or a function's cancelOn); the cancelOn settings of functions.
         """
+        ALTER TABLE functions ADD COLUMN cancel_on TEXT;
         DROP INDEX runs_due;
         CREATE INDEX runs_due ON runs (environment, app_id, available_at)
             WHERE status IN ('queued', 'running', 'sleeping', 'waiting');
@@ -95,6 +97,7 @@ enum SQLiteMigrations {
             seq INTEGER PRIMARY KEY,
             environment TEXT NOT NULL,
             run_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
             step_key TEXT NOT NULL,
             event_name TEXT NOT NULL,
             match_path TEXT,

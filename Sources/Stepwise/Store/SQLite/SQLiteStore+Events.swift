@@ -47,6 +47,8 @@ extension SQLiteStore {
             }
             let id = generator.next(milliseconds: batch.receivedAt)
             let idText = id.description
+            // Reset as soon as it has run: resolving waits below may append (a cancellation's
+            // system event) through this same statement.
             defer { insertEvent.reset() }
             try insertEvent.bind(.text(idText), at: 1)
             try insertEvent.bind(.text(batch.environment), at: 2)
@@ -58,6 +60,7 @@ extension SQLiteStore {
             try insertEvent.bind(event.v.map(SQLiteValue.text) ?? .null, at: 8)
             try insertEvent.bind(.integer(batch.receivedAt), at: 9)
             while try insertEvent.step() {}
+            insertEvent.reset()
             if let dedupeID = event.dedupeID {
                 // A key whose window has passed starts a new window with this event.
                 try connection.run(
@@ -71,7 +74,7 @@ extension SQLiteStore {
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
                 dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
             try createRuns(for: stored, triggers: triggers, generator: generator, connection: connection)
-            if hasWaits { try resolveWaits(for: stored, connection: connection) }
+            if hasWaits { try resolveWaits(for: stored, generator: generator, connection: connection) }
             outcomes.append(.accepted(stored))
         }
         return outcomes

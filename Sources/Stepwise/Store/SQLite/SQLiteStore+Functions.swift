@@ -12,12 +12,13 @@ extension SQLiteStore {
             }
             for function in registration.functions {
                 let id = SQLiteValue.text(function.id)
+                let cancelOn = function.cancelOn.isEmpty ? SQLiteValue.null : .text(JSON.array(function.cancelOn.map(\.json)).serialized)
                 try connection.run(
                     """
-                    INSERT INTO functions (environment, app_id, function_id, registered_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT DO UPDATE SET registered_at = excluded.registered_at
+                    INSERT INTO functions (environment, app_id, function_id, registered_at, cancel_on) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT DO UPDATE SET registered_at = excluded.registered_at, cancel_on = excluded.cancel_on
                     """,
-                    environment, app, id, .integer(now))
+                    environment, app, id, .integer(now), cancelOn)
                 try connection.run(
                     "DELETE FROM function_triggers WHERE environment = ? AND app_id = ? AND function_id = ?", environment, app, id)
                 for trigger in function.triggers {
@@ -61,10 +62,38 @@ extension SQLiteStore {
         try insert.bind(.integer(max(event.receivedAt, event.ts)), at: 6)
         try insert.bind(.integer(event.receivedAt), at: 7)
         while try insert.step() {}
-        if connection.changes == 1 { return id }
+        if connection.changes == 1 {
+            try registerCancellations(runID: id, app: app, function: function, event: event, connection: connection)
+            return id
+        }
         return try connection.scalarText(
             "SELECT id FROM runs WHERE environment = ? AND app_id = ? AND function_id = ? AND event_id = ?",
             .text(event.environment), .text(app), .text(function), .text(event.id.description)) ?? id
+    }
+}
+
+extension SQLiteStore {
+    /// Registers the waits through which the events of the function's `cancelOn` cancel a
+    /// new run: matched like a step's wait, by index, when such an event is stored.
+    static func registerCancellations(runID: String, app: String, function: String, event: StoredEvent, connection: SQLiteConnection) throws {
+        guard let text = try connection.scalarText(
+            "SELECT cancel_on FROM functions WHERE environment = ? AND app_id = ? AND function_id = ?",
+            .text(event.environment), .text(app), .text(function)),
+            case .array(let entries)? = try? JSON(parsing: text)
+        else { return }
+        let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
+        for (index, entry) in entries.enumerated() {
+            guard let cancelOn = CancelOn(json: entry) else { continue }
+            let expiresAt = cancelOn.timeout.map { event.receivedAt + $0.milliseconds } ?? Int64.max
+            try connection.run(
+                """
+                INSERT OR IGNORE INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, expires_at)
+                VALUES (?, ?, 'cancel', ?, ?, ?, ?, ?)
+                """,
+                .text(event.environment), .text(runID), .text("cancelOn:\(index)"), .text(cancelOn.eventName),
+                cancelOn.match.map(SQLiteValue.text) ?? .null,
+                cancelOn.match.map { .text((envelope.value(atPath: $0) ?? .null).serialized) } ?? .null, .integer(expiresAt))
+        }
     }
 }
 

@@ -71,7 +71,8 @@ extension SQLiteStore {
                 WHERE run_id = ? AND kind IN ('waitForEvent', 'invoke') AND status = 'waiting'
                 """,
                 .integer(now), .text(runID))
-            try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
+            // The step's waits only: a cancelOn listens for the run's whole life.
+            try connection.run("DELETE FROM run_waits WHERE run_id = ? AND kind = 'step'", .text(runID))
         default:
             break
         }
@@ -158,8 +159,8 @@ extension SQLiteStore {
         case .wait(let wait):
             try connection.run(
                 """
-                INSERT INTO run_waits (environment, run_id, step_key, event_name, match_path, match_value, expires_at)
-                SELECT environment, id, ?, ?, ?, ?, ? FROM runs WHERE id = ?
+                INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, expires_at)
+                SELECT environment, id, 'step', ?, ?, ?, ?, ? FROM runs WHERE id = ?
                 ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
                 """,
                 .text(wait.stepKey), .text(wait.eventName), wait.matchPath.map(SQLiteValue.text) ?? .null,
@@ -177,8 +178,8 @@ extension SQLiteStore {
             for name in [SystemEvent.functionFinished, SystemEvent.functionFailed, SystemEvent.functionCancelled] {
                 try connection.run(
                     """
-                    INSERT INTO run_waits (environment, run_id, step_key, event_name, match_path, match_value, expires_at)
-                    SELECT environment, id, ?, ?, 'data.run_id', ?, ? FROM runs WHERE id = ?
+                    INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, expires_at)
+                    SELECT environment, id, 'step', ?, ?, 'data.run_id', ?, ? FROM runs WHERE id = ?
                     """,
                     .text(invocation.stepKey), .text(name), .text(match), .integer(invocation.expiresAt), runID)
             }

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 extension SQLiteStore {
     /// Whether any run of `environment` waits for an event: when none does (the common case
     /// for a batch), appending skips the per-event look-up of waits.
@@ -12,7 +14,7 @@ extension SQLiteStore {
     /// value at that path is looked up among the waiting values. A wait whose run is no
     /// longer `waiting` (it was claimed at its timeout a moment ago) is left alone: the
     /// timeout won.
-    static func resolveWaits(for event: StoredEvent, connection: SQLiteConnection) throws {
+    static func resolveWaits(for event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws {
         // The distinct paths, found by seeking the index from one to the next (a handful of
         // seeks) rather than by DISTINCT, which would read every waiting row of the name.
         let environment = SQLiteValue.text(event.environment)
@@ -33,10 +35,10 @@ extension SQLiteStore {
         }
         guard !paths.isEmpty else { return }
         let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
-        var matched: [(seq: Int64, runID: String, stepKey: String)] = []
+        var matched: [(runID: String, stepKey: String, kind: String, expiresAt: Int64)] = []
         for path in paths {
-            var sql = "SELECT seq, run_id, step_key FROM run_waits WHERE environment = ? AND event_name = ?"
-            var values: [SQLiteValue] = [.text(event.environment), .text(event.name)]
+            var sql = "SELECT run_id, step_key, kind, expires_at FROM run_waits WHERE environment = ? AND event_name = ?"
+            var values: [SQLiteValue] = [environment, name]
             if let path {
                 sql += " AND match_path = ? AND match_value = ?"
                 values += [.text(path), .text((envelope.value(atPath: path) ?? .null).serialized)]
@@ -44,12 +46,19 @@ extension SQLiteStore {
                 sql += " AND match_path IS NULL"
             }
             try connection.query(sql, values) { row in
-                matched.append((row.integer(0), row.text(1) ?? "", row.text(2) ?? ""))
+                matched.append((row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "", row.integer(3)))
             }
         }
         guard !matched.isEmpty else { return }
         let output = StoredEvent.encodedForStep(event).serialized
         for wait in matched {
+            if wait.kind == "cancel" {
+                // Only events received after the run was created are registered here, and
+                // only within the cancellation's timeout.
+                guard event.receivedAt <= wait.expiresAt, wait.runID != "" else { continue }
+                try cancelRun(wait.runID, because: event, generator: generator, connection: connection)
+                continue
+            }
             let resumed = try connection.run(
                 "UPDATE runs SET status = 'queued', available_at = ? WHERE id = ? AND status = 'waiting'",
                 .integer(event.receivedAt), .text(wait.runID))
@@ -60,5 +69,34 @@ extension SQLiteStore {
             // A wait may listen for several names (an invoke: finished, failed, cancelled).
             try connection.run("DELETE FROM run_waits WHERE run_id = ? AND step_key = ?", .text(wait.runID), .text(wait.stepKey))
         }
+    }
+}
+
+extension SQLiteStore {
+    /// Cancels a run that has not ended, because `event` arrived (its `cancelOn`), inside the
+    /// transaction storing the event: the run ends `cancelled`, its waits are dropped, and its
+    /// `stepwise/function.cancelled` is appended in the same transaction.
+    static func cancelRun(_ runID: String, because event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws {
+        var run: RunRecord?
+        try connection.query(
+            """
+            UPDATE runs SET status = 'cancelled', ended_at = ?, available_at = NULL, lease_owner = NULL
+            WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled') RETURNING \(runColumns)
+            """,
+            [.integer(event.receivedAt), .text(runID)]
+        ) { row in run = try runRecord(row) }
+        guard let run else { return }
+        try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
+        var data: OrderedDictionary<String, JSON> = [
+            "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(runID),
+            "reason": .string("cancelOn"), "cancelled_by": .string(event.id.description),
+        ]
+        try connection.query("SELECT \(eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
+            data["event"] = SystemEvent.eventSummary(try storedEvent(row))
+        }
+        let cancelled = NewEvent(systemEvent: SystemEvent.functionCancelled, data: .object(data), at: event.receivedAt)
+        _ = try appendEvents(
+            EventBatch(environment: event.environment, events: [cancelled], receivedAt: event.receivedAt, dedupeWindow: 0),
+            generator: generator, connection: connection)
     }
 }
