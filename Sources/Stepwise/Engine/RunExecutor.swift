@@ -18,7 +18,7 @@ struct RunExecutor: Sendable {
         }
         if let exceeded = exceededTimeout(claimed.run, function: function) {
             do {
-                try await client.cancelRun(claimed.run.id, reason: exceeded)
+                _ = try await client.cancelRun(claimed.run.id, reason: exceeded)
                 logger.notice("run cancelled", metadata: ["reason": "\(exceeded)"])
             } catch {
                 logger.error("could not cancel a run past its timeout", metadata: ["error": "\(error)"])

@@ -15,6 +15,9 @@ public enum SystemEvent {
     public static let functionCancelled = "stepwise/function.cancelled"
     /// A function was invoked by another.
     public static let functionInvoked = "stepwise/function.invoked"
+    /// A scheduled (cron) function's tick; `data` holds `function_id`, `app_id`, `cron`,
+    /// `time_zone` and `scheduled_at`.
+    public static let scheduledTimer = "stepwise/scheduled.timer"
 
     /// The `event` member of a system event's data: the triggering event.
     static func eventSummary(_ event: StoredEvent) -> JSON {

@@ -101,6 +101,7 @@ public final class Worker: Service, Sendable {
             var claimedAny = false
             if capacity > 0 {
                 do {
+                    try await fireSchedules()
                     let claimed = try await claim(limit: capacity)
                     claimedAny = !claimed.isEmpty
                     for run in claimed {
@@ -139,6 +140,14 @@ public final class Worker: Service, Sendable {
         }
         busySlots.subtract(1, ordering: .relaxed)
         doorbell.ring()
+    }
+
+    /// Starts the runs of schedules whose tick has come.
+    private func fireSchedules() async throws {
+        let bus = client.bus
+        _ = try await client.store.fireSchedules(
+            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids,
+            now: client.configuration.clock.now(), afterCommit: { bus.publish($0) })
     }
 
     private func claim(limit: Int) async throws -> [ClaimedRun] {
@@ -195,6 +204,7 @@ public final class Worker: Service, Sendable {
     public func drain() async throws -> Int64? {
         try await client.registerFunctions(completeSet: true)
         while true {
+            try await fireSchedules()
             let claimed = try await claim(limit: configuration.concurrency)
             if claimed.isEmpty { break }
             await withDiscardingTaskGroup { group in

@@ -8,11 +8,14 @@ public struct FunctionRegistration: Sendable, Hashable {
         public let triggers: [TriggerRegistration]
         /// The events that cancel a run of the function.
         public let cancelOn: [CancelOn]
+        /// The schedules that start its runs.
+        public let schedules: [CronSchedule]
 
-        public init(id: String, triggers: [TriggerRegistration], cancelOn: [CancelOn] = []) {
+        public init(id: String, triggers: [TriggerRegistration], cancelOn: [CancelOn] = [], schedules: [CronSchedule] = []) {
             self.id = id
             self.triggers = triggers
             self.cancelOn = cancelOn
+            self.schedules = schedules
         }
     }
 
@@ -24,12 +27,15 @@ public struct FunctionRegistration: Sendable, Hashable {
     /// it are removed and stop getting runs. A worker registers its whole set when it starts;
     /// a process that only sends adds its functions without removing another process's.
     public let isCompleteSet: Bool
+    /// The time of registration: a new schedule's first tick is the next after it.
+    public let now: Int64
 
-    public init(environment: String, appID: String, functions: [Function], isCompleteSet: Bool) {
+    public init(environment: String, appID: String, functions: [Function], isCompleteSet: Bool, now: Int64) {
         self.environment = environment
         self.appID = appID
         self.functions = functions
         self.isCompleteSet = isCompleteSet
+        self.now = now
     }
 }
 

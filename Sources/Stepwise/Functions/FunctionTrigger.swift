@@ -1,12 +1,44 @@
-/// What starts a function's runs.
+/// What starts a function's runs: events, or a schedule.
 public struct FunctionTrigger: Sendable, Hashable, CustomStringConvertible {
-    let registration: TriggerRegistration
+    enum Kind: Sendable, Hashable {
+        case event(TriggerRegistration)
+        case cron(expression: String, timeZone: String)
+    }
+
+    let kind: Kind
 
     /// Runs the function for every event whose name matches: an exact name, or a prefix
     /// ending in `*` such as `"storefront/*"`.
     public static func event(_ pattern: EventPattern) -> FunctionTrigger {
-        FunctionTrigger(registration: TriggerRegistration(pattern: pattern))
+        FunctionTrigger(kind: .event(TriggerRegistration(pattern: pattern)))
     }
 
-    public var description: String { "event \(registration.pattern)" }
+    /// Runs the function on a schedule (see ``CronSchedule`` for the syntax), once per tick
+    /// across every worker on the store. After downtime, the ticks missed make one run, not
+    /// one each. Its event is `stepwise/scheduled.timer`. An invalid expression or time zone
+    /// is reported by `createFunction`.
+    public static func cron(_ expression: String, timeZone: String = "UTC") -> FunctionTrigger {
+        FunctionTrigger(kind: .cron(expression: expression, timeZone: timeZone))
+    }
+
+    init(kind: Kind) {
+        self.kind = kind
+    }
+
+    init(registration: TriggerRegistration) {
+        self.kind = .event(registration)
+    }
+
+    /// The event trigger, if this is one.
+    var registration: TriggerRegistration? {
+        if case .event(let registration) = kind { return registration }
+        return nil
+    }
+
+    public var description: String {
+        switch kind {
+        case .event(let registration): return "event \(registration.pattern)"
+        case .cron(let expression, let timeZone): return "cron \(expression) (\(timeZone))"
+        }
+    }
 }

@@ -113,8 +113,19 @@ extension StepwiseClient {
         guard !triggers.isEmpty else {
             throw FunctionDefinitionError(description: "function '\(id)' has no triggers")
         }
-        if let empty = triggers.first(where: { $0.registration.pattern.text.isEmpty && !$0.registration.pattern.isPrefix }) {
-            throw FunctionDefinitionError(description: "function '\(id)' has an empty trigger (\(empty))")
+        for trigger in triggers {
+            switch trigger.kind {
+            case .event(let registration) where registration.pattern.text.isEmpty && !registration.pattern.isPrefix:
+                throw FunctionDefinitionError(description: "function '\(id)' has an empty trigger (\(trigger))")
+            case .cron(let expression, let timeZone):
+                do {
+                    _ = try CronSchedule(expression, timeZone: timeZone)
+                } catch {
+                    throw FunctionDefinitionError(description: "function '\(id)': \(error)")
+                }
+            default:
+                break
+            }
         }
         var definitions: [StepwiseFunction] = []
         var failureHandlerID: String?
@@ -159,11 +170,17 @@ extension StepwiseClient {
         let generation = registry.unregisteredGeneration
         guard completeSet || generation != nil else { return }
         let functions = registry.all.map { function in
-            FunctionRegistration.Function(id: function.id, triggers: function.triggers.map(\.registration), cancelOn: function.cancelOn)
+            FunctionRegistration.Function(
+                id: function.id, triggers: function.triggers.compactMap(\.registration), cancelOn: function.cancelOn,
+                schedules: function.triggers.compactMap { trigger -> CronSchedule? in
+                    guard case .cron(let expression, let timeZone) = trigger.kind else { return nil }
+                    return try? CronSchedule(expression, timeZone: timeZone)
+                })
         }
         guard completeSet || !functions.isEmpty else { return }
         try await store.register(FunctionRegistration(
-            environment: configuration.environment, appID: id, functions: functions, isCompleteSet: completeSet))
+            environment: configuration.environment, appID: id, functions: functions, isCompleteSet: completeSet,
+            now: configuration.clock.now()))
         if let generation { registry.markRegistered(generation) }
     }
 }

@@ -59,6 +59,13 @@ public protocol Store: Sendable {
     /// A run's recorded steps, in the order they were first recorded.
     func steps(runID: RunID) async throws -> [StepRecord]
 
+    /// Starts one run for every schedule of these functions whose tick is due at `now`, and
+    /// moves each schedule to its next tick after `now`, in one transaction: so one run per
+    /// tick across every worker, and after downtime one run for all the ticks missed.
+    ///
+    /// - Returns: how many runs were started.
+    func fireSchedules(environment: String, appID: String, functionIDs: [String], now: Int64, afterCommit: (@Sendable ([StoredEvent]) -> Void)?) async throws -> Int
+
     /// Cancels a run that has not ended, in one transaction: it ends `cancelled`, its waits
     /// are dropped, and `events` (its `stepwise/function.cancelled`) are appended. A worker
     /// running it can commit nothing more for it.

@@ -106,6 +106,17 @@ enum SQLiteMigrations {
             UNIQUE (run_id, step_key, event_name)
         );
         CREATE INDEX run_waits_by_match ON run_waits (environment, event_name, match_path, match_value);
+        CREATE TABLE cron_schedules (
+            environment TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            expression TEXT NOT NULL,
+            time_zone TEXT NOT NULL,
+            next_at INTEGER NOT NULL,
+            PRIMARY KEY (environment, app_id, function_id, expression, time_zone),
+            FOREIGN KEY (environment, app_id, function_id) REFERENCES functions ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        CREATE INDEX cron_schedules_due ON cron_schedules (environment, app_id, next_at);
         """,
     ]
 

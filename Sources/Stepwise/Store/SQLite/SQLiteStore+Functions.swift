@@ -1,6 +1,6 @@
 extension SQLiteStore {
     public func register(_ registration: FunctionRegistration) async throws {
-        let now = SystemWallClock().now()
+        let now = registration.now
         try await writer.write { connection in
             let environment = SQLiteValue.text(registration.environment)
             let app = SQLiteValue.text(registration.appID)
@@ -21,6 +21,23 @@ extension SQLiteStore {
                     environment, app, id, .integer(now), cancelOn)
                 try connection.run(
                     "DELETE FROM function_triggers WHERE environment = ? AND app_id = ? AND function_id = ?", environment, app, id)
+                // Schedules kept unchanged keep their next tick; new ones start from now.
+                let kept = JSON.array(function.schedules.map { .string("\($0.expression)\u{1F}\($0.timeZoneIdentifier)") }).serialized
+                try connection.run(
+                    """
+                    DELETE FROM cron_schedules WHERE environment = ? AND app_id = ? AND function_id = ?
+                      AND expression || char(31) || time_zone NOT IN (SELECT value FROM json_each(?))
+                    """,
+                    environment, app, id, .text(kept))
+                for schedule in function.schedules {
+                    try connection.run(
+                        """
+                        INSERT INTO cron_schedules (environment, app_id, function_id, expression, time_zone, next_at)
+                        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """,
+                        environment, app, id, .text(schedule.expression), .text(schedule.timeZoneIdentifier),
+                        .integer(schedule.next(after: registration.now) ?? Int64.max))
+                }
                 for trigger in function.triggers {
                     let conditions = trigger.conditions.isEmpty
                         ? SQLiteValue.null
@@ -156,5 +173,53 @@ struct TriggerIndex {
             targets.append((candidate.app, candidate.function))
         }
         return targets
+    }
+}
+
+extension SQLiteStore {
+    public func fireSchedules(
+        environment: String, appID: String, functionIDs: [String], now: Int64, afterCommit: (@Sendable ([StoredEvent]) -> Void)?
+    ) async throws -> Int {
+        guard !functionIDs.isEmpty else { return 0 }
+        let ids = JSON.array(functionIDs.map { .string($0) }).serialized
+        let generator = idGenerator
+        let batchForPublishing = EventBatch(environment: environment, events: [], receivedAt: now, dedupeWindow: 0, afterCommit: afterCommit)
+        let outcomes = try await writer.write({ connection -> [EventAppendOutcome] in
+            var due: [(function: String, expression: String, timeZone: String, nextAt: Int64)] = []
+            try connection.query(
+                """
+                SELECT function_id, expression, time_zone, next_at FROM cron_schedules
+                WHERE environment = ? AND app_id = ? AND next_at <= ? AND function_id IN (SELECT value FROM json_each(?))
+                """,
+                [.text(environment), .text(appID), .integer(now), .text(ids)]
+            ) { row in
+                due.append((row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "UTC", row.integer(3)))
+            }
+            var outcomes: [EventAppendOutcome] = []
+            for schedule in due {
+                // The ticks missed while no worker ran collapse into this one run.
+                let next = (try? CronSchedule(schedule.expression, timeZone: schedule.timeZone))?.next(after: now) ?? Int64.max
+                try connection.run(
+                    """
+                    UPDATE cron_schedules SET next_at = ?
+                    WHERE environment = ? AND app_id = ? AND function_id = ? AND expression = ? AND time_zone = ?
+                    """,
+                    .integer(next), .text(environment), .text(appID), .text(schedule.function), .text(schedule.expression),
+                    .text(schedule.timeZone))
+                let data: JSON = [
+                    "function_id": .string(schedule.function), "app_id": .string(appID), "cron": .string(schedule.expression),
+                    "time_zone": .string(schedule.timeZone), "scheduled_at": .int(schedule.nextAt),
+                ]
+                let tick = NewEvent(systemEvent: SystemEvent.scheduledTimer, data: data, at: now)
+                let appended = try Self.appendEvents(
+                    EventBatch(environment: environment, events: [tick], receivedAt: now, dedupeWindow: 0),
+                    generator: generator, connection: connection)
+                guard case .accepted(let event)? = appended.first else { continue }
+                try Self.insertRun(app: appID, function: schedule.function, event: event, generator: generator, connection: connection)
+                outcomes += appended
+            }
+            return outcomes
+        }, afterCommit: Self.publishingAccepted(batchForPublishing))
+        return outcomes.count
     }
 }

@@ -248,11 +248,17 @@ extension SQLiteStore {
         guard !functionIDs.isEmpty else { return nil }
         let ids = JSON.array(functionIDs.map { .string($0) }).serialized
         return try await read { connection in
+            // The next run due, or the next schedule tick, whichever comes first.
             try connection.scalarInteger(
                 """
-                SELECT MIN(available_at) FROM runs
-                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting')
-                  AND function_id IN (SELECT value FROM json_each(?))
+                SELECT MIN(due) FROM (
+                    SELECT MIN(available_at) AS due FROM runs
+                    WHERE environment = ?1 AND app_id = ?2 AND status IN ('queued', 'running', 'sleeping', 'waiting')
+                      AND function_id IN (SELECT value FROM json_each(?3))
+                    UNION ALL
+                    SELECT MIN(next_at) FROM cron_schedules
+                    WHERE environment = ?1 AND app_id = ?2 AND function_id IN (SELECT value FROM json_each(?3))
+                )
                 """,
                 .text(environment), .text(appID), .text(ids))
         }
