@@ -58,7 +58,12 @@ extension Step {
     ///     the triggering event's value at the same path matches. Matching an incoming event
     ///     against waiting runs is an index look-up, however many runs wait.
     /// - Returns: the matching event, or `nil` when the wait timed out.
-    public func waitForEvent(_ id: String, event name: String, timeout: Duration, match: String? = nil) async throws -> StoredEvent? {
+    ///   - if: a further condition, such as `"async.data.amount >= event.data.minimum"` (see
+    ///     ``EventCondition``). Waits with only a condition are found by event name, and each
+    ///     is checked: give a `match` too where one field identifies the event.
+    public func waitForEvent(
+        _ id: String, event name: String, timeout: Duration, match: String? = nil, if condition: String? = nil
+    ) async throws -> StoredEvent? {
         try checkNotInterrupted()
         let key = nextKey(for: id)
         let now = client.configuration.clock.now()
@@ -83,14 +88,22 @@ extension Step {
             remember(record)
             return nil
         }
-        let matchValue = match.map { path in
-            let envelope: JSON = ["name": .string(triggeringEvent.name), "data": triggeringEvent.data, "user": triggeringEvent.user ?? .null]
-            return envelope.value(atPath: path) ?? .null
+        let envelope: JSON = ["name": .string(triggeringEvent.name), "data": triggeringEvent.data, "user": triggeringEvent.user ?? .null]
+        let matchValue = match.map { path in envelope.value(atPath: path) ?? .null }
+        var boundCondition: EventCondition?
+        if let condition {
+            do {
+                boundCondition = try EventCondition(condition).binding(event: envelope)
+            } catch {
+                throw NonRetriableError("step '\(id)' has an invalid condition", cause: error)
+            }
         }
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .waitForEvent, status: .waiting, output: ["until": .int(until)],
             error: nil, failedAttempts: 0, startedAt: startedAt, endedAt: now)
-        let wait = RunWait(stepKey: key, eventName: name, matchPath: match, matchValue: matchValue, expiresAt: min(until, finishDeadline ?? until))
+        let wait = RunWait(
+            stepKey: key, eventName: name, matchPath: match, matchValue: matchValue, condition: boundCondition,
+            expiresAt: min(until, finishDeadline ?? until))
         try await commit(step: record, events: nil, transition: .wait(wait))
         interrupt(.suspended)
         stepLogger(key).debug("run waiting for an event", metadata: ["event": "\(name)", "until": "\(until)"])

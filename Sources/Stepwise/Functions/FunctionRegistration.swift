@@ -70,28 +70,35 @@ public struct CancelOn: Sendable, Hashable {
     public let eventName: String
     /// A dotted path such as `"data.cartId"`; `nil` cancels on any event with the name.
     public let match: String?
+    /// A further condition on the incoming event (see ``EventCondition``); `createFunction`
+    /// refuses one that does not parse.
+    public let condition: String?
     /// How long after the run is created the cancellation listens; for the run's life when `nil`.
     public let timeout: Duration?
 
-    public static func event(_ name: String, match: String? = nil, timeout: Duration? = nil) -> CancelOn {
-        CancelOn(eventName: name, match: match, timeout: timeout)
+    public static func event(_ name: String, match: String? = nil, if condition: String? = nil, timeout: Duration? = nil) -> CancelOn {
+        CancelOn(eventName: name, match: match, condition: condition, timeout: timeout)
     }
 
     var json: JSON {
         var members: OrderedDictionary<String, JSON> = ["event": .string(eventName)]
         if let match { members["match"] = .string(match) }
+        if let condition { members["if"] = .string(condition) }
         if let timeout { members["timeout_ms"] = .int(timeout.milliseconds) }
         return .object(members)
     }
 
-    init(eventName: String, match: String?, timeout: Duration?) {
+    init(eventName: String, match: String?, condition: String?, timeout: Duration?) {
         self.eventName = eventName
         self.match = match
+        self.condition = condition
         self.timeout = timeout
     }
 
     init?(json: JSON) {
         guard let name = json["event"]?.stringValue else { return nil }
-        self.init(eventName: name, match: json["match"]?.stringValue, timeout: json["timeout_ms"]?.intValue.map { .milliseconds($0) })
+        self.init(
+            eventName: name, match: json["match"]?.stringValue, condition: json["if"]?.stringValue,
+            timeout: json["timeout_ms"]?.intValue.map { .milliseconds($0) })
     }
 }

@@ -113,6 +113,14 @@ extension StepwiseClient {
         guard !triggers.isEmpty else {
             throw FunctionDefinitionError(description: "function '\(id)' has no triggers")
         }
+        for cancellation in cancelOn {
+            guard let condition = cancellation.condition else { continue }
+            do {
+                _ = try EventCondition(condition)
+            } catch {
+                throw FunctionDefinitionError(description: "function '\(id)', cancelOn \(cancellation.eventName): \(error)")
+            }
+        }
         for trigger in triggers {
             switch trigger.kind {
             case .event(let registration) where registration.pattern.text.isEmpty && !registration.pattern.isPrefix:

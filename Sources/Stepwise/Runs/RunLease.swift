@@ -115,13 +115,16 @@ public struct RunWait: Sendable, Hashable {
     public let matchPath: String?
     /// The value the incoming event must have there.
     public let matchValue: JSON?
+    /// A further condition on the incoming event, its `event` paths already bound.
+    public let condition: EventCondition?
     public let expiresAt: Int64
 
-    public init(stepKey: String, eventName: String, matchPath: String?, matchValue: JSON?, expiresAt: Int64) {
+    public init(stepKey: String, eventName: String, matchPath: String?, matchValue: JSON?, condition: EventCondition? = nil, expiresAt: Int64) {
         self.stepKey = stepKey
         self.eventName = eventName
         self.matchPath = matchPath
         self.matchValue = matchValue
+        self.condition = condition
         self.expiresAt = expiresAt
     }
 }

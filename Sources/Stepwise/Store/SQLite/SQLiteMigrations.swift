@@ -102,6 +102,7 @@ enum SQLiteMigrations {
             event_name TEXT NOT NULL,
             match_path TEXT,
             match_value TEXT,
+            condition TEXT,
             expires_at INTEGER NOT NULL,
             UNIQUE (run_id, step_key, event_name)
         );

@@ -102,14 +102,16 @@ extension SQLiteStore {
         for (index, entry) in entries.enumerated() {
             guard let cancelOn = CancelOn(json: entry) else { continue }
             let expiresAt = cancelOn.timeout.map { event.receivedAt + $0.milliseconds } ?? Int64.max
+            let condition = cancelOn.condition.flatMap { try? EventCondition($0).binding(event: envelope) }
             try connection.run(
                 """
-                INSERT OR IGNORE INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, expires_at)
-                VALUES (?, ?, 'cancel', ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+                VALUES (?, ?, 'cancel', ?, ?, ?, ?, ?, ?)
                 """,
                 .text(event.environment), .text(runID), .text("cancelOn:\(index)"), .text(cancelOn.eventName),
                 cancelOn.match.map(SQLiteValue.text) ?? .null,
-                cancelOn.match.map { .text((envelope.value(atPath: $0) ?? .null).serialized) } ?? .null, .integer(expiresAt))
+                cancelOn.match.map { .text((envelope.value(atPath: $0) ?? .null).serialized) } ?? .null,
+                condition.map { .text($0.description) } ?? .null, .integer(expiresAt))
         }
     }
 }

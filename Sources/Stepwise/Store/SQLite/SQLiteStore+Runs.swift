@@ -159,12 +159,13 @@ extension SQLiteStore {
         case .wait(let wait):
             try connection.run(
                 """
-                INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, expires_at)
-                SELECT environment, id, 'step', ?, ?, ?, ?, ? FROM runs WHERE id = ?
+                INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+                SELECT environment, id, 'step', ?, ?, ?, ?, ?, ? FROM runs WHERE id = ?
                 ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
                 """,
                 .text(wait.stepKey), .text(wait.eventName), wait.matchPath.map(SQLiteValue.text) ?? .null,
-                wait.matchValue.map { .text($0.serialized) } ?? .null, .integer(wait.expiresAt), runID)
+                wait.matchValue.map { .text($0.serialized) } ?? .null, wait.condition.map { .text($0.description) } ?? .null,
+                .integer(wait.expiresAt), runID)
             try connection.run(
                 "UPDATE runs SET status = 'waiting', available_at = ?, lease_owner = NULL WHERE id = ?",
                 .integer(wait.expiresAt), runID)

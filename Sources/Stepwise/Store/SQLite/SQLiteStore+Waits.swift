@@ -37,7 +37,7 @@ extension SQLiteStore {
         let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
         var matched: [(runID: String, stepKey: String, kind: String, expiresAt: Int64)] = []
         for path in paths {
-            var sql = "SELECT run_id, step_key, kind, expires_at FROM run_waits WHERE environment = ? AND event_name = ?"
+            var sql = "SELECT run_id, step_key, kind, expires_at, condition FROM run_waits WHERE environment = ? AND event_name = ?"
             var values: [SQLiteValue] = [environment, name]
             if let path {
                 sql += " AND match_path = ? AND match_value = ?"
@@ -46,6 +46,10 @@ extension SQLiteStore {
                 sql += " AND match_path IS NULL"
             }
             try connection.query(sql, values) { row in
+                // A condition stored by Stepwise always parses; one that does not matches nothing.
+                if let text = row.text(4) {
+                    guard let condition = try? EventCondition(text), condition.isSatisfied(by: envelope) else { return }
+                }
                 matched.append((row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "", row.integer(3)))
             }
         }
