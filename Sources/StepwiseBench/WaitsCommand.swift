@@ -17,6 +17,9 @@ struct SleepersCommand: AsyncParsableCommand {
     @Option(help: "Seconds over which their wake-up times are spread.")
     var window = 30
 
+    @Option(help: "Seconds allowed to put them all to sleep, before the first wake-up.")
+    var setupSeconds = 60
+
     func run() async throws {
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
@@ -36,7 +39,7 @@ struct SleepersCommand: AsyncParsableCommand {
         defer { service.cancel() }
 
         // Wake times start after every run has had time to fall asleep, spread over the window.
-        let start = SystemWallClock().now() + 60_000
+        let start = SystemWallClock().now() + Int64(setupSeconds) * 1000
         let spread = Int64(window * 1000)
         var sent = 0
         while sent < runs {
@@ -52,7 +55,7 @@ struct SleepersCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
         }
         guard SystemWallClock().now() < start else {
-            throw BenchError("putting \(runs) runs to sleep took longer than the 60 s allowed before the first wake-up")
+            throw BenchError("putting \(runs) runs to sleep took longer than the \(setupSeconds) s allowed before the first wake-up")
         }
         let sleeping = residentMegabytes()
 

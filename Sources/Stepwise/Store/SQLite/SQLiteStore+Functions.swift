@@ -184,6 +184,14 @@ extension SQLiteStore {
     ) async throws -> Int {
         guard !functionIDs.isEmpty else { return 0 }
         let ids = JSON.array(functionIDs.map { .string($0) }).serialized
+        // A read first, on a reader connection: the worker asks before every claim, and
+        // almost always no tick is due; only then is it worth a turn of the writer.
+        let anyDue = try await read { connection in
+            try connection.scalarInteger(
+                "SELECT 1 FROM cron_schedules WHERE environment = ? AND app_id = ? AND next_at <= ? LIMIT 1",
+                .text(environment), .text(appID), .integer(now)) != nil
+        }
+        guard anyDue else { return 0 }
         let generator = idGenerator
         let batchForPublishing = EventBatch(environment: environment, events: [], receivedAt: now, dedupeWindow: 0, afterCommit: afterCommit)
         let outcomes = try await writer.write({ connection -> [EventAppendOutcome] in
