@@ -51,7 +51,7 @@ struct SleepersCommand: AsyncParsableCommand {
             sent += count
         }
         // Wait until every run sleeps.
-        while try await hasRunsToDo(store) {
+        while try await hasQueuedOrRunningRuns(store) {
             try await Task.sleep(for: .milliseconds(200))
         }
         guard SystemWallClock().now() < start else {
@@ -111,7 +111,7 @@ struct WaitCommand: AsyncParsableCommand {
             try await client.send((0..<count).map { Event(name: "bench/order.placed", data: ["orderId": .string("order-\(sent + $0)")]) })
             sent += count
         }
-        while try await hasRunsToDo(store) {
+        while try await hasQueuedOrRunningRuns(store) {
             try await Task.sleep(for: .milliseconds(200))
         }
 
@@ -147,7 +147,7 @@ func residentMegabytes() -> Double {
 }
 
 /// Whether any run is queued or running (not yet asleep, waiting or ended).
-func hasRunsToDo(_ store: some Store) async throws -> Bool {
+func hasQueuedOrRunningRuns(_ store: some Store) async throws -> Bool {
     for status in [RunStatus.queued, .running] where try await !store.runs(RunQuery(status: status, limit: 1)).isEmpty {
         return true
     }
