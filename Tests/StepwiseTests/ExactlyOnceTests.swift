@@ -125,9 +125,13 @@ struct ExactlyOnceTests {
         }
         #expect(try await store.steps(runID: a.run.id).isEmpty)
         #expect(try await store.renew([a.lease], until: clock.now() + 1000) == [a.lease])
+        #expect(try await store.renew([b.lease], until: clock.now() + 1000).isEmpty)
 
         // B completes the run; after that no lease can end it again.
         _ = try await store.commit(RunCheckpoint(lease: b.lease, now: clock.now(), step: nil, events: nil, transition: .complete(output: "first")))
+        #expect(try await store.renew([b.lease], until: clock.now() + 1000).isEmpty,
+                "a lease its holder gave up by checkpointing is not reported lost")
+        #expect(try await store.renew([a.lease], until: clock.now() + 1000) == [a.lease])
         await #expect(throws: LeaseLostError.self) {
             try await store.commit(RunCheckpoint(lease: b.lease, now: clock.now(), step: nil, events: nil,
                                                  transition: .fail(error: ErrorRecord(name: "x", message: "y"), attempt: 1)))

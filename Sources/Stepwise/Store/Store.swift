@@ -44,7 +44,9 @@ public protocol Store: Sendable {
     /// - Returns: the outcomes of `checkpoint.events`, in order.
     func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome]
 
-    /// Extends the leases still held until `until`; returns the ones that were lost.
+    /// Extends the leases still held until `until`; returns the ones another claim took over.
+    /// A lease its holder gave up by committing a transition is not lost: the worker lists its
+    /// leases before renewing them, and runs checkpoint in between.
     func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease]
 
     /// The earliest time at which a run of these functions is or becomes due, if any is waiting.

@@ -239,7 +239,13 @@ extension SQLiteStore {
                 let changed = try connection.run(
                     "UPDATE runs SET available_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
                     .integer(until), .text(lease.runID.description), .integer(lease.token))
-                if changed == 0 { lost.append(lease) }
+                guard changed == 0 else { continue }
+                // Not renewed: either another claim took the run (its token moved on), or this
+                // worker's own checkpoint set it aside after the leases were listed, which
+                // leaves the token as it was. Only the first is a lost lease.
+                let token = try connection.scalarInteger(
+                    "SELECT lease_token FROM runs WHERE id = ?", .text(lease.runID.description))
+                if token != lease.token { lost.append(lease) }
             }
             return lost
         }
