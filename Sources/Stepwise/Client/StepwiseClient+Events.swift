@@ -21,13 +21,31 @@ extension StepwiseClient {
         try await append(events, allowReservedNames: false)
     }
 
+    /// Sends a batch to another environment than the client's (a branch environment, as the
+    /// Event API's `x-inngest-env` header chooses), with ids derived from `idSeed` when given,
+    /// so that a retried request is stored once and answered with the same ids.
+    ///
+    /// - Throws: ``EventValidationError``, or ``EventIDSeedConflict`` when the seed's ids
+    ///   belong to events of another environment; nothing is stored.
+    @discardableResult
+    public func send(_ events: [Event], environment: String, idSeed: EventIDSeed? = nil) async throws -> [EventID] {
+        try await append(events, allowReservedNames: false, environment: environment, idSeed: idSeed)
+    }
+
     /// Validates and appends a batch; reserved names are allowed only for system events.
-    func append(_ events: [Event], allowReservedNames: Bool) async throws -> [EventID] {
+    func append(
+        _ events: [Event], allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil
+    ) async throws -> [EventID] {
         guard !events.isEmpty else { return [] }
-        let batch = try eventBatch(events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames)
+        let environment = environment ?? configuration.environment
+        let batch = try eventBatch(
+            events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames,
+            environment: environment, idSeed: idSeed)
         // Functions this process defined must be in the store before the events that
         // trigger them are, or those events would create no runs.
-        try await registerFunctions(completeSet: false)
+        if environment == configuration.environment {
+            try await registerFunctions(completeSet: false)
+        }
         let outcomes = try await store.append(batch)
         let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
         if duplicates > 0 {
@@ -39,16 +57,19 @@ extension StepwiseClient {
     /// Validates `events` into a batch for the store, published on the bus once committed.
     ///
     /// - Throws: ``EventValidationError``.
-    func eventBatch(_ events: [Event], receivedAt: Int64, allowReservedNames: Bool) throws(EventValidationError) -> EventBatch {
+    func eventBatch(
+        _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil
+    ) throws(EventValidationError) -> EventBatch {
         let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
         let validator = EventValidator(limits: limits, allowReservedNames: allowReservedNames)
         let prepared = try validator.validate(events, receivedAt: receivedAt)
         let bus = self.bus
         return EventBatch(
-            environment: configuration.environment,
+            environment: environment ?? configuration.environment,
             events: prepared,
             receivedAt: receivedAt,
             dedupeWindow: configuration.dedupeWindow.milliseconds,
+            idSeed: idSeed,
             afterCommit: { bus.publish($0) }
         )
     }

@@ -38,6 +38,29 @@ extension StepwiseClient {
         try await store.run(id: id, environment: configuration.environment)
     }
 
+    /// A page of this client's environment's runs, newest first.
+    ///
+    /// - Parameter before: the last run of the previous page, to list the runs older than it.
+    public func runs(
+        function functionID: String? = nil, status: RunStatus? = nil, event eventID: EventID? = nil, limit: Int = 50, before: RunID? = nil
+    ) async throws -> [RunRecord] {
+        try await store.runs(RunQuery(
+            environment: configuration.environment, functionID: functionID, status: status, eventID: eventID, limit: limit, before: before))
+    }
+
+    /// Starts a new run of the same function on the same event as the run `id`, however that
+    /// one ended: for a run that failed on a bug since fixed, say.
+    ///
+    /// - Returns: the new run, queued; `nil` when no run `id` exists in this environment.
+    /// - Throws: ``RerunError`` when no app registers the run's function any more.
+    public func rerun(_ id: RunID) async throws -> RunRecord? {
+        let run = try await store.rerun(runID: id, environment: configuration.environment, now: configuration.clock.now())
+        if let run {
+            logger.info("run rerun", metadata: ["stepwise.run": "\(run.id)", "stepwise.rerunOf": "\(id)"])
+        }
+        return run
+    }
+
     /// A run's recorded steps, in the order they were first recorded.
     public func steps(ofRun id: RunID) async throws -> [StepRecord] {
         try await store.steps(runID: id)

@@ -74,11 +74,14 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
     public let endedAt: Int64?
     /// When a queued run may next be claimed, or when a running run's lease runs out.
     public let availableAt: Int64?
+    /// The run this one reruns (`POST /v1/runs/{id}/rerun`), or `nil` for a run its event
+    /// triggered.
+    public let rerunOf: RunID?
 
     public init(
         id: RunID, environment: String, appID: String, functionID: String, eventID: EventID, status: RunStatus,
         attempt: Int, output: JSON?, error: ErrorRecord?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?,
-        availableAt: Int64?
+        availableAt: Int64?, rerunOf: RunID? = nil
     ) {
         self.id = id
         self.environment = environment
@@ -93,6 +96,7 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.availableAt = availableAt
+        self.rerunOf = rerunOf
     }
 }
 

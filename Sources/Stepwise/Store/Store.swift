@@ -75,6 +75,28 @@ public protocol Store: Sendable {
     /// - Returns: whether the run was cancelled; `false` when it had already ended or does
     ///   not exist in `environment`.
     func cancel(runID: RunID, environment: String, now: Int64, events: EventBatch?) async throws -> Bool
+
+    /// Queues a new run of the same function on the same event as the run `runID`, due at
+    /// `now`, whatever became of the first; its ``RunRecord/rerunOf`` names the first.
+    ///
+    /// - Returns: the new run; `nil` when no run `runID` exists in `environment`.
+    /// - Throws: ``RerunError`` when the run's function is no longer registered (no worker
+    ///   would ever claim the new run).
+    func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord?
+
+    /// Whether `environment` is in use: an app registered functions in it, or events were
+    /// stored in it.
+    func environmentExists(_ environment: String) async throws -> Bool
+}
+
+/// Why a run cannot be rerun.
+public struct RerunError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let runID: RunID
+    public let functionID: String
+
+    public var description: String {
+        "run \(runID) cannot be rerun: its function '\(functionID)' is no longer registered by any app"
+    }
 }
 
 /// A batch of validated events for ``Store/append(_:)``.
@@ -90,15 +112,20 @@ public struct EventBatch: Sendable {
     /// returns. Stores call it in commit order when they can, so the event bus delivers
     /// events in the order they were stored.
     public let afterCommit: (@Sendable ([StoredEvent]) -> Void)?
+    /// Where the events' ids come from when the sender chose them (a retried Event API
+    /// request): the event at index `i` gets `idSeed.eventID(at: i)`, and an event whose id is
+    /// already stored in the environment is a duplicate of itself, not stored again.
+    public let idSeed: EventIDSeed?
 
     public init(
-        environment: String, events: [NewEvent], receivedAt: Int64, dedupeWindow: Int64,
+        environment: String, events: [NewEvent], receivedAt: Int64, dedupeWindow: Int64, idSeed: EventIDSeed? = nil,
         afterCommit: (@Sendable ([StoredEvent]) -> Void)? = nil
     ) {
         self.environment = environment
         self.events = events
         self.receivedAt = receivedAt
         self.dedupeWindow = dedupeWindow
+        self.idSeed = idSeed
         self.afterCommit = afterCommit
     }
 }

@@ -119,6 +119,43 @@ enum SQLiteMigrations {
         ) WITHOUT ROWID;
         CREATE INDEX cron_schedules_due ON cron_schedules (environment, app_id, next_at);
         """,
+        // 4: a rerun is a second run of a function on the same event, so "one run per function
+        // per event" holds for triggered runs only. SQLite cannot drop a table constraint, so
+        // the table is rebuilt, as https://www.sqlite.org/lang_altertable.html#otheralter
+        // describes ("create new table, copy data, drop old table, rename new into old"); no
+        // foreign key, view or trigger names runs.
+        """
+        CREATE TABLE runs_v4 (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            environment TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            available_at INTEGER,
+            lease_token INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            output TEXT,
+            error TEXT,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            ended_at INTEGER,
+            rerun_of TEXT
+        );
+        INSERT INTO runs_v4 (seq, id, environment, app_id, function_id, event_id, status, attempt, available_at, lease_token,
+                             lease_owner, output, error, created_at, started_at, ended_at)
+            SELECT seq, id, environment, app_id, function_id, event_id, status, attempt, available_at, lease_token,
+                   lease_owner, output, error, created_at, started_at, ended_at FROM runs;
+        DROP TABLE runs;
+        ALTER TABLE runs_v4 RENAME TO runs;
+        CREATE UNIQUE INDEX runs_once_per_event ON runs (environment, app_id, function_id, event_id) WHERE rerun_of IS NULL;
+        CREATE INDEX runs_due ON runs (environment, app_id, available_at)
+            WHERE status IN ('queued', 'running', 'sleeping', 'waiting');
+        CREATE INDEX runs_by_event ON runs (event_id);
+        CREATE INDEX runs_by_function ON runs (environment, function_id, id);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

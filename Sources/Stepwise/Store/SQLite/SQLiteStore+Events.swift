@@ -33,7 +33,16 @@ extension SQLiteStore {
             INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for event in batch.events {
+        for (index, event) in batch.events.enumerated() {
+            let seededID = batch.idSeed?.eventID(at: index)
+            if let seededID {
+                // A retried request: what its first try stored is answered, not stored again.
+                if let environment = try connection.scalarText("SELECT environment FROM events WHERE id = ?", .text(seededID.description)) {
+                    guard environment == batch.environment else { throw EventIDSeedConflict(eventID: seededID, index: index) }
+                    outcomes.append(.duplicate(of: seededID))
+                    continue
+                }
+            }
             if let dedupeID = event.dedupeID {
                 // Earlier in this batch, or in this transaction, shows up here too: the
                 // dedupe row of an event is written with the event.
@@ -45,7 +54,7 @@ extension SQLiteStore {
                     continue
                 }
             }
-            let id = generator.next(milliseconds: batch.receivedAt)
+            let id = seededID ?? generator.next(milliseconds: batch.receivedAt)
             let idText = id.description
             // Reset as soon as it has run: resolving waits below may append (a cancellation's
             // system event) through this same statement.

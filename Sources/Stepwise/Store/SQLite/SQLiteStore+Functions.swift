@@ -84,7 +84,7 @@ extension SQLiteStore {
             return id
         }
         return try connection.scalarText(
-            "SELECT id FROM runs WHERE environment = ? AND app_id = ? AND function_id = ? AND event_id = ?",
+            "SELECT id FROM runs WHERE environment = ? AND app_id = ? AND function_id = ? AND event_id = ? AND rerun_of IS NULL",
             .text(event.environment), .text(app), .text(function), .text(event.id.description)) ?? id
     }
 }

@@ -1,6 +1,6 @@
 extension SQLiteStore {
     static let runColumns =
-        "id, environment, app_id, function_id, event_id, status, attempt, output, error, created_at, started_at, ended_at, available_at, lease_token"
+        "id, environment, app_id, function_id, event_id, status, attempt, output, error, created_at, started_at, ended_at, available_at, lease_token, rerun_of"
     static let stepColumns = "run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at"
 
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
@@ -251,6 +251,55 @@ extension SQLiteStore {
         }
     }
 
+    public func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord? {
+        let generator = idGenerator
+        return try await writer.write { connection in
+            var first: RunRecord?
+            try connection.query(
+                "SELECT \(Self.runColumns) FROM runs WHERE id = ? AND environment = ?", [.text(runID.description), .text(environment)]
+            ) { row in
+                first = try Self.runRecord(row)
+            }
+            guard let first else { return nil }
+            guard try connection.scalarInteger(
+                "SELECT 1 FROM functions WHERE environment = ? AND app_id = ? AND function_id = ?",
+                .text(environment), .text(first.appID), .text(first.functionID)) != nil
+            else { throw RerunError(runID: runID, functionID: first.functionID) }
+            var event: StoredEvent?
+            try connection.query("SELECT \(Self.eventColumns) FROM events WHERE id = ?", [.text(first.eventID.description)]) { row in
+                event = try Self.storedEvent(row)
+            }
+            guard let event else {
+                throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(runID) names event \(first.eventID), which does not exist")
+            }
+            let id = generator.next(milliseconds: now).description
+            try connection.run(
+                """
+                INSERT INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of)
+                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                """,
+                .text(id), .text(environment), .text(first.appID), .text(first.functionID), .text(first.eventID.description),
+                .integer(now), .integer(now), .text(runID.description))
+            try Self.registerCancellations(runID: id, app: first.appID, function: first.functionID, event: event, connection: connection)
+            var rerun: RunRecord?
+            try connection.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)]) { row in
+                rerun = try Self.runRecord(row)
+            }
+            return rerun
+        }
+    }
+
+    public func environmentExists(_ environment: String) async throws -> Bool {
+        try await read { connection in
+            try connection.scalarInteger(
+                """
+                SELECT EXISTS (SELECT 1 FROM functions WHERE environment = ?1)
+                    OR EXISTS (SELECT 1 FROM events WHERE environment = ?1)
+                """,
+                .text(environment)) == 1
+        }
+    }
+
     public func nextDueTime(environment: String, appID: String, functionIDs: [String]) async throws -> Int64? {
         guard !functionIDs.isEmpty else { return nil }
         let ids = JSON.array(functionIDs.map { .string($0) }).serialized
@@ -336,7 +385,7 @@ extension SQLiteStore {
             id: id, environment: row.text(1) ?? "", appID: row.text(2) ?? "", functionID: row.text(3) ?? "", eventID: eventID,
             status: status, attempt: Int(row.integer(6)), output: output, error: errorRecord(row.text(8)),
             createdAt: row.integer(9), startedAt: row.isNull(10) ? nil : row.integer(10), endedAt: row.isNull(11) ? nil : row.integer(11),
-            availableAt: row.isNull(12) ? nil : row.integer(12))
+            availableAt: row.isNull(12) ? nil : row.integer(12), rerunOf: row.text(14).flatMap(ULID.init))
     }
 
     static func stepRecord(_ row: SQLiteStatement) throws -> StepRecord {

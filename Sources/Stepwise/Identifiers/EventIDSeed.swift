@@ -1,0 +1,77 @@
+import Foundation
+
+/// What an Event API request's ids are derived from, so that a retried request gets the same
+/// ids and is stored once: the value of Inngest's `x-inngest-event-id-seed` header.
+///
+/// Its text form is `"<milliseconds>,<entropy>"`: the sender's clock in milliseconds since the
+/// Unix epoch, and ten random bytes in base64, as in `"1743130137367,eii2YKXRVTJPuA=="`. The
+/// event at index `i` of the request gets the ULID with that time and the entropy plus `i`;
+/// a sender makes a new seed for each request and reuses it for that request's retries.
+public struct EventIDSeed: Sendable, Hashable, CustomStringConvertible {
+    /// The time the ids encode, in milliseconds since the Unix epoch.
+    public let milliseconds: Int64
+    /// The upper 16 of the 80 random bits.
+    let entropyHigh: UInt16
+    /// The lower 64 of the 80 random bits.
+    let entropyLow: UInt64
+
+    init(milliseconds: Int64, entropyHigh: UInt16, entropyLow: UInt64) {
+        self.milliseconds = milliseconds
+        self.entropyHigh = entropyHigh
+        self.entropyLow = entropyLow
+    }
+
+    /// A fresh seed for a request sent at `milliseconds`.
+    public static func random(milliseconds: Int64) -> EventIDSeed {
+        var generator = SystemRandomNumberGenerator()
+        return EventIDSeed(
+            milliseconds: min(max(0, milliseconds), Int64(ULID.maxMilliseconds)),
+            entropyHigh: UInt16.random(in: .min ... .max, using: &generator),
+            entropyLow: UInt64.random(in: .min ... .max, using: &generator))
+    }
+
+    /// Parses a header value; `nil` when it is not `"<milliseconds>,<base64 of 10 bytes>"`.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == 2,
+              let milliseconds = Int64(parts[0].trimmingCharacters(in: .whitespaces)),
+              (0...Int64(ULID.maxMilliseconds)).contains(milliseconds),
+              let entropy = Data(base64Encoded: String(parts[1].trimmingCharacters(in: .whitespaces))),
+              entropy.count == 10
+        else { return nil }
+        let bytes = Array(entropy)
+        self.milliseconds = milliseconds
+        self.entropyHigh = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
+        self.entropyLow = bytes[2...].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The header value.
+    public var description: String {
+        var bytes: [UInt8] = [UInt8(entropyHigh >> 8), UInt8(entropyHigh & 0xFF)]
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8((entropyLow >> UInt64(shift)) & 0xFF))
+        }
+        return "\(milliseconds),\(Data(bytes).base64EncodedString())"
+    }
+
+    /// The id of the event at `index` of the request: the seed's entropy plus `index`, as an
+    /// 80-bit number that wraps around (as a sender's random entropy near the top may).
+    public func eventID(at index: Int) -> EventID {
+        let (low, overflow) = entropyLow.addingReportingOverflow(UInt64(index))
+        let high = overflow ? entropyHigh &+ 1 : entropyHigh
+        return ULID(milliseconds: UInt64(milliseconds), random: high, low)
+    }
+}
+
+/// A seeded request whose ids are already taken by events of another environment: the same
+/// seed was sent to two environments. Nothing of the batch is stored.
+public struct EventIDSeedConflict: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The id the seed gives the event at `index`.
+    public let eventID: EventID
+    /// The event's position in the batch.
+    public let index: Int
+
+    public var description: String {
+        "events[\(index)]: the id \(eventID) that x-inngest-event-id-seed gives this event belongs to an event of another environment"
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import Stepwise
+import StepwiseTesting
+
+@Suite("Event id seeds, environments and reruns")
+struct SeedEnvironmentRerunTests {
+    @Test("a seed's text form round-trips, and gives each index its own id at the seed's time")
+    func seedText() throws {
+        let seed = try #require(EventIDSeed("1743130137367,eii2YKXRVTJPuA=="))
+        #expect(seed.milliseconds == 1_743_130_137_367)
+        #expect(seed.description == "1743130137367,eii2YKXRVTJPuA==")
+        #expect(EventIDSeed(seed.description) == seed)
+        let ids = (0..<100).map { seed.eventID(at: $0) }
+        #expect(Set(ids).count == 100)
+        #expect(ids == ids.sorted(), "ids of one request sort in the request's order")
+        #expect(ids.allSatisfy { $0.milliseconds == 1_743_130_137_367 })
+        for bad in ["", "1743130137367", "abc,eii2YKXRVTJPuA==", "1743130137367,not base64!", "1743130137367,AAAA",
+                    "-5,eii2YKXRVTJPuA==", "281474976710656,eii2YKXRVTJPuA==", "1,eii2YKXRVTJPuA==,x"] {
+            #expect(EventIDSeed(bad) == nil, "\(bad)")
+        }
+        // Entropy at the top wraps around instead of trapping.
+        let top = try #require(EventIDSeed("1,/////////////w=="))
+        #expect(top.eventID(at: 1) != top.eventID(at: 0))
+    }
+
+    @Test("a batch sent twice with the same seed gets the same ids and is stored, and triggers, once")
+    func seededRetry() async throws {
+        let harness = try Harness()
+        let counter = Counter()
+        try harness.client.createFunction(id: "count", trigger: .event("order/placed")) { event, step in
+            counter.hit("count")
+        }
+        let seed = EventIDSeed.random(milliseconds: harness.clock.now())
+        let batch = [Event(name: "order/placed", data: ["n": 1]), Event(name: "order/placed", data: ["n": 2])]
+        let first = try await harness.client.send(batch, environment: "default", idSeed: seed)
+        #expect(first == [seed.eventID(at: 0), seed.eventID(at: 1)])
+        let again = try await harness.client.send(batch, environment: "default", idSeed: seed)
+        #expect(again == first)
+        try await harness.runUntilIdle()
+        #expect(try await allEvents(harness.client.store).filter { $0.name == "order/placed" }.count == 2)
+        #expect(counter["count"] == 2)
+
+        // A different seed is a different request.
+        let other = try await harness.client.send(batch, environment: "default", idSeed: EventIDSeed.random(milliseconds: harness.clock.now()))
+        #expect(Set(other).isDisjoint(with: first))
+    }
+
+    @Test("a seed whose ids another environment holds is refused, and stores nothing")
+    func seedAcrossEnvironments() async throws {
+        let client = try makeClient()
+        let seed = EventIDSeed.random(milliseconds: 1_800_000_000_000)
+        _ = try await client.send([Event(name: "a")], environment: "default", idSeed: seed)
+        await #expect(throws: EventIDSeedConflict.self) {
+            try await client.send([Event(name: "b"), Event(name: "a")], environment: "feature/x", idSeed: seed)
+        }
+        #expect(try await allEvents(client.store, environment: "feature/x").isEmpty)
+    }
+
+    @Test("events sent to another environment stay there, and bring it into being")
+    func environments() async throws {
+        let client = try makeClient()
+        #expect(try await client.store.environmentExists("feature/x") == false)
+        let id = try await client.send([Event(name: "a")], environment: "feature/x")[0]
+        #expect(try await client.store.environmentExists("feature/x"))
+        #expect(try await client.event(id: id) == nil, "not visible from the default environment")
+        #expect(try await client.store.event(id: id, environment: "feature/x")?.name == "a")
+
+        let other = try makeClient(store: client.store, environment: "staging")
+        #expect(try await client.store.environmentExists("staging") == false)
+        try other.createFunction(id: "f", trigger: .event("a")) { _, _ in }
+        try await other.registerFunctions()
+        #expect(try await client.store.environmentExists("staging"), "registering functions brings it into being")
+    }
+
+    @Test("a rerun is a new run of the same function on the same event, which runs every step again")
+    func rerun() async throws {
+        let harness = try Harness()
+        let counter = Counter()
+        try harness.client.createFunction(id: "charge", trigger: .event("order/placed")) { event, step in
+            try await step.run("charge") { counter.hit("charge") }
+            return "charged"
+        }
+        let eventID = try await harness.client.send(Event(name: "order/placed"))
+        try await harness.runUntilIdle()
+        let first = try #require(try await harness.client.runs(function: "charge").first)
+        #expect(first.status == .completed)
+
+        let rerun = try #require(try await harness.client.rerun(first.id))
+        #expect(rerun.rerunOf == first.id)
+        #expect(rerun.eventID == eventID)
+        #expect(rerun.status == .queued)
+        try await harness.runUntilIdle()
+        #expect(counter["charge"] == 2)
+        let runs = try await harness.client.runs(event: eventID)
+        #expect(runs.count == 2)
+        #expect(runs.allSatisfy { $0.status == .completed })
+        #expect(try await harness.client.rerun(RunID("01ARZ3NDEKTSV4RRFFQ69G5FAV")!) == nil)
+
+        // A function no app registers any more cannot be rerun.
+        let replaced = StepwiseClient(id: "test-app", store: harness.client.store, configuration: .init(clock: harness.clock))
+        try replaced.createFunction(id: "other", trigger: .event("x")) { _, _ in }
+        try await replaced.registerFunctions()
+        await #expect(throws: RerunError.self) { try await replaced.rerun(first.id) }
+    }
+
+    @Test("migrating a version 3 database keeps its runs, and lets them be rerun")
+    func migrationFromVersion3() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("v3.db")
+        do {
+            let connection = try SQLiteConnection(path: path, readOnly: false)
+            try connection.execute("BEGIN")
+            for script in SQLiteMigrations.all.prefix(3) { try connection.execute(script) }
+            try connection.execute("PRAGMA user_version = 3")
+            try connection.execute(
+                """
+                INSERT INTO events (id, environment, name, data, ts, received_at)
+                VALUES ('01ARZ3NDEKTSV4RRFFQ69G5FAV', 'default', 'order/placed', '{}', 1800000000000, 1800000000000);
+                INSERT INTO runs (id, environment, app_id, function_id, event_id, status, created_at, output)
+                VALUES ('01ARZ3NDEKTSV4RRFFQ69G5FAW', 'default', 'test-app', 'f', '01ARZ3NDEKTSV4RRFFQ69G5FAV', 'completed',
+                        1800000000000, '"done"');
+                """)
+            try connection.execute("COMMIT")
+        }
+        let store = try SQLiteStore(.init(path: path))
+        let run = try #require(try await store.run(id: RunID("01ARZ3NDEKTSV4RRFFQ69G5FAW")!, environment: "default"))
+        #expect(run.status == .completed)
+        #expect(run.output == "done")
+        #expect(run.rerunOf == nil)
+    }
+}
