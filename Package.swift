@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "Stepwise", targets: ["Stepwise"]),
         .library(name: "StepwiseTesting", targets: ["StepwiseTesting"]),
         .executable(name: "storefront", targets: ["Storefront"]),
+        .library(name: "StepwiseHTTP", targets: ["StepwiseHTTP"]),
+        .library(name: "StepwiseHTTPClient", targets: ["StepwiseHTTPClient"]),
+        .executable(name: "stepwise", targets: ["StepwiseCLI"]),
         .executable(name: "stepwise-bench", targets: ["StepwiseBench"]),
     ],
     dependencies: [
@@ -23,6 +26,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The heavy ones, each used by its own module only (StepwiseHTTP, StepwiseHTTPClient),
+        // so that an app embedding the engine alone builds none of them. Hummingbird's
+        // default traits would pull in swift-configuration, which nothing here uses.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -55,12 +66,59 @@ let package = Package(
             path: "Examples/Storefront",
             swiftSettings: strictSettings
         ),
+        // The Event API (Inngest's wire format) and the REST API, on Hummingbird: mounted in an
+        // app's own router, or served by the `stepwise` tool.
+        .target(
+            name: "StepwiseHTTP",
+            dependencies: [
+                "Stepwise",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Sending events to an Event API elsewhere (a Stepwise server, or Inngest).
+        .target(
+            name: "StepwiseHTTPClient",
+            dependencies: [
+                "Stepwise",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "StepwiseCLI",
+            dependencies: [
+                "Stepwise",
+                "StepwiseHTTP",
+                "StepwiseHTTPClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "StepwiseBench",
             dependencies: [
                 "Stepwise",
+                "StepwiseHTTP",
+                "StepwiseHTTPClient",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -83,6 +141,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "StepwiseHTTPTests",
+            dependencies: [
+                "Stepwise",
+                "StepwiseTesting",
+                "StepwiseHTTP",
+                "StepwiseHTTPClient",
+                "StepwiseCLI",
+                "StepwiseTestChild",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

@@ -26,6 +26,11 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
         case batchTooLarge(bytes: Int, limit: Int)
         /// The batch has more events than allowed.
         case tooManyEvents(count: Int, limit: Int)
+        /// A required field is missing (from an event decoded from JSON).
+        case missing
+        /// A field, or the event itself, has the wrong JSON type (an event decoded from JSON):
+        /// `expected` says what it must be, `found` what it is.
+        case wrongType(expected: String, found: String)
     }
 
     /// The event's position in the batch; `nil` when the batch as a whole is at fault.
@@ -66,6 +71,10 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
             return "the batch is \(bytes) bytes of JSON, over the limit of \(limit) bytes"
         case .tooManyEvents(let count, let limit):
             return "the batch holds \(count) events, over the limit of \(limit)"
+        case .missing:
+            return "is required"
+        case .wrongType(let expected, let found):
+            return "must be \(expected), not \(found)"
         }
     }
 }

@@ -1,0 +1,63 @@
+/// Events as JSON on the wire: the payloads of Inngest's Event API (`POST /e/{key}`), one
+/// object or an array of them.
+extension Event {
+    /// The events of a request body: one event object, or an array of event objects.
+    ///
+    /// Fields are those of ``Event``: `name` (required, a string), `data` and `user` (objects;
+    /// `data` defaults to `{}`), `id` and `v` (strings), `ts` (an integer of milliseconds). A
+    /// `null` field counts as absent, and so does a `ts` of 0, which Inngest's SDKs send for "now".
+    /// Other fields are ignored, as Inngest ignores them.
+    ///
+    /// - Throws: ``EventValidationError`` naming the event's index and the field at fault.
+    public static func batch(fromWireFormat json: JSON) throws(EventValidationError) -> [Event] {
+        switch json {
+        case .object:
+            return [try Event(wireFormat: json, index: 0)]
+        case .array(let elements):
+            var events: [Event] = []
+            events.reserveCapacity(elements.count)
+            for (index, element) in elements.enumerated() {
+                events.append(try Event(wireFormat: element, index: index))
+            }
+            return events
+        default:
+            throw EventValidationError(
+                index: nil, field: nil, problem: .wrongType(expected: "an event object or an array of them", found: json.kindDescription))
+        }
+    }
+
+    /// One event object of a request body, at `index` in it.
+    ///
+    /// - Throws: ``EventValidationError`` naming `index` and the field at fault.
+    public init(wireFormat json: JSON, index: Int) throws(EventValidationError) {
+        guard case .object(let fields) = json else {
+            throw EventValidationError(index: index, field: nil, problem: .wrongType(expected: "an event object", found: json.kindDescription))
+        }
+        func present(_ field: EventValidationError.Field) -> JSON? {
+            guard let value = fields[field.rawValue], !value.isNull else { return nil }
+            return value
+        }
+        func string(_ field: EventValidationError.Field) throws(EventValidationError) -> String? {
+            guard let value = present(field) else { return nil }
+            guard let text = value.stringValue else {
+                throw EventValidationError(index: index, field: field, problem: .wrongType(expected: "a string", found: value.kindDescription))
+            }
+            return text
+        }
+        guard let name = try string(.name) else {
+            throw EventValidationError(index: index, field: .name, problem: .missing)
+        }
+        var ts: Int64?
+        if let value = present(.ts) {
+            guard let milliseconds = value.intValue else {
+                throw EventValidationError(
+                    index: index, field: .ts, problem: .wrongType(expected: "an integer of milliseconds since the Unix epoch", found: value.kindDescription))
+            }
+            ts = milliseconds == 0 ? nil : milliseconds
+        }
+        // The types of `data` and `user` are checked by validation, with the same index.
+        self.init(
+            name: name, data: present(.data) ?? .emptyObject, user: present(.user).map(EventPayload.init(json:)),
+            id: try string(.id), ts: ts, v: try string(.v))
+    }
+}

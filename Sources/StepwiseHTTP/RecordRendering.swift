@@ -1,0 +1,61 @@
+import Foundation
+import OrderedCollections
+import Stepwise
+
+/// The REST API's JSON for stored records. Keys are snake_case, as in Inngest's REST API;
+/// times the server set are RFC 3339 strings, and an event's `ts` stays milliseconds, as sent.
+enum RecordRendering {
+    static func event(_ event: StoredEvent) -> JSON {
+        var object: OrderedDictionary<String, JSON> = [
+            "id": .string(event.id.description), "name": .string(event.name), "data": event.data,
+        ]
+        if let user = event.user { object["user"] = user }
+        object["dedupe_id"] = event.dedupeID.map(JSON.string) ?? .null
+        object["ts"] = .int(event.ts)
+        if let v = event.v { object["v"] = .string(v) }
+        object["received_at"] = time(event.receivedAt)
+        return .object(object)
+    }
+
+    static func run(_ run: RunRecord, steps: [StepRecord]? = nil) -> JSON {
+        var object: OrderedDictionary<String, JSON> = [
+            "id": .string(run.id.description), "function_id": .string(run.functionID), "app_id": .string(run.appID),
+            "event_id": .string(run.eventID.description), "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
+            "output": run.output ?? .null, "error": run.error.map(error) ?? .null,
+            "created_at": time(run.createdAt), "started_at": run.startedAt.map(time) ?? .null, "ended_at": run.endedAt.map(time) ?? .null,
+            "rerun_of": run.rerunOf.map { .string($0.description) } ?? .null,
+        ]
+        if let steps { object["steps"] = .array(steps.map(step)) }
+        return .object(object)
+    }
+
+    static func step(_ step: StepRecord) -> JSON {
+        // Attempts made: the failed ones, and the one that completed it.
+        let attempts = step.failedAttempts + (step.status == .completed ? 1 : 0)
+        return [
+            "id": .string(step.stepID), "key": .string(step.key), "kind": .string(step.kind.rawValue), "status": .string(step.status.rawValue),
+            "attempts": .int(Int64(attempts)), "output": step.output ?? .null, "error": step.error.map(error) ?? .null,
+            "started_at": time(step.startedAt), "ended_at": time(step.endedAt),
+        ]
+    }
+
+    static func error(_ error: ErrorRecord) -> JSON {
+        ["name": .string(error.name), "message": .string(error.message)]
+    }
+
+    private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let wholeSecondsFormat = Date.ISO8601FormatStyle()
+
+    static func time(_ milliseconds: Int64) -> JSON {
+        .string(timeFormat.format(Date(timeIntervalSince1970: Double(milliseconds) / 1000)))
+    }
+
+    /// A time in a query: milliseconds since the epoch, or RFC 3339.
+    static func parseTime(_ text: String) -> Int64? {
+        if let milliseconds = Int64(text) { return milliseconds }
+        for format in [timeFormat, wholeSecondsFormat] {
+            if let date = try? format.parse(text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        }
+        return nil
+    }
+}
