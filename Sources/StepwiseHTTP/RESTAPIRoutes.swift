@@ -39,7 +39,7 @@ struct RESTAPIRoutes: Sendable {
             throw APIError(.badRequest, error.description)
         }
         return JSONResponse.make([
-            "data": .array(page.events.map(RecordRendering.event)), "cursor": page.nextCursor.map { .string($0.rawValue) } ?? .null,
+            "data": .array(page.events.map(RESTRepresentation.event)), "cursor": page.nextCursor.map { .string($0.rawValue) } ?? .null,
         ])
     }
 
@@ -47,7 +47,7 @@ struct RESTAPIRoutes: Sendable {
         let client = try await authorizedClient(request)
         let id = try eventID(id)
         guard let event = try await client.event(id: id) else { throw APIError(.notFound, "no event \(id) in this environment") }
-        return JSONResponse.make(["data": RecordRendering.event(event)])
+        return JSONResponse.make(["data": RESTRepresentation.event(event)])
     }
 
     func runsOfEvent(_ request: Request, id: String?) async throws -> Response {
@@ -55,7 +55,7 @@ struct RESTAPIRoutes: Sendable {
         let id = try eventID(id)
         guard try await client.event(id: id) != nil else { throw APIError(.notFound, "no event \(id) in this environment") }
         let runs = try await client.runs(event: id, limit: 1000)
-        return JSONResponse.make(["data": .array(runs.map { RecordRendering.run($0) })])
+        return JSONResponse.make(["data": .array(runs.map { RESTRepresentation.run($0) })])
     }
 
     // MARK: Runs
@@ -78,7 +78,7 @@ struct RESTAPIRoutes: Sendable {
         let limit = try limit(query)
         let runs = try await client.runs(function: query["function"].map(String.init), status: status, limit: limit, before: before)
         return JSONResponse.make([
-            "data": .array(runs.map { RecordRendering.run($0) }),
+            "data": .array(runs.map { RESTRepresentation.run($0) }),
             "cursor": runs.count == limit ? runs.last.map { .string($0.id.description) } ?? .null : .null,
         ])
     }
@@ -88,7 +88,7 @@ struct RESTAPIRoutes: Sendable {
         let id = try runID(id)
         guard let run = try await client.run(id: id) else { throw APIError(.notFound, "no run \(id) in this environment") }
         let steps = try await client.steps(ofRun: id)
-        return JSONResponse.make(["data": RecordRendering.run(run, steps: steps)])
+        return JSONResponse.make(["data": RESTRepresentation.run(run, steps: steps)])
     }
 
     func cancel(_ request: Request, id: String?) async throws -> Response {
@@ -98,7 +98,7 @@ struct RESTAPIRoutes: Sendable {
         let cancelled = try await client.cancelRun(id)
         guard let run = try await client.run(id: id) else { throw APIError(.notFound, "no run \(id) in this environment") }
         guard cancelled else { throw APIError(.conflict, "run \(id) had already ended: \(run.status.rawValue)") }
-        return JSONResponse.make(["data": RecordRendering.run(run)])
+        return JSONResponse.make(["data": RESTRepresentation.run(run)])
     }
 
     func rerun(_ request: Request, id: String?) async throws -> Response {
@@ -106,7 +106,7 @@ struct RESTAPIRoutes: Sendable {
         let id = try runID(id)
         do {
             guard let run = try await client.rerun(id) else { throw APIError(.notFound, "no run \(id) in this environment") }
-            return JSONResponse.make(["data": RecordRendering.run(run)], status: .created)
+            return JSONResponse.make(["data": RESTRepresentation.run(run)], status: .created)
         } catch let error as RerunError {
             throw APIError(.conflict, error.description)
         }
@@ -139,7 +139,7 @@ struct RESTAPIRoutes: Sendable {
 
     private func time(_ query: Parameters, _ name: String) throws -> Int64? {
         guard let text = query[Substring(name)] else { return nil }
-        guard let time = RecordRendering.parseTime(String(text)) else {
+        guard let time = RESTRepresentation.parseTime(String(text)) else {
             throw APIError(.badRequest, "\(name): must be milliseconds since the Unix epoch or an RFC 3339 time, not '\(text)'")
         }
         return time

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// Events as JSON on the wire: the payloads of Inngest's Event API (`POST /e/{key}`), one
 /// object or an array of them.
 extension Event {
@@ -59,5 +61,26 @@ extension Event {
         self.init(
             name: name, data: present(.data) ?? .emptyObject, user: present(.user).map(EventPayload.init(json:)),
             id: try string(.id), ts: ts, v: try string(.v))
+    }
+}
+
+extension Event {
+    /// A batch as the body of an Event API request: a JSON array of event objects, validated
+    /// as `send` validates (so that a bad event fails here, with its index and field, before
+    /// anything goes over the network).
+    ///
+    /// - Parameter now: the time an event without `ts` is stamped with, in milliseconds.
+    /// - Throws: ``EventValidationError``.
+    public static func wireFormat(_ events: [Event], limits: EventLimits = .default, now: Int64) throws(EventValidationError) -> [UInt8] {
+        let prepared = try EventValidator(limits: limits, allowReservedNames: false).validate(events, receivedAt: now)
+        let objects = prepared.map { event -> JSON in
+            var object: OrderedDictionary<String, JSON> = ["name": .string(event.name), "data": event.data]
+            if let user = event.user { object["user"] = user }
+            if let id = event.dedupeID { object["id"] = .string(id) }
+            object["ts"] = .int(event.ts)
+            if let v = event.v { object["v"] = .string(v) }
+            return .object(object)
+        }
+        return JSON.array(objects).serializedUTF8
     }
 }

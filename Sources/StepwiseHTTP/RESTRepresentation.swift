@@ -1,11 +1,13 @@
 import Foundation
 import OrderedCollections
-import Stepwise
+public import Stepwise
 
-/// The REST API's JSON for stored records. Keys are snake_case, as in Inngest's REST API;
-/// times the server set are RFC 3339 strings, and an event's `ts` stays milliseconds, as sent.
-enum RecordRendering {
-    static func event(_ event: StoredEvent) -> JSON {
+/// The REST API's JSON for stored records, which the `stepwise` tool prints too. Keys are
+/// snake_case, as in Inngest's REST API; times the server set are RFC 3339 strings, and an
+/// event's `ts` stays milliseconds, as sent.
+public enum RESTRepresentation {
+    /// An event: its id, payload fields, `dedupe_id` and `received_at`.
+    public static func event(_ event: StoredEvent) -> JSON {
         var object: OrderedDictionary<String, JSON> = [
             "id": .string(event.id.description), "name": .string(event.name), "data": event.data,
         ]
@@ -17,7 +19,8 @@ enum RecordRendering {
         return .object(object)
     }
 
-    static func run(_ run: RunRecord, steps: [StepRecord]? = nil) -> JSON {
+    /// A run, with its steps when given (`GET /v1/runs/{id}`).
+    public static func run(_ run: RunRecord, steps: [StepRecord]? = nil) -> JSON {
         var object: OrderedDictionary<String, JSON> = [
             "id": .string(run.id.description), "function_id": .string(run.functionID), "app_id": .string(run.appID),
             "event_id": .string(run.eventID.description), "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
@@ -29,7 +32,8 @@ enum RecordRendering {
         return .object(object)
     }
 
-    static func step(_ step: StepRecord) -> JSON {
+    /// A step: its id, key, kind, status, attempts, output or error, start and end.
+    public static func step(_ step: StepRecord) -> JSON {
         // Attempts made: the failed ones, and the one that completed it.
         let attempts = step.failedAttempts + (step.status == .completed ? 1 : 0)
         return [
@@ -39,19 +43,29 @@ enum RecordRendering {
         ]
     }
 
-    static func error(_ error: ErrorRecord) -> JSON {
+    /// An error, by its type's name and message.
+    public static func error(_ error: ErrorRecord) -> JSON {
         ["name": .string(error.name), "message": .string(error.message)]
     }
 
     private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     private static let wholeSecondsFormat = Date.ISO8601FormatStyle()
 
-    static func time(_ milliseconds: Int64) -> JSON {
-        .string(timeFormat.format(Date(timeIntervalSince1970: Double(milliseconds) / 1000)))
+    /// A time in milliseconds since the epoch, as RFC 3339 with milliseconds.
+    public static func time(_ milliseconds: Int64) -> JSON {
+        // Whole seconds through the formatter, milliseconds by hand: a Double of seconds
+        // would print .623 as .622 when it lands just below.
+        let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let (wholeSeconds, fraction) = remainder < 0 ? (seconds - 1, remainder + 1000) : (seconds, remainder)
+        var text = wholeSecondsFormat.format(Date(timeIntervalSince1970: Double(wholeSeconds)))
+        guard text.hasSuffix("Z") else { return .string(text) }
+        text.removeLast()
+        let digits = String(fraction)
+        return .string(text + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z")
     }
 
     /// A time in a query: milliseconds since the epoch, or RFC 3339.
-    static func parseTime(_ text: String) -> Int64? {
+    public static func parseTime(_ text: String) -> Int64? {
         if let milliseconds = Int64(text) { return milliseconds }
         for format in [timeFormat, wholeSecondsFormat] {
             if let date = try? format.parse(text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Stepwise
+import StepwiseHTTP
+
+/// Options both servers take.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "The database file; created if missing.")
+    var db: String = DatabaseFile.defaultPath
+
+    @Option(help: "The address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port; the one taken is printed).")
+    var port: Int = 8288
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port)") }
+    }
+}
+
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run a development server: any event key is accepted and the REST API needs no signing key.",
+        discussion: "127.0.0.1:8288 is where Inngest's SDKs look for a development server.")
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: true)
+        try await Server.run(options, configuration: configuration, mode: "development")
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a production server: events need an event key, the REST API a signing key.",
+        discussion: """
+            Event keys come from STEPWISE_EVENT_KEYS (comma-separated) or INNGEST_EVENT_KEY, the signing key \
+            from STEPWISE_SIGNING_KEY or INNGEST_SIGNING_KEY, branch environments from STEPWISE_ENVIRONMENTS.
+            """)
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: false)
+        let missing = configuration.missingForProduction
+        guard missing.isEmpty else {
+            throw CLIError("stepwise serve will not start without keys:\n  " + missing.joined(separator: "\n  "))
+        }
+        try await Server.run(options, configuration: configuration, mode: "production")
+    }
+}
+
+enum Server {
+    static func run(_ options: ServerOptions, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
+        var logger = Logger(label: "stepwise")
+        logger.logLevel = .info
+        let store = try DatabaseFile.openStore(options.db, create: true)
+        let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
+        let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
+        let database = options.db
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "stepwise"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.port
+                // Unbuffered, so that a script (or a test) reading the port through a pipe sees it now.
+                let line = "stepwise \(mode) server listening on http://\(options.host):\(port) (database: \(database))\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// `stepwise`: serves the Event API and the REST API over a database file, and sends,
+/// lists and shows events and runs, against a database file or a running server.
+@main
+struct StepwiseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stepwise",
+        abstract: "Serve Stepwise's Event API and REST API, and look at events and runs.",
+        discussion: """
+            Commands that read or change events and runs work on a database file (--db, by default the \
+            development server's ./.stepwise/dev.db) or on a running server (--url).
+            """,
+        subcommands: [DevCommand.self, ServeCommand.self, SendCommand.self, EventsCommand.self, RunsCommand.self])
+}
