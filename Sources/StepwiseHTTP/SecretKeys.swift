@@ -5,7 +5,7 @@ import Crypto
 ///
 /// A presented key is hashed and compared with every digest in constant time, so the time an
 /// answer takes says nothing about how much of a key was right.
-public struct SecretKeys: Sendable, Hashable {
+public struct SecretKeys: Sendable, Hashable, CustomStringConvertible {
     private let digests: [[UInt8]]
 
     /// Hashes `keys`; empty strings and surrounding whitespace (a trailing newline from a
@@ -26,6 +26,9 @@ public struct SecretKeys: Sendable, Hashable {
 
     /// How many distinct keys are configured.
     public var count: Int { digests.count }
+
+    /// How many keys there are: nothing of them, not even their digests, goes into a log.
+    public var description: String { "SecretKeys(\(digests.count) keys)" }
 
     /// Whether `key` is one of the keys.
     public func contains(_ key: String) -> Bool {
