@@ -100,7 +100,7 @@ struct EventsCommand: AsyncParsableCommand {
 
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, show and cancel runs.", subcommands: [List.self, Show.self, Cancel.self])
+        commandName: "runs", abstract: "List, show, cancel and rerun runs.", subcommands: [List.self, Show.self, Cancel.self, Rerun.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
@@ -144,6 +144,20 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             let run = try await target.target().cancel(id)
             print("cancelled \(run["data"]?["id"]?.stringValue ?? id)")
+        }
+    }
+
+    struct Rerun: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a new run of the same function on the same event; prints its id.")
+
+        @Argument(help: "The id of the run to rerun.")
+        var id: String
+
+        @OptionGroup var target: TargetOptions
+
+        func run() async throws {
+            let run = try await target.target().rerun(id)
+            print(run["data"]?["id"]?.stringValue ?? "")
         }
     }
 }

@@ -8,8 +8,8 @@ import StepwiseHTTP
 
 /// Options both servers take.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "The database file; created if missing.")
-    var db: String = DatabaseFile.defaultPath
+    @Option(help: "The database file; created if missing (dev: \(DatabaseFile.defaultPath) by default; serve: required).")
+    var db: String?
 
     @Option(help: "The address to listen on.")
     var host: String = "127.0.0.1"
@@ -32,7 +32,7 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: true)
-        try await Server.run(options, configuration: configuration, mode: "development")
+        try await Server.run(options, database: options.db ?? DatabaseFile.defaultPath, configuration: configuration, mode: "development")
     }
 }
 
@@ -53,18 +53,21 @@ struct ServeCommand: AsyncParsableCommand {
         guard missing.isEmpty else {
             throw CLIError("stepwise serve will not start without keys:\n  " + missing.joined(separator: "\n  "))
         }
-        try await Server.run(options, configuration: configuration, mode: "production")
+        // No default: production data must not land in the development server's file by accident.
+        guard let database = options.db else {
+            throw ValidationError("stepwise serve needs --db PATH: the database file to serve")
+        }
+        try await Server.run(options, database: database, configuration: configuration, mode: "production")
     }
 }
 
 enum Server {
-    static func run(_ options: ServerOptions, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
+    static func run(_ options: ServerOptions, database: String, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
         var logger = Logger(label: "stepwise")
         logger.logLevel = .info
-        let store = try DatabaseFile.openStore(options.db, create: true)
+        let store = try DatabaseFile.openStore(database, create: true)
         let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
-        let database = options.db
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "stepwise"),

@@ -56,6 +56,7 @@ protocol Target: Sendable {
     func runs(function: String?, status: String?, limit: Int, cursor: String?) async throws -> JSON
     func run(_ id: String) async throws -> JSON
     func cancel(_ id: String) async throws -> JSON
+    func rerun(_ id: String) async throws -> JSON
 }
 
 /// The database file the commands use when given no other.
@@ -125,11 +126,8 @@ struct LocalTarget: Target {
             runStatus = parsed
         }
         let before = try cursor.map { try Self.id($0, "cursor") }
-        let runs = try await client.runs(function: function, status: runStatus, limit: limit, before: before)
-        return [
-            "data": .array(runs.map { RESTRepresentation.run($0) }),
-            "cursor": runs.count == limit ? runs.last.map { .string($0.id.description) } ?? .null : .null,
-        ]
+        let page = try await client.runPage(function: function, status: runStatus, limit: limit, before: before)
+        return ["data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null]
     }
 
     func run(_ id: String) async throws -> JSON {
@@ -145,6 +143,15 @@ struct LocalTarget: Target {
         guard let run = try await client.run(id: runID) else { throw CLIError("no run \(id)") }
         guard cancelled else { throw CLIError("run \(id) had already ended: \(run.status.rawValue)") }
         return ["data": RESTRepresentation.run(run)]
+    }
+
+    func rerun(_ id: String) async throws -> JSON {
+        do {
+            guard let run = try await client.rerun(try Self.id(id, "run")) else { throw CLIError("no run \(id)") }
+            return ["data": RESTRepresentation.run(run)]
+        } catch let error as RerunError {
+            throw CLIError(error.description)
+        }
     }
 
     private static func id(_ text: String, _ what: String) throws -> ULID {
@@ -188,6 +195,8 @@ struct RemoteTarget: Target {
     func run(_ id: String) async throws -> JSON { try await request(.GET, "/v1/runs/\(Self.escaped(id))") }
 
     func cancel(_ id: String) async throws -> JSON { try await request(.POST, "/v1/runs/\(Self.escaped(id))/cancel") }
+
+    func rerun(_ id: String) async throws -> JSON { try await request(.POST, "/v1/runs/\(Self.escaped(id))/rerun") }
 
     private func request(_ method: HTTPMethod, _ path: String, query: KeyValuePairs<String, String?> = [:]) async throws -> JSON {
         var components = URLComponents()

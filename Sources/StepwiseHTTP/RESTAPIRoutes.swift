@@ -76,10 +76,9 @@ struct RESTAPIRoutes: Sendable {
             before = parsed
         }
         let limit = try limit(query)
-        let runs = try await client.runs(function: query["function"].map(String.init), status: status, limit: limit, before: before)
+        let page = try await client.runPage(function: query["function"].map(String.init), status: status, limit: limit, before: before)
         return JSONResponse.make([
-            "data": .array(runs.map { RESTRepresentation.run($0) }),
-            "cursor": runs.count == limit ? runs.last.map { .string($0.id.description) } ?? .null : .null,
+            "data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null,
         ])
     }
 

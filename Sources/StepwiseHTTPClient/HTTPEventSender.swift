@@ -33,7 +33,8 @@ public struct HTTPEventSender: EventSender {
         /// The wait before the first retry; it doubles with each further one, up to `maxBackoff`.
         public var initialBackoff: Duration
         public var maxBackoff: Duration
-        /// How long one attempt may take.
+        /// How long one attempt may take. AsyncHTTPClient keeps trying to connect until then,
+        /// so this is also how long an attempt at an unreachable server lasts.
         public var requestTimeout: Duration
         /// The sizes a batch is held to before it is sent: the server's, by default.
         public var limits: EventLimits
@@ -44,7 +45,7 @@ public struct HTTPEventSender: EventSender {
         public init(
             baseURL: String = Configuration.developmentServerURL, eventKey: String? = nil, environment: String? = nil,
             maxAttempts: Int = 5, initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5),
-            requestTimeout: Duration = .seconds(30), limits: EventLimits = .default
+            requestTimeout: Duration = .seconds(10), limits: EventLimits = .default
         ) {
             self.baseURL = baseURL
             self.eventKey = eventKey

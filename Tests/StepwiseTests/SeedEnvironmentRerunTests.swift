@@ -55,6 +55,14 @@ struct SeedEnvironmentRerunTests {
             try await client.send([Event(name: "b"), Event(name: "a")], environment: "feature/x", idSeed: seed)
         }
         #expect(try await allEvents(client.store, environment: "feature/x").isEmpty)
+
+        // The same seed on another request in the same environment is refused too, rather than
+        // answered with the ids of events this request did not send.
+        await #expect(throws: EventIDSeedConflict.self) {
+            try await client.send([Event(name: "a", data: ["other": true])], environment: "default", idSeed: seed)
+        }
+        #expect(try await client.send([Event(name: "a")], environment: "default", idSeed: seed) == [seed.eventID(at: 0)])
+        #expect(try await allEvents(client.store).count == 1)
     }
 
     @Test("events sent to another environment stay there, and bring it into being")

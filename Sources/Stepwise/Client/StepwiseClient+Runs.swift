@@ -48,6 +48,15 @@ extension StepwiseClient {
             environment: configuration.environment, functionID: functionID, status: status, eventID: eventID, limit: limit, before: before))
     }
 
+    /// A page of this client's environment's runs, newest first, with the cursor of the next
+    /// page: `nil` when no older run matches, so the last page is never an empty one.
+    public func runPage(function functionID: String? = nil, status: RunStatus? = nil, limit: Int = 50, before: RunID? = nil) async throws -> RunPage {
+        let runs = try await self.runs(function: functionID, status: status, limit: limit, before: before)
+        guard runs.count == limit, let last = runs.last else { return RunPage(runs: runs, nextCursor: nil) }
+        let older = try await self.runs(function: functionID, status: status, limit: 1, before: last.id)
+        return RunPage(runs: runs, nextCursor: older.isEmpty ? nil : last.id)
+    }
+
     /// Starts a new run of the same function on the same event as the run `id`, however that
     /// one ended: for a run that failed on a bug since fixed, say.
     ///

@@ -63,8 +63,9 @@ public struct EventIDSeed: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A seeded request whose ids are already taken by events of another environment: the same
-/// seed was sent to two environments. Nothing of the batch is stored.
+/// A seeded request whose ids are already taken by other events: the seed was reused for
+/// another request (other events, or another environment), where it must be new for each.
+/// Nothing of the batch is stored.
 public struct EventIDSeedConflict: Error, Sendable, Hashable, CustomStringConvertible {
     /// The id the seed gives the event at `index`.
     public let eventID: EventID
@@ -72,6 +73,6 @@ public struct EventIDSeedConflict: Error, Sendable, Hashable, CustomStringConver
     public let index: Int
 
     public var description: String {
-        "events[\(index)]: the id \(eventID) that x-inngest-event-id-seed gives this event belongs to an event of another environment"
+        "events[\(index)]: the id that x-inngest-event-id-seed gives this event is taken by another event: use a new seed for each request"
     }
 }

@@ -21,3 +21,15 @@ public struct RunQuery: Sendable, Hashable {
         self.before = before
     }
 }
+
+/// One page of runs, newest first.
+public struct RunPage: Sendable, Hashable {
+    public let runs: [RunRecord]
+    /// Where the next (older) page starts — pass it as `before` — or `nil` on the last page.
+    public let nextCursor: RunID?
+
+    public init(runs: [RunRecord], nextCursor: RunID?) {
+        self.runs = runs
+        self.nextCursor = nextCursor
+    }
+}

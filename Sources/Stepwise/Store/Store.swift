@@ -113,8 +113,9 @@ public struct EventBatch: Sendable {
     /// events in the order they were stored.
     public let afterCommit: (@Sendable ([StoredEvent]) -> Void)?
     /// Where the events' ids come from when the sender chose them (a retried Event API
-    /// request): the event at index `i` gets `idSeed.eventID(at: i)`, and an event whose id is
-    /// already stored in the environment is a duplicate of itself, not stored again.
+    /// request): the event at index `i` gets `idSeed.eventID(at: i)`. An event whose id is
+    /// already stored, with the same environment, name and data, is a duplicate of itself and
+    /// not stored again; with others, the append throws ``EventIDSeedConflict``.
     public let idSeed: EventIDSeed?
 
     public init(

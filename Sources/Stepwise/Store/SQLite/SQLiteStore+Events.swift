@@ -36,9 +36,17 @@ extension SQLiteStore {
         for (index, event) in batch.events.enumerated() {
             let seededID = batch.idSeed?.eventID(at: index)
             if let seededID {
-                // A retried request: what its first try stored is answered, not stored again.
-                if let environment = try connection.scalarText("SELECT environment FROM events WHERE id = ?", .text(seededID.description)) {
-                    guard environment == batch.environment else { throw EventIDSeedConflict(eventID: seededID, index: index) }
+                // A retried request: what its first try stored is answered, not stored again. The
+                // same seed on another request (another event there) is refused, not answered
+                // with ids of events the sender never sent.
+                var stored: (environment: String, name: String, data: String)?
+                try connection.query("SELECT environment, name, data FROM events WHERE id = ?", [.text(seededID.description)]) { row in
+                    stored = (row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "")
+                }
+                if let stored {
+                    guard stored.environment == batch.environment, stored.name == event.name, stored.data == event.dataText else {
+                        throw EventIDSeedConflict(eventID: seededID, index: index)
+                    }
                     outcomes.append(.duplicate(of: seededID))
                     continue
                 }
