@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+@testable import Stepwise
+
+/// A process started from a built executable, its stdout read line by line.
+final class RunningProcess {
+    private let process: Process
+    private var iterator: AsyncStream<String>.AsyncIterator
+
+    init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { process.currentDirectoryURL = directory }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        let handle = pipe.fileHandleForReading
+        let lines = AsyncStream<String> { continuation in
+            Thread.detachNewThread {
+                var buffer = Data()
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    buffer.append(chunk)
+                    while let newline = buffer.firstIndex(of: 0x0A) {
+                        continuation.yield(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                        buffer.removeSubrange(buffer.startIndex...newline)
+                    }
+                }
+                continuation.finish()
+            }
+        }
+        iterator = lines.makeAsyncIterator()
+        try process.run()
+        self.process = process
+    }
+
+    func nextLine() async -> String? { await iterator.next() }
+
+    func stop() {
+        if process.isRunning {
+            process.interrupt()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// What a finished command printed.
+struct Finished {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs a command to its end.
+func runCommand(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> Finished {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var variables = ProcessInfo.processInfo.environment
+    for name in ["STEPWISE_EVENT_KEYS", "INNGEST_EVENT_KEY", "STEPWISE_SIGNING_KEY", "INNGEST_SIGNING_KEY", "STEPWISE_EVENT_KEY"] {
+        variables[name] = nil
+    }
+    process.environment = variables.merging(environment) { $1 }
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting: a full pipe would block the child forever.
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Finished(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+let stepwiseTool = builtExecutable("stepwise")
+
+/// Starts `stepwise dev` on a free port over `database`; returns it and its base URL.
+func startDevServer(database: String, arguments: [String] = ["dev"], environment: [String: String] = [:]) async throws -> (RunningProcess, String) {
+    let server = try RunningProcess(stepwiseTool, arguments + ["--db", database, "--port", "0"], environment: environment)
+    while let line = await server.nextLine() {
+        if let range = line.range(of: "listening on ") {
+            let url = line[range.upperBound...].prefix { $0 != " " }
+            return (server, String(url))
+        }
+    }
+    throw TestFailure("the server exited before it listened")
+}
+
+@Suite("The stepwise tool, as separate processes")
+struct CLITests {
+    @Test("the seed's curl example works as written against stepwise dev")
+    func seedCurlExample() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, url) = try await startDevServer(database: directory.path("dev.db"))
+        defer { server.stop() }
+        let port = try #require(URL(string: url)?.port)
+        // The seed's command, with the development server's address for inn.gs, and no key set.
+        let command = """
+            curl -s http://localhost:\(port)/e/$INNGEST_EVENT_KEY \\
+              -H 'Content-Type: application/json' \\
+              --data '{
+                "name": "user.signup",
+                "data": {
+                  "userId": "645ea8289ad09eac29230442"
+                }
+              }'
+            """
+        let curl = try runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", command], environment: ["INNGEST_EVENT_KEY": ""])
+        #expect(curl.status == 0, "curl is needed for this test: \(curl.stderr)")
+        let answer = try JSON(parsing: curl.stdout)
+        #expect(answer["status"] == 200)
+        let id = try #require(answer["ids"]?[0]?.stringValue)
+        #expect(EventID(id) != nil)
+
+        let shown = try runCommand(stepwiseTool, ["events", "show", id, "--url", url])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains(#""userId": "645ea8289ad09eac29230442""#))
+    }
+
+    @Test("an event posted to stepwise dev runs a function in a separate worker process on the same file")
+    func crossProcess() async throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("shared.db")
+        let (server, url) = try await startDevServer(database: database)
+        defer { server.stop() }
+        let worker = try RunningProcess(builtExecutable("StepwiseTestChild"), ["worker", database, directory.path("steps.log")])
+        defer { worker.stop() }
+        #expect(await worker.nextLine() == "ready")
+
+        let answer = try await post("\(url)/e/any-key", #"{"name": "crash/start", "data": {"n": 21}}"#)
+        let eventID = try #require(answer.ids.first)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var runs: [JSON] = []
+        while ContinuousClock.now < deadline {
+            runs = try await get("\(url)/v1/runs?status=completed").json?["data"]?.arrayValue ?? []
+            if runs.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(Set(runs.compactMap { $0["function_id"]?.stringValue }) == ["producer", "consumer"])
+        let producer = try #require(runs.first { $0["function_id"] == "producer" })
+        #expect(producer["event_id"]?.stringValue == eventID)
+        #expect(producer["output"] == 21)
+    }
+
+    @Test("stepwise serve refuses to start without keys, and says which are missing")
+    func serveNeedsKeys() throws {
+        let directory = try TemporaryDirectory()
+        let none = try runCommand(stepwiseTool, ["serve", "--db", directory.path("prod.db"), "--port", "0"])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("no event key") && none.stderr.contains("no signing key"), "\(none.stderr)")
+        let half = try runCommand(
+            stepwiseTool, ["serve", "--db", directory.path("prod.db"), "--port", "0"], environment: ["INNGEST_EVENT_KEY": "k"])
+        #expect(half.status != 0)
+        #expect(!half.stderr.contains("no event key") && half.stderr.contains("no signing key"), "\(half.stderr)")
+        let noDatabase = try runCommand(stepwiseTool, ["serve"], environment: ["INNGEST_EVENT_KEY": "k", "STEPWISE_SIGNING_KEY": "s"])
+        #expect(noDatabase.status != 0)
+        #expect(noDatabase.stderr.contains("--db"))
+    }
+
+    @Test("stepwise serve takes keys from the environment, and enforces them")
+    func serveWithKeys() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, url) = try await startDevServer(
+            database: directory.path("prod.db"), arguments: ["serve"],
+            environment: ["STEPWISE_EVENT_KEYS": "k1,k2", "STEPWISE_SIGNING_KEY": "sign"])
+        defer { server.stop() }
+        #expect(try await post("\(url)/e/k2", #"{"name": "a"}"#).status == 200)
+        #expect(try await post("\(url)/e/k3", #"{"name": "a"}"#).status == 401)
+        #expect(try await get("\(url)/v1/events").status == 401)
+        let listed = try runCommand(stepwiseTool, ["events", "list", "--url", url, "--json"], environment: ["STEPWISE_SIGNING_KEY": "sign"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(try JSON(parsing: listed.stdout)["data"]?.arrayValue?.count == 1)
+        let sent = try runCommand(stepwiseTool, ["send", "b", "--url", url, "--event-key", "k1"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let refused = try runCommand(stepwiseTool, ["send", "b", "--url", url, "--event-key", "nope"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("Event key not found"), "\(refused.stderr)")
+    }
+
+    @Test("send, events and runs work on a database file, with clear errors and non-zero exits")
+    func onDatabaseFile() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("local.db")
+        // Reading commands do not create a database.
+        let missing = try runCommand(stepwiseTool, ["events", "list", "--db", database])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no database at"))
+        #expect(!FileManager.default.fileExists(atPath: database))
+
+        _ = try SQLiteStore(.init(path: database))
+        let sent = try runCommand(stepwiseTool, ["send", "app/user.signup", "--data", #"{"userId": "u1"}"#, "--id", "signup-u1", "--db", database])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let id = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(EventID(id) != nil)
+        let again = try runCommand(stepwiseTool, ["send", "app/user.signup", "--data", #"{"userId": "u1"}"#, "--id", "signup-u1", "--db", database])
+        #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == id, "a duplicate prints the first event's id")
+
+        let table = try runCommand(stepwiseTool, ["events", "list", "--db", database])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains(id) && table.stdout.contains("app/user.signup") && table.stdout.contains("signup-u1"))
+        let json = try runCommand(stepwiseTool, ["events", "list", "--db", database, "--json", "--name", "app/user.signup"])
+        #expect(try JSON(parsing: json.stdout)["data"]?.arrayValue?.count == 1)
+        let shown = try runCommand(stepwiseTool, ["events", "show", id, "--db", database])
+        #expect(shown.status == 0)
+        #expect(try JSON(parsing: shown.stdout)["runs"] == .array([]))
+        let runs = try runCommand(stepwiseTool, ["runs", "list", "--db", database])
+        #expect(runs.status == 0)
+
+        for (arguments, message) in [
+            (["send", "x", "--data", "[1]"], "events[0].data: must be a JSON object, not an array"),
+            (["send", "x", "--data", "{oops"], "--data: malformed JSON"),
+            (["send", " "], "events[0].name: must not be empty"),
+            (["events", "show", "nope"], "is not an event id"),
+            (["events", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], "no event"),
+            (["events", "list", "--since", "last week"], "--since"),
+            (["runs", "list", "--status", "done"], "--status"),
+            (["runs", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], "no run"),
+            (["runs", "cancel", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], "no run"),
+            (["runs", "rerun", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], "no run"),
+            (["events", "list", "--limit", "0"], "--limit"),
+        ] {
+            let finished = try runCommand(stepwiseTool, arguments + ["--db", database])
+            #expect(finished.status != 0, "\(arguments)")
+            #expect(finished.stderr.contains(message), "\(arguments): \(finished.stderr)")
+        }
+        let both = try runCommand(stepwiseTool, ["events", "list", "--db", database, "--url", "http://127.0.0.1:1"])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("not both"))
+    }
+
+    @Test("--help works for every command")
+    func help() throws {
+        for command in [[], ["dev"], ["serve"], ["send"], ["events"], ["events", "list"], ["events", "show"], ["runs"], ["runs", "list"],
+                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"]] {
+            let finished = try runCommand(stepwiseTool, command + ["--help"])
+            #expect(finished.status == 0, "\(command)")
+            #expect(finished.stdout.contains("USAGE:"), "\(command)")
+        }
+        let unknown = try runCommand(stepwiseTool, ["launch"])
+        #expect(unknown.status != 0)
+    }
+}
