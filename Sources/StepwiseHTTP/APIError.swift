@@ -37,8 +37,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
-        } catch let error as NIOTooManyBytesError {
-            _ = error
+        } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the request body is over the limit")
         } catch let error as any HTTPResponseError {
             throw APIError(error.status, error.status.reasonPhrase)

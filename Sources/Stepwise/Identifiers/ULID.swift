@@ -57,7 +57,17 @@ public struct ULID: Sendable, Hashable, Comparable, Codable, CustomStringConvert
     /// Reads an id from its text. Lowercase letters are accepted, as Crockford's base 32
     /// allows; anything else that is not 26 characters of that alphabet is refused.
     public init?(_ text: some StringProtocol) {
-        let utf8 = text.utf8
+        self.init(utf8: text.utf8)
+    }
+
+    /// Parses the 26-character form of a `String`: a concrete overload, so that callers in
+    /// other modules (the HTTP layers parse an id per event) do not run the generic one
+    /// unspecialized.
+    public init?(_ text: String) {
+        self.init(utf8: text.utf8)
+    }
+
+    private init?(utf8: some Collection<UInt8>) {
         guard utf8.count == 26 else { return nil }
         var high: UInt64 = 0
         var low: UInt64 = 0

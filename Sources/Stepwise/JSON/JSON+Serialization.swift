@@ -62,32 +62,51 @@ extension JSON {
 
     static func writeString(_ value: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""):
-                output.append(UInt8(ascii: "\\"))
-                output.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"):
-                output.append(UInt8(ascii: "\\"))
-                output.append(UInt8(ascii: "\\"))
-            case 0x0A:
-                output.append(UInt8(ascii: "\\"))
-                output.append(UInt8(ascii: "n"))
-            case 0x0D:
-                output.append(UInt8(ascii: "\\"))
-                output.append(UInt8(ascii: "r"))
-            case 0x09:
-                output.append(UInt8(ascii: "\\"))
-                output.append(UInt8(ascii: "t"))
-            case 0x00..<0x20:
-                output.append(contentsOf: "\\u00".utf8)
-                output.append(hexDigit(byte >> 4))
-                output.append(hexDigit(byte & 0x0F))
-            default:
-                output.append(byte)
+        // Most strings need no escape: copy runs of plain bytes at once, byte by byte only
+        // around the bytes that need one. Native strings are contiguous UTF-8.
+        let copied: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if runStart < index { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
+                writeEscaped(byte, to: &output)
+                runStart = index + 1
             }
+            if runStart < bytes.count { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+        }
+        if copied == nil {
+            for byte in value.utf8 { writeEscaped(byte, to: &output) }
         }
         output.append(UInt8(ascii: "\""))
+    }
+
+    /// One byte of a string, escaped if JSON requires it.
+    @inline(__always)
+    private static func writeEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""):
+            output.append(UInt8(ascii: "\\"))
+            output.append(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"):
+            output.append(UInt8(ascii: "\\"))
+            output.append(UInt8(ascii: "\\"))
+        case 0x0A:
+            output.append(UInt8(ascii: "\\"))
+            output.append(UInt8(ascii: "n"))
+        case 0x0D:
+            output.append(UInt8(ascii: "\\"))
+            output.append(UInt8(ascii: "r"))
+        case 0x09:
+            output.append(UInt8(ascii: "\\"))
+            output.append(UInt8(ascii: "t"))
+        case 0x00..<0x20:
+            output.append(contentsOf: "\\u00".utf8)
+            output.append(hexDigit(byte >> 4))
+            output.append(hexDigit(byte & 0x0F))
+        default:
+            output.append(byte)
+        }
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {

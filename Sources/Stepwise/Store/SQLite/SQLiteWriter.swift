@@ -23,6 +23,11 @@ final class SQLiteWriter: @unchecked Sendable {
 
     /// How long the writer keeps looking for the next write before parking its thread.
     static let spinAfterCommit = Duration.microseconds(200)
+    /// Spins in a row that may find nothing before the writer stops spinning.
+    static let spinMissesTolerated = 4
+    /// While not spinning, one commit in this many spins anyway, to see whether writes came
+    /// back to a fast pace.
+    static let spinRetryEvery = 32
 
     /// A write waiting for its transaction. `run` does the work and returns what to do after
     /// the commit (resume the caller with the value); `fail` resumes the caller with an error.
@@ -35,6 +40,10 @@ final class SQLiteWriter: @unchecked Sendable {
         var pending: [PendingWrite] = []
         var draining = false
         var closed = false
+        /// Spins in a row that found no write; see `drain()`.
+        var spinMisses = 0
+        /// Commits so far, to retry spinning every so often.
+        var spells = 0
     }
 
     private let queue: DispatchQueue
@@ -113,8 +122,21 @@ final class SQLiteWriter: @unchecked Sendable {
             // and pay for waking it, which on a small VM costs as much as a third of an
             // fsync'd commit (measured: sequential commits went from 0.69 to 0.82 of raw
             // SQLite's rate). The cost is at most this much CPU after each busy spell.
-            let spinUntil = clock.now + Self.spinAfterCommit
-            while state.withLock({ $0.pending.isEmpty }) && clock.now < spinUntil {}
+            //
+            // Spinning pays only while writes do come back that fast. When they come from
+            // farther away (over HTTP: a response, a client, a request), the spin finds
+            // nothing and takes a core from the very threads preparing the next write, so
+            // after a few misses in a row the writer stops spinning, and tries again now and
+            // then to notice when the pace changes.
+            let shouldSpin = state.withLock { state in
+                state.spells &+= 1
+                return state.spinMisses < Self.spinMissesTolerated || state.spells % Self.spinRetryEvery == 0
+            }
+            if shouldSpin {
+                let spinUntil = clock.now + Self.spinAfterCommit
+                while state.withLock({ $0.pending.isEmpty }) && clock.now < spinUntil {}
+                state.withLock { state in state.spinMisses = state.pending.isEmpty ? state.spinMisses + 1 : 0 }
+            }
             let batch = state.withLock { state -> [PendingWrite] in
                 if state.pending.isEmpty {
                     state.draining = false
