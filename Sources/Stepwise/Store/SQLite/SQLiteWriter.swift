@@ -24,7 +24,7 @@ final class SQLiteWriter: @unchecked Sendable {
     /// How long the writer keeps looking for the next write before parking its thread.
     static let spinAfterCommit = Duration.microseconds(200)
     /// Spins in a row that may find nothing before the writer stops spinning.
-    static let spinMissesTolerated = 4
+    static let spinMissesTolerated = 16
     /// While not spinning, one commit in this many spins anyway, to see whether writes came
     /// back to a fast pace.
     static let spinRetryEvery = 32
@@ -126,7 +126,7 @@ final class SQLiteWriter: @unchecked Sendable {
             // Spinning pays only while writes do come back that fast. When they come from
             // farther away (over HTTP: a response, a client, a request), the spin finds
             // nothing and takes a core from the very threads preparing the next write, so
-            // after a few misses in a row the writer stops spinning, and tries again now and
+            // after sixteen misses in a row the writer stops spinning, and tries again now and
             // then to notice when the pace changes.
             let shouldSpin = state.withLock { state in
                 state.spells &+= 1
