@@ -6,20 +6,24 @@ import NIOCore
 /// Inngest's Event API answers errors this way, and its SDKs read `error` to tell the caller
 /// what went wrong, so the REST API uses the same shape.
 public struct APIError: HTTPResponseError, CustomStringConvertible {
+    /// The HTTP status, also written in the body as `status`.
     public let status: HTTPResponse.Status
     /// What was wrong, in words that name the part of the request at fault.
     public let message: String
     /// Headers the answer carries, such as `Allow` for a 405.
     public let headers: HTTPFields
 
+    /// An answer with this status and message, and any extra headers.
     public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.message = message
         self.headers = headers
     }
 
+    /// The status code and the message, for logs.
     public var description: String { "\(status.code) \(message)" }
 
+    /// The JSON answer: `{"error": message, "status": code}`, with `headers`.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = JSONResponse.make(["error": .string(message), "status": .int(Int64(status.code))], status: status)
         response.headers.append(contentsOf: headers)

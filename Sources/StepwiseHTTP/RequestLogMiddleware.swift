@@ -1,10 +1,13 @@
 public import Hummingbird
 
 /// Logs each request in one line once it is answered: method, path, status and duration.
-/// The event key in `/e/{eventKey}` is a secret, and is logged as `***`.
+/// The event key in `…/e/{eventKey}` is a secret, and is logged as `***`, wherever the Event
+/// API is mounted.
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// A middleware that logs through each request's logger, at `info`.
     public init() {}
 
+    /// Answers the request through `next`, then logs the line, whatever the outcome.
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let status: HTTPResponse.Status
@@ -30,7 +33,12 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func redacted(_ path: String) -> String {
-        guard path.hasPrefix("/e/"), path.count > 3 else { return path }
-        return "/e/***"
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        var redacted = false
+        for index in segments.indices.dropLast() where segments[index] == "e" && !segments[index + 1].isEmpty {
+            segments[index + 1] = "***"
+            redacted = true
+        }
+        return redacted ? segments.joined(separator: "/") : path
     }
 }

@@ -17,6 +17,7 @@ public struct StepwiseHTTPAPI: Sendable {
     let eventAPI: EventAPIRoutes
     let restAPI: RESTAPIRoutes
 
+    /// The APIs of `client`, admitting requests as `configuration` says.
     public init(client: StepwiseClient, configuration: StepwiseHTTPConfiguration) {
         let environments = EnvironmentGate(
             store: client.store, defaultEnvironment: client.configuration.environment, configuration: configuration)
@@ -24,8 +25,10 @@ public struct StepwiseHTTPAPI: Sendable {
         restAPI = RESTAPIRoutes(clients: EnvironmentClients(served: client), configuration: configuration, environments: environments)
     }
 
-    /// Adds `/e` and `/v1` to `router`. Their errors answer `{"error": "…", "status": N}`.
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    /// Adds `e` and `v1` to `router` — a `Router`, or a `RouterGroup` to mount them under a
+    /// prefix (Inngest's SDKs expect `/e` at the root of the base URL they are given). Their
+    /// errors answer `{"error": "…", "status": N}`.
+    public func addRoutes(to router: some RouterMethods) {
         eventAPI.register(on: router.group("e").add(middleware: APIErrorMiddleware()))
         restAPI.register(on: router.group("v1").add(middleware: APIErrorMiddleware()))
     }

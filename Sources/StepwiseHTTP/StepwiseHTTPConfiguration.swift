@@ -18,6 +18,7 @@ public struct StepwiseHTTPConfiguration: Sendable {
     /// it are further held to the client's ``EventLimits``.
     public var maxRequestBytes: Int
 
+    /// A configuration in code; ``fromEnvironment(_:isDevelopment:)`` reads the usual variables.
     public init(
         isDevelopment: Bool, eventKeys: SecretKeys = SecretKeys([]), signingKeys: SecretKeys = SecretKeys([]),
         environments: Set<String> = [], maxRequestBytes: Int = 1 << 20

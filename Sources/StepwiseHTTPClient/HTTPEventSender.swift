@@ -32,6 +32,7 @@ public struct HTTPEventSender: EventSender {
         public var maxAttempts: Int
         /// The wait before the first retry; it doubles with each further one, up to `maxBackoff`.
         public var initialBackoff: Duration
+        /// The longest wait between two attempts.
         public var maxBackoff: Duration
         /// How long one attempt may take. AsyncHTTPClient keeps trying to connect until then,
         /// so this is also how long an attempt at an unreachable server lasts.
@@ -42,6 +43,7 @@ public struct HTTPEventSender: EventSender {
         /// The local development server's address, where Inngest's SDKs look for one too.
         public static let developmentServerURL = "http://127.0.0.1:8288"
 
+        /// A configuration in code; ``fromEnvironment(_:)`` reads the usual variables.
         public init(
             baseURL: String = Configuration.developmentServerURL, eventKey: String? = nil, environment: String? = nil,
             maxAttempts: Int = 5, initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5),
@@ -73,6 +75,7 @@ public struct HTTPEventSender: EventSender {
         }
     }
 
+    /// Where and how this sender sends.
     public let configuration: Configuration
     private let httpClient: HTTPClient
     private let endpoint: String
@@ -191,6 +194,7 @@ public enum HTTPEventSenderError: Error, Sendable, Hashable, CustomStringConvert
     /// The sender's configuration cannot work.
     case invalidConfiguration(String)
 
+    /// The error in words, with the server's message when it gave one.
     public var description: String {
         switch self {
         case .rejected(let status, let message): "the Event API refused the events (HTTP \(status)): \(message)"

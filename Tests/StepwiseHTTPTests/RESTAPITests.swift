@@ -1,8 +1,9 @@
 import Foundation
+import Hummingbird
 import NIOHTTP1
 import Testing
 @testable import Stepwise
-import StepwiseHTTP
+@testable import StepwiseHTTP
 import StepwiseTesting
 
 @Suite("REST API over a real HTTP server")
@@ -193,5 +194,32 @@ struct HTTPHarness {
 
     func runUntilIdle() async throws {
         try await worker.runUntilIdle(advancing: clock)
+    }
+}
+
+@Suite("Mounting and logging")
+struct MountingTests {
+    @Test("the APIs mount under a prefix of an app's own router, beside its routes")
+    func mountedUnderPrefix() async throws {
+        let client = try makeClient()
+        let router = Router()
+        router.get("health") { _, _ in "ok" }
+        StepwiseHTTPAPI(client: client, configuration: production).addRoutes(to: router.group("stepwise"))
+        try await withServer(router) { url in
+            #expect(try await get("\(url)/health").body == "ok")
+            let sent = try await post("\(url)/stepwise/e/key-one", #"{"name": "mounted"}"#)
+            #expect(sent.status == 200)
+            let read = try await get("\(url)/stepwise/v1/events/\(sent.ids[0])", headers: [("Authorization", "Bearer sign-me")])
+            #expect(read.json?["data"]?["name"] == "mounted")
+            #expect(try await post("\(url)/stepwise/e/wrong", #"{"name": "x"}"#).status == 401)
+        }
+    }
+
+    @Test("an event key in a path is never logged")
+    func redaction() {
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/e/secret-key") == "/e/***")
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/stepwise/e/secret-key") == "/stepwise/e/***")
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/e/") == "/e/")
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/v1/events") == "/v1/events")
     }
 }

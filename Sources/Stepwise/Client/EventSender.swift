@@ -24,6 +24,7 @@ extension EventSender {
 public enum EventSenderError: Error, Sendable, Hashable, CustomStringConvertible {
     case noID
 
+    /// The error in words.
     public var description: String { "the event was sent, but no id came back for it" }
 }
 

@@ -72,6 +72,7 @@ public struct EventIDSeedConflict: Error, Sendable, Hashable, CustomStringConver
     /// The event's position in the batch.
     public let index: Int
 
+    /// The error in words, naming the event.
     public var description: String {
         "events[\(index)]: the id that x-inngest-event-id-seed gives this event is taken by another event: use a new seed for each request"
     }

@@ -24,10 +24,12 @@ public struct RunQuery: Sendable, Hashable {
 
 /// One page of runs, newest first.
 public struct RunPage: Sendable, Hashable {
+    /// The runs of the page, newest first.
     public let runs: [RunRecord]
     /// Where the next (older) page starts — pass it as `before` — or `nil` on the last page.
     public let nextCursor: RunID?
 
+    /// A page of `runs`, followed by the page before `nextCursor`, if any.
     public init(runs: [RunRecord], nextCursor: RunID?) {
         self.runs = runs
         self.nextCursor = nextCursor

@@ -91,9 +91,12 @@ public protocol Store: Sendable {
 
 /// Why a run cannot be rerun.
 public struct RerunError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The run that was to be rerun.
     public let runID: RunID
+    /// Its function, which no app registers any more.
     public let functionID: String
 
+    /// The error in words.
     public var description: String {
         "run \(runID) cannot be rerun: its function '\(functionID)' is no longer registered by any app"
     }
