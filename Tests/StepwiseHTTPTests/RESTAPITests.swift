@@ -1,4 +1,6 @@
 import Foundation
+import InMemoryLogging
+import Logging
 import Hummingbird
 import NIOHTTP1
 import Testing
@@ -221,5 +223,27 @@ struct MountingTests {
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/stepwise/e/secret-key") == "/stepwise/e/***")
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/e/") == "/e/")
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/v1/events") == "/v1/events")
+    }
+}
+
+@Suite("Request log")
+struct RequestLogTests {
+    @Test("each request is logged in one line, once answered: method, path without the key, status, duration")
+    func oneLinePerRequest() async throws {
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .info
+        let logger = Logger(label: "server", factory: { _ in handler })
+        let client = try makeClient()
+        try await withServer(StepwiseHTTPAPI(client: client, configuration: production).router(), logger: logger) { url in
+            _ = try await post("\(url)/e/key-one", #"{"name": "a"}"#)
+            _ = try await post("\(url)/e/wrong-key", #"{"name": "a"}"#)
+            _ = try await get("\(url)/v1/events")
+        }
+        let lines = handler.entries.map(\.message.description).filter { $0.hasPrefix("POST ") || $0.hasPrefix("GET ") }
+        #expect(lines.count == 3)
+        #expect(lines.contains { $0.hasPrefix("POST /e/*** 200 ") && $0.hasSuffix("ms") })
+        #expect(lines.contains { $0.hasPrefix("POST /e/*** 401 ") })
+        #expect(lines.contains { $0.hasPrefix("GET /v1/events 401 ") })
+        #expect(!handler.entries.contains { "\($0.message) \($0.metadata)".contains("key-one") }, "the key is never logged")
     }
 }

@@ -39,7 +39,7 @@ func makeClient(store: SQLiteStore? = nil, environment: String = "default") thro
 
 /// Serves `router` on a free loopback port for the duration of `body`, which gets the base URL.
 func withServer<Context: RequestContext>(
-    _ router: Router<Context>, _ body: (String) async throws -> Void
+    _ router: Router<Context>, logger: Logger = quietLogger(), _ body: (String) async throws -> Void
 ) async throws where Context.Source == ApplicationRequestContextSource {
     let (ports, portContinuation) = AsyncStream<Int>.makeStream()
     let app = Application(
@@ -48,7 +48,7 @@ func withServer<Context: RequestContext>(
             portContinuation.yield(channel.localAddress?.port ?? 0)
             portContinuation.finish()
         },
-        logger: quietLogger())
+        logger: logger)
     let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: quietLogger()))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
