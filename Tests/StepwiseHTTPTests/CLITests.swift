@@ -174,8 +174,8 @@ struct CLITests {
             database: directory.path("prod.db"), arguments: ["serve"],
             environment: ["STEPWISE_EVENT_KEYS": "k1,k2", "STEPWISE_SIGNING_KEY": "sign"])
         defer { server.stop() }
-        #expect(try await post("\(url)/e/k2", #"{"name": "a"}"#).status == 200)
-        #expect(try await post("\(url)/e/k3", #"{"name": "a"}"#).status == 401)
+        #expect(try await post("\(url)/e/k2", #"{"name": "a", "data": {}}"#).status == 200)
+        #expect(try await post("\(url)/e/k3", #"{"name": "a", "data": {}}"#).status == 401)
         #expect(try await get("\(url)/v1/events").status == 401)
         let listed = try runCommand(stepwiseTool, ["events", "list", "--url", url, "--json"], environment: ["STEPWISE_SIGNING_KEY": "sign"])
         #expect(listed.status == 0, "\(listed.stderr)")

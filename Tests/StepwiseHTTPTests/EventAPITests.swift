@@ -56,18 +56,20 @@ struct EventAPITests {
         let client = try makeClient()
         try await withAPIServer(client: client, configuration: production) { url in
             let cases: [(String, String)] = [
-                (#"[{"name": "ok"}, {"name": "bad", "data": [1, 2]}]"#, "events[1].data: must be a JSON object, not an array"),
-                (#"[{"name": "ok"}, {"data": {}}]"#, "events[1].name: is required"),
-                (#"[{"name": "ok"}, {"name": 7}]"#, "events[1].name: must be a string, not a number"),
-                (#"[{"name": "ok"}, {"name": "  "}]"#, "events[1].name: must not be empty"),
-                (#"[{"name": "ok"}, {"name": "x", "ts": "yesterday"}]"#, "events[1].ts: must be an integer"),
-                (#"[{"name": "ok"}, {"name": "x", "ts": 1.5}]"#, "events[1].ts: must be an integer"),
-                (#"[{"name": "ok"}, {"name": "x", "id": 12}]"#, "events[1].id: must be a string, not a number"),
-                (#"[{"name": "ok"}, {"name": "x", "user": "me"}]"#, "events[1].user: must be a JSON object, not a string"),
-                (#"[{"name": "ok"}, "event"]"#, "events[1]: must be an event object, not a string"),
-                (#"[{"name": "ok"}, {"name": "inngest/function.finished"}]"#, "events[1].name: names starting with 'inngest/'"),
+                (#"[{"name": "ok", "data": {}}, {"name": "bad", "data": [1, 2]}]"#, "events[1].data: must be a JSON object, not an array"),
+                (#"[{"name": "ok", "data": {}}, {"data": {}}]"#, "events[1].name: is required"),
+                (#"[{"name": "ok", "data": {}}, {"name": "no-data"}]"#, "events[1].data: is required"),
+                (#"[{"name": "ok", "data": {}}, {"name": "null-data", "data": null}]"#, "events[1].data: is required"),
+                (#"[{"name": "ok", "data": {}}, {"name": 7}]"#, "events[1].name: must be a string, not a number"),
+                (#"[{"name": "ok", "data": {}}, {"name": "  ", "data": {}}]"#, "events[1].name: must not be empty"),
+                (#"[{"name": "ok", "data": {}}, {"name": "x", "ts": "yesterday"}]"#, "events[1].ts: must be an integer"),
+                (#"[{"name": "ok", "data": {}}, {"name": "x", "ts": 1.5}]"#, "events[1].ts: must be an integer"),
+                (#"[{"name": "ok", "data": {}}, {"name": "x", "id": 12}]"#, "events[1].id: must be a string, not a number"),
+                (#"[{"name": "ok", "data": {}}, {"name": "x", "data": {}, "user": "me"}]"#, "events[1].user: must be a JSON object, not a string"),
+                (#"[{"name": "ok", "data": {}}, "event"]"#, "events[1]: must be an event object, not a string"),
+                (#"[{"name": "ok", "data": {}}, {"name": "inngest/function.finished", "data": {}}]"#, "events[1].name: names starting with 'inngest/'"),
                 (#""just a string""#, "must be an event object or an array of them"),
-                (#"{"name": "x", "ts": 1700000000}"#, "seconds instead of milliseconds"),
+                (#"{"name": "x", "data": {}, "ts": 1700000000}"#, "seconds instead of milliseconds"),
             ]
             for (body, message) in cases {
                 let answer = try await post("\(url)/e/key-one", body)
@@ -149,7 +151,7 @@ struct EventAPITests {
             #expect(answer.status == 413)
             #expect(answer.json?["status"] == 413)
             // Under the request limit but over the event limit: 413 too, naming the event.
-            let events = "[" + (0..<3).map { _ in #"{"name": "a"}"# }.joined(separator: ",") + "]"
+            let events = "[" + (0..<3).map { _ in #"{"name": "a", "data": {}}"# }.joined(separator: ",") + "]"
             #expect(try await post("\(url)/e/key-one", events).status == 200)
             #expect(try await storedEvents(client.store).count == 3)
         }
@@ -157,7 +159,7 @@ struct EventAPITests {
             id: "test-app", store: try SQLiteStore(.init(path: nil)),
             configuration: .init(limits: EventLimits(maxEventBytes: 100, maxBatchBytes: 1000, maxBatchCount: 10)), logger: quietLogger())
         try await withAPIServer(client: small, configuration: production) { url in
-            let answer = try await post("\(url)/e/key-one", #"[{"name": "a"}, {"name": "b", "data": {"blob": ""# + String(repeating: "y", count: 200) + #""}}]"#)
+            let answer = try await post("\(url)/e/key-one", #"[{"name": "a", "data": {}}, {"name": "b", "data": {"blob": ""# + String(repeating: "y", count: 200) + #""}}]"#)
             #expect(answer.status == 413)
             #expect(answer.error?.hasPrefix("events[1]: the event is") == true, "\(answer.body)")
             #expect(try await storedEvents(small.store).isEmpty)
@@ -183,7 +185,7 @@ struct EventAPITests {
         let client = try makeClient()
         try await withAPIServer(client: client, configuration: production) { url in
             let seed = EventIDSeed.random(milliseconds: 1_800_000_000_000).description
-            let body = #"[{"name": "a", "data": {"n": 1}}, {"name": "b"}]"#
+            let body = #"[{"name": "a", "data": {"n": 1}}, {"name": "b", "data": {}}]"#
             let first = try await post("\(url)/e/key-one", body, headers: [("x-inngest-event-id-seed", seed)])
             let retry = try await post("\(url)/e/key-one", body, headers: [("x-inngest-event-id-seed", seed)])
             #expect(first.status == 200)
@@ -202,7 +204,7 @@ struct EventAPITests {
     func environments() async throws {
         let client = try makeClient()
         try await withAPIServer(client: client, configuration: development) { url in
-            let answer = try await post("\(url)/e/x", #"{"name": "branch.event"}"#, headers: [("x-inngest-env", "feature/my-branch")])
+            let answer = try await post("\(url)/e/x", #"{"name": "branch.event", "data": {}}"#, headers: [("x-inngest-env", "feature/my-branch")])
             #expect(answer.status == 200)
             #expect(try await storedEvents(client.store, environment: "feature/my-branch").map(\.name) == ["branch.event"])
             #expect(try await storedEvents(client.store).isEmpty, "not in the default environment")
@@ -210,21 +212,21 @@ struct EventAPITests {
         var configuration = production
         configuration.environments = ["staging"]
         try await withAPIServer(client: client, configuration: configuration) { url in
-            let unknown = try await post("\(url)/e/key-one", #"{"name": "x"}"#, headers: [("x-inngest-env", "feature/other")])
+            let unknown = try await post("\(url)/e/key-one", #"{"name": "x", "data": {}}"#, headers: [("x-inngest-env", "feature/other")])
             #expect(unknown.status == 404)
             #expect(unknown.error?.contains("environment 'feature/other'") == true, "\(unknown.body)")
             #expect(try await storedEvents(client.store, environment: "feature/other").isEmpty)
 
-            #expect(try await post("\(url)/e/key-one", #"{"name": "x"}"#, headers: [("x-inngest-env", "staging")]).status == 200)
-            #expect(try await post("\(url)/e/key-one", #"{"name": "x"}"#, headers: [("x-inngest-env", "feature/my-branch")]).status == 200,
+            #expect(try await post("\(url)/e/key-one", #"{"name": "x", "data": {}}"#, headers: [("x-inngest-env", "staging")]).status == 200)
+            #expect(try await post("\(url)/e/key-one", #"{"name": "x", "data": {}}"#, headers: [("x-inngest-env", "feature/my-branch")]).status == 200,
                     "in use since dev mode stored events in it")
 
             // A worker serving an environment brings it into use.
             let branchWorker = try makeClient(store: client.store as? SQLiteStore, environment: "pr-42")
             try branchWorker.createFunction(id: "f", trigger: .event("x")) { _, _ in }
             try await branchWorker.registerFunctions()
-            #expect(try await post("\(url)/e/key-one", #"{"name": "x"}"#, headers: [("x-inngest-env", "pr-42")]).status == 200)
-            let malformed = try await post("\(url)/e/key-one", #"{"name": "x"}"#, headers: [("x-inngest-env", String(repeating: "e", count: 300))])
+            #expect(try await post("\(url)/e/key-one", #"{"name": "x", "data": {}}"#, headers: [("x-inngest-env", "pr-42")]).status == 200)
+            let malformed = try await post("\(url)/e/key-one", #"{"name": "x", "data": {}}"#, headers: [("x-inngest-env", String(repeating: "e", count: 300))])
             #expect(malformed.status == 400)
         }
     }

@@ -104,7 +104,7 @@ struct RESTAPITests {
             try await step.sleep("nap", for: .seconds(3600))
         }
         try await withAPIServer(client: client, configuration: production) { url in
-            let eventID = try await post("\(url)/e/key-one", #"{"name": "order/placed"}"#).ids[0]
+            let eventID = try await post("\(url)/e/key-one", #"{"name": "order/placed", "data": {}}"#).ids[0]
             // Runs what is due now, without moving the clock: the nap stays asleep.
             try await harness.worker.drain()
 
@@ -170,7 +170,7 @@ struct RESTAPITests {
     func environments() async throws {
         let client = try makeClient()
         try await withAPIServer(client: client, configuration: development) { url in
-            let id = try await post("\(url)/e/x", #"{"name": "branch.event"}"#, headers: [("x-inngest-env", "feature/x")]).ids[0]
+            let id = try await post("\(url)/e/x", #"{"name": "branch.event", "data": {}}"#, headers: [("x-inngest-env", "feature/x")]).ids[0]
             #expect(try await get("\(url)/v1/events/\(id)").status == 404, "not in the default environment")
             let there = try await get("\(url)/v1/events/\(id)", headers: [("x-inngest-env", "feature/x")])
             #expect(there.json?["data"]?["name"] == "branch.event")
@@ -209,11 +209,11 @@ struct MountingTests {
         StepwiseHTTPAPI(client: client, configuration: production).addRoutes(to: router.group("stepwise"))
         try await withServer(router) { url in
             #expect(try await get("\(url)/health").body == "ok")
-            let sent = try await post("\(url)/stepwise/e/key-one", #"{"name": "mounted"}"#)
+            let sent = try await post("\(url)/stepwise/e/key-one", #"{"name": "mounted", "data": {}}"#)
             #expect(sent.status == 200)
             let read = try await get("\(url)/stepwise/v1/events/\(sent.ids[0])", headers: [("Authorization", "Bearer sign-me")])
             #expect(read.json?["data"]?["name"] == "mounted")
-            #expect(try await post("\(url)/stepwise/e/wrong", #"{"name": "x"}"#).status == 401)
+            #expect(try await post("\(url)/stepwise/e/wrong", #"{"name": "x", "data": {}}"#).status == 401)
         }
     }
 
@@ -235,8 +235,8 @@ struct RequestLogTests {
         let logger = Logger(label: "server", factory: { _ in handler })
         let client = try makeClient()
         try await withServer(StepwiseHTTPAPI(client: client, configuration: production).router(), logger: logger) { url in
-            _ = try await post("\(url)/e/key-one", #"{"name": "a"}"#)
-            _ = try await post("\(url)/e/wrong-key", #"{"name": "a"}"#)
+            _ = try await post("\(url)/e/key-one", #"{"name": "a", "data": {}}"#)
+            _ = try await post("\(url)/e/wrong-key", #"{"name": "a", "data": {}}"#)
             _ = try await get("\(url)/v1/events")
         }
         let lines = handler.entries.map(\.message.description).filter { $0.hasPrefix("POST ") || $0.hasPrefix("GET ") }

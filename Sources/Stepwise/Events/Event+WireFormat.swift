@@ -3,10 +3,10 @@
 extension Event {
     /// The events of a request body: one event object, or an array of event objects.
     ///
-    /// Fields are those of ``Event``: `name` (required, a string), `data` and `user` (objects;
-    /// `data` defaults to `{}`), `id` and `v` (strings), `ts` (an integer of milliseconds). A
-    /// `null` field counts as absent, and so does a `ts` of 0, which Inngest's SDKs send for "now".
-    /// Other fields are ignored, as Inngest ignores them.
+    /// Fields are those of ``Event``: `name` and `data` (required: a string, an object), `user`
+    /// (an object), `id` and `v` (strings), `ts` (an integer of milliseconds). A `null` field
+    /// counts as absent, and so does a `ts` of 0, which Inngest's SDKs send for "now". Other
+    /// fields are ignored, as Inngest ignores them.
     ///
     /// - Throws: ``EventValidationError`` naming the event's index and the field at fault.
     public static func batch(fromWireFormat json: JSON) throws(EventValidationError) -> [Event] {
@@ -55,10 +55,15 @@ extension Event {
             }
             ts = milliseconds == 0 ? nil : milliseconds
         }
-        // The types of `data` and `user` are checked by validation, with the same index.
-        self.init(
-            name: name, data: present(.data) ?? .emptyObject, user: present(.user).map(EventPayload.init(json:)),
-            id: try string(.id), ts: ts, v: try string(.v))
+        // "The event payload is a JSON object that must contain a name and data property"
+        // (Inngest's "Sending events"). The types of `data` and `user` are checked by
+        // validation, with the same index.
+        let id = try string(.id)
+        let v = try string(.v)
+        guard let data = present(.data) else {
+            throw EventValidationError(index: index, field: .data, problem: .missing)
+        }
+        self.init(name: name, data: data, user: present(.user).map(EventPayload.init(json:)), id: id, ts: ts, v: v)
     }
 }
 
