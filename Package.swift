@@ -93,6 +93,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The `stepwise` tool, where DESIGN.md's layout puts it.
         .executableTarget(
             name: "StepwiseCLI",
             dependencies: [
@@ -107,6 +108,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            path: "Sources/stepwise",
             swiftSettings: strictSettings
         ),
         .executableTarget(
