@@ -20,8 +20,20 @@ struct CancellationTests {
             Event(name: "storefront/cart.abandoned", data: ["cartId": "c-2"]),
         ])
         try await harness.worker.drain()
+        let published = harness.client.subscribe()
         // c-1 checks out: its reminder is cancelled; c-2's is not.
         let checkout = try await harness.client.send(Event(name: "storefront/cart.checkout.completed", data: ["cartId": "c-1"]))
+        // The cancellation is stored in the same transaction as the checkout, and published on
+        // the bus with it, right after it.
+        let marker = try await harness.client.send(Event(name: "test/marker"))
+        var received: [StoredEvent] = []
+        for await event in published {
+            received.append(event)
+            if event.id == marker { break }
+        }
+        #expect(received.map(\.name) == ["storefront/cart.checkout.completed", SystemEvent.functionCancelled, "test/marker"])
+        #expect(received.first?.id == checkout)
+        #expect(received.dropFirst().first?.data["cancelled_by"] == .string(checkout.description))
         try await harness.runUntilIdle()
         #expect(calls["reminder-c-1"] == 0)
         #expect(calls["reminder-c-2"] == 1)

@@ -2,27 +2,39 @@ extension SQLiteStore {
     public func append(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
         let generator = idGenerator
         return try await writer.write({ connection in
-            try Self.appendEvents(batch, generator: generator, connection: connection)
-        }, afterCommit: Self.publishingAccepted(batch))
+            var stored: [StoredEvent] = []
+            let outcomes = try Self.appendEvents(batch, generator: generator, connection: connection, stored: &stored)
+            return AppendResult(outcomes: outcomes, stored: stored)
+        }, afterCommit: Self.publishingStored(batch)).outcomes
     }
 
-    /// The writer's after-commit hook for a write that appends `batch`: hands the events it
-    /// accepted (not the duplicates) to the batch's `afterCommit`, if it has one.
-    static func publishingAccepted(_ batch: EventBatch?) -> (@Sendable ([EventAppendOutcome]) -> Void)? {
+    /// What a write that appends events did: the outcomes of its own batch, and every event it
+    /// stored, in the order stored — the batch's, and the system events they set off inside
+    /// the transaction (a `cancelOn`'s `function.cancelled`).
+    struct AppendResult: Sendable {
+        var outcomes: [EventAppendOutcome]
+        var stored: [StoredEvent]
+    }
+
+    /// The writer's after-commit hook for a write that appends `batch`: hands every event the
+    /// write stored, the ones its events set off included, to the batch's `afterCommit`, so
+    /// that the bus publishes all of them, in the order they were stored.
+    static func publishingStored(_ batch: EventBatch?) -> (@Sendable (AppendResult) -> Void)? {
         guard let callback = batch?.afterCommit else { return nil }
-        return { outcomes in
-            let accepted = outcomes.compactMap { outcome -> StoredEvent? in
-                if case .accepted(let event) = outcome { return event }
-                return nil
-            }
-            if !accepted.isEmpty { callback(accepted) }
+        return { result in
+            if !result.stored.isEmpty { callback(result.stored) }
         }
     }
 
     /// Appends a batch inside the writer's transaction, with the runs its events trigger. The
     /// statements are looked up once per batch, not once per event: this loop is the ingest
     /// hot path.
-    static func appendEvents(_ batch: EventBatch, generator: ULIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
+    ///
+    /// Every event stored is added to `stored` as it is stored: the batch's, and those that
+    /// resolving waits appends in turn, each after the event that set it off.
+    static func appendEvents(
+        _ batch: EventBatch, generator: ULIDGenerator, connection: SQLiteConnection, stored: inout [StoredEvent]
+    ) throws -> [EventAppendOutcome] {
         var outcomes: [EventAppendOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
@@ -87,12 +99,13 @@ extension SQLiteStore {
                     """,
                     .text(batch.environment), .text(dedupeID), .text(idText), .integer(batch.receivedAt))
             }
-            let stored = StoredEvent(
+            let storedEvent = StoredEvent(
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
                 dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
-            try createRuns(for: stored, triggers: triggers, generator: generator, connection: connection)
-            if hasWaits { try resolveWaits(for: stored, generator: generator, connection: connection) }
-            outcomes.append(.accepted(stored))
+            stored.append(storedEvent)
+            try createRuns(for: storedEvent, triggers: triggers, generator: generator, connection: connection)
+            if hasWaits { try resolveWaits(for: storedEvent, generator: generator, connection: connection, stored: &stored) }
+            outcomes.append(.accepted(storedEvent))
         }
         return outcomes
     }

@@ -194,7 +194,7 @@ extension SQLiteStore {
         guard anyDue else { return 0 }
         let generator = idGenerator
         let batchForPublishing = EventBatch(environment: environment, events: [], receivedAt: now, dedupeWindow: 0, afterCommit: afterCommit)
-        let outcomes = try await writer.write({ connection -> [EventAppendOutcome] in
+        let result = try await writer.write({ connection -> AppendResult in
             var due: [(function: String, expression: String, timeZone: String, nextAt: Int64)] = []
             try connection.query(
                 """
@@ -206,6 +206,7 @@ extension SQLiteStore {
                 due.append((row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "UTC", row.integer(3)))
             }
             var outcomes: [EventAppendOutcome] = []
+            var stored: [StoredEvent] = []
             for schedule in due {
                 // The ticks missed while no worker ran collapse into this one run.
                 let next = (try? CronSchedule(schedule.expression, timeZone: schedule.timeZone))?.next(after: now) ?? Int64.max
@@ -223,13 +224,13 @@ extension SQLiteStore {
                 let tick = NewEvent(systemEvent: SystemEvent.scheduledTimer, data: data, at: now)
                 let appended = try Self.appendEvents(
                     EventBatch(environment: environment, events: [tick], receivedAt: now, dedupeWindow: 0),
-                    generator: generator, connection: connection)
+                    generator: generator, connection: connection, stored: &stored)
                 guard case .accepted(let event)? = appended.first else { continue }
                 try Self.insertRun(app: appID, function: schedule.function, event: event, generator: generator, connection: connection)
                 outcomes += appended
             }
-            return outcomes
-        }, afterCommit: Self.publishingAccepted(batchForPublishing))
-        return outcomes.count
+            return AppendResult(outcomes: outcomes, stored: stored)
+        }, afterCommit: Self.publishingStored(batchForPublishing))
+        return result.outcomes.count
     }
 }

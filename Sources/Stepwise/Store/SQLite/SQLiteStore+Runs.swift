@@ -82,12 +82,12 @@ extension SQLiteStore {
         let generator = idGenerator
         return try await writer.write({ connection in
             try Self.commit(checkpoint, generator: generator, connection: connection)
-        }, afterCommit: Self.publishingAccepted(checkpoint.events))
+        }, afterCommit: Self.publishingStored(checkpoint.events)).outcomes
     }
 
     /// The body of a checkpoint, inside the writer's transaction: the fence first, so that a
     /// worker that lost its lease changes nothing.
-    private static func commit(_ checkpoint: RunCheckpoint, generator: ULIDGenerator, connection: SQLiteConnection) throws -> [EventAppendOutcome] {
+    private static func commit(_ checkpoint: RunCheckpoint, generator: ULIDGenerator, connection: SQLiteConnection) throws -> AppendResult {
         let lease = checkpoint.lease
         let runID = SQLiteValue.text(lease.runID.description)
         let held = try connection.scalarInteger(
@@ -95,8 +95,9 @@ extension SQLiteStore {
         guard held != nil else { throw LeaseLostError(runID: lease.runID) }
 
         var outcomes: [EventAppendOutcome] = []
+        var stored: [StoredEvent] = []
         if let events = checkpoint.events {
-            outcomes = try appendEvents(events, generator: generator, connection: connection)
+            outcomes = try appendEvents(events, generator: generator, connection: connection, stored: &stored)
         }
         var invokedRunID: String?
         if case .invoke(let invocation) = checkpoint.transition {
@@ -198,7 +199,7 @@ extension SQLiteStore {
         default:
             break
         }
-        return outcomes
+        return AppendResult(outcomes: outcomes, stored: stored)
     }
 
     private static func errorValue(_ error: ErrorRecord?) throws -> SQLiteValue {
@@ -213,7 +214,7 @@ extension SQLiteStore {
 
     public func cancel(runID: RunID, environment: String, now: Int64, events: EventBatch?) async throws -> Bool {
         let generator = idGenerator
-        let outcome = try await writer.write({ connection -> [EventAppendOutcome]? in
+        let outcome = try await writer.write({ connection -> AppendResult? in
             let id = SQLiteValue.text(runID.description)
             let changed = try connection.run(
                 """
@@ -223,10 +224,12 @@ extension SQLiteStore {
                 .integer(now), id, .text(environment))
             guard changed == 1 else { return nil }
             try connection.run("DELETE FROM run_waits WHERE run_id = ?", id)
-            guard let events else { return [] }
-            return try Self.appendEvents(events, generator: generator, connection: connection)
-        }, afterCommit: { outcomes in
-            if let outcomes { Self.publishingAccepted(events)?(outcomes) }
+            guard let events else { return AppendResult(outcomes: [], stored: []) }
+            var stored: [StoredEvent] = []
+            let outcomes = try Self.appendEvents(events, generator: generator, connection: connection, stored: &stored)
+            return AppendResult(outcomes: outcomes, stored: stored)
+        }, afterCommit: { result in
+            if let result { Self.publishingStored(events)?(result) }
         })
         return outcome != nil
     }

@@ -14,7 +14,9 @@ extension SQLiteStore {
     /// value at that path is looked up among the waiting values. A wait whose run is no
     /// longer `waiting` (it was claimed at its timeout a moment ago) is left alone: the
     /// timeout won.
-    static func resolveWaits(for event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws {
+    static func resolveWaits(
+        for event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection, stored: inout [StoredEvent]
+    ) throws {
         // The distinct paths, found by seeking the index from one to the next (a handful of
         // seeks) rather than by DISTINCT, which would read every waiting row of the name.
         let environment = SQLiteValue.text(event.environment)
@@ -60,7 +62,7 @@ extension SQLiteStore {
                 // Only events received after the run was created are registered here, and
                 // only within the cancellation's timeout.
                 guard event.receivedAt <= wait.expiresAt, wait.runID != "" else { continue }
-                try cancelRun(wait.runID, because: event, generator: generator, connection: connection)
+                try cancelRun(wait.runID, because: event, generator: generator, connection: connection, stored: &stored)
                 continue
             }
             let resumed = try connection.run(
@@ -80,7 +82,9 @@ extension SQLiteStore {
     /// Cancels a run that has not ended, because `event` arrived (its `cancelOn`), inside the
     /// transaction storing the event: the run ends `cancelled`, its waits are dropped, and its
     /// `stepwise/function.cancelled` is appended in the same transaction.
-    static func cancelRun(_ runID: String, because event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws {
+    static func cancelRun(
+        _ runID: String, because event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection, stored: inout [StoredEvent]
+    ) throws {
         var run: RunRecord?
         try connection.query(
             """
@@ -101,6 +105,6 @@ extension SQLiteStore {
         let cancelled = NewEvent(systemEvent: SystemEvent.functionCancelled, data: .object(data), at: event.receivedAt)
         _ = try appendEvents(
             EventBatch(environment: event.environment, events: [cancelled], receivedAt: event.receivedAt, dedupeWindow: 0),
-            generator: generator, connection: connection)
+            generator: generator, connection: connection, stored: &stored)
     }
 }
