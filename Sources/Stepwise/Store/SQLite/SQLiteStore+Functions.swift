@@ -56,13 +56,21 @@ extension SQLiteStore {
         let targets = triggers.targets(for: event)
         guard !targets.isEmpty else { return }
         for target in targets {
-            try insertRun(app: target.app, function: target.function, event: event, generator: generator, connection: connection)
+            try insertRun(
+                app: target.app, function: target.function, event: event, generator: generator, connection: connection,
+                cancelOn: .known(target.cancelOn))
         }
     }
 
     /// Inserts the run of `function` for `event`, unless it exists; answers its id either way.
     @discardableResult
-    static func insertRun(app: String, function: String, event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection) throws -> String {
+    ///
+    /// - Parameter cancelOn: the function's stored `cancelOn` settings, when the caller has them
+    ///   (fan-out loads them with the triggers, once per batch), so that a run needs no look-up.
+    static func insertRun(
+        app: String, function: String, event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection,
+        cancelOn: StoredCancelOn = .unknown
+    ) throws -> String {
         let insert = try connection.statement(
             """
             INSERT OR IGNORE INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at)
@@ -80,7 +88,7 @@ extension SQLiteStore {
         try insert.bind(.integer(event.receivedAt), at: 7)
         while try insert.step() {}
         if connection.changes == 1 {
-            try registerCancellations(runID: id, app: app, function: function, event: event, connection: connection)
+            try registerCancellations(runID: id, app: app, function: function, event: event, connection: connection, cancelOn: cancelOn)
             return id
         }
         return try connection.scalarText(
@@ -92,12 +100,19 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// Registers the waits through which the events of the function's `cancelOn` cancel a
     /// new run: matched like a step's wait, by index, when such an event is stored.
-    static func registerCancellations(runID: String, app: String, function: String, event: StoredEvent, connection: SQLiteConnection) throws {
-        guard let text = try connection.scalarText(
-            "SELECT cancel_on FROM functions WHERE environment = ? AND app_id = ? AND function_id = ?",
-            .text(event.environment), .text(app), .text(function)),
-            case .array(let entries)? = try? JSON(parsing: text)
-        else { return }
+    static func registerCancellations(
+        runID: String, app: String, function: String, event: StoredEvent, connection: SQLiteConnection, cancelOn stored: StoredCancelOn = .unknown
+    ) throws {
+        let text: String?
+        switch stored {
+        case .known(let known):
+            text = known
+        case .unknown:
+            text = try connection.scalarText(
+                "SELECT cancel_on FROM functions WHERE environment = ? AND app_id = ? AND function_id = ?",
+                .text(event.environment), .text(app), .text(function))
+        }
+        guard let text, case .array(let entries)? = try? JSON(parsing: text) else { return }
         let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
         for (index, entry) in entries.enumerated() {
             guard let cancelOn = CancelOn(json: entry) else { continue }
@@ -116,6 +131,14 @@ extension SQLiteStore {
     }
 }
 
+/// A function's stored `cancelOn` settings, when a caller has already read them.
+enum StoredCancelOn {
+    /// Not read yet: look them up.
+    case unknown
+    /// The settings' JSON text, or `nil` for a function without any.
+    case known(String?)
+}
+
 /// The triggers of one environment, loaded once per appended batch and matched in memory:
 /// an exact name is a dictionary look-up, a prefix a scan of the (few) prefix triggers.
 struct TriggerIndex {
@@ -123,6 +146,8 @@ struct TriggerIndex {
         let app: String
         let function: String
         let conditions: [String: JSON]
+        /// The function's stored `cancelOn` settings (JSON text), `nil` when it has none.
+        let cancelOn: String?
     }
 
     private var exact: [String: [Target]] = [:]
@@ -133,7 +158,12 @@ struct TriggerIndex {
     static func load(environment: String, connection: SQLiteConnection) throws -> TriggerIndex {
         var index = TriggerIndex()
         try connection.query(
-            "SELECT app_id, function_id, pattern, is_prefix, conditions FROM function_triggers WHERE environment = ?",
+            """
+            SELECT t.app_id, t.function_id, t.pattern, t.is_prefix, t.conditions, f.cancel_on
+            FROM function_triggers AS t
+            LEFT JOIN functions AS f ON f.environment = t.environment AND f.app_id = t.app_id AND f.function_id = t.function_id
+            WHERE t.environment = ?
+            """,
             [.text(environment)]
         ) { row in
             var conditions: [String: JSON] = [:]
@@ -143,7 +173,7 @@ struct TriggerIndex {
                 }
                 conditions = Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.value) })
             }
-            let target = Target(app: row.text(0) ?? "", function: row.text(1) ?? "", conditions: conditions)
+            let target = Target(app: row.text(0) ?? "", function: row.text(1) ?? "", conditions: conditions, cancelOn: row.text(5))
             let pattern = row.text(2) ?? ""
             if row.integer(3) == 1 {
                 index.prefixes.append((pattern, target))
@@ -155,13 +185,13 @@ struct TriggerIndex {
     }
 
     /// The functions `event` starts a run of: each once, however many of its triggers match.
-    func targets(for event: StoredEvent) -> [(app: String, function: String)] {
+    func targets(for event: StoredEvent) -> [(app: String, function: String, cancelOn: String?)] {
         if isEmpty { return [] }
         var candidates = exact[event.name] ?? []
         for (prefix, target) in prefixes where event.name.hasPrefix(prefix) {
             candidates.append(target)
         }
-        var targets: [(app: String, function: String)] = []
+        var targets: [(app: String, function: String, cancelOn: String?)] = []
         for candidate in candidates where !targets.contains(where: { $0.app == candidate.app && $0.function == candidate.function }) {
             guard TriggerRegistration.conditionsHold(candidate.conditions, name: event.name, data: event.data, user: event.user) else {
                 continue
@@ -172,7 +202,7 @@ struct TriggerIndex {
             {
                 continue
             }
-            targets.append((candidate.app, candidate.function))
+            targets.append((candidate.app, candidate.function, candidate.cancelOn))
         }
         return targets
     }
