@@ -20,101 +20,44 @@ struct RESTAPIRoutes: Sendable {
         router.post("runs/:id/rerun") { request, context in try await self.rerun(request, id: context.parameters.get("id")) }
     }
 
-    // MARK: Events
-
     func listEvents(_ request: Request) async throws -> Response {
-        let client = try await authorizedClient(request)
         let query = request.uri.queryParameters
-        var cursor: EventCursor?
-        if let text = query["cursor"] {
-            guard let parsed = EventCursor(rawValue: String(text)) else { throw APIError(.badRequest, "cursor: not a cursor this API gave") }
-            cursor = parsed
-        }
-        let page: EventPage
-        do {
-            page = try await client.events(
-                named: query["name"].map(String.init), since: try time(query, "since"), until: try time(query, "until"),
-                limit: try limit(query), cursor: cursor)
-        } catch let error as EventQueryError {
-            throw APIError(.badRequest, error.description)
-        }
-        return JSONResponse.make([
-            "data": .array(page.events.map(RESTRepresentation.event)), "cursor": page.nextCursor.map { .string($0.rawValue) } ?? .null,
-        ])
+        return JSONResponse.make(try await queries(request).events(
+            name: query["name"].map(String.init), since: query["since"].map(String.init), until: query["until"].map(String.init),
+            limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init)))
     }
 
     func event(_ request: Request, id: String?) async throws -> Response {
-        let client = try await authorizedClient(request)
-        let id = try eventID(id)
-        guard let event = try await client.event(id: id) else { throw APIError(.notFound, "no event \(id) in this environment") }
-        return JSONResponse.make(["data": RESTRepresentation.event(event)])
+        JSONResponse.make(try await queries(request).event(id ?? ""))
     }
 
     func runsOfEvent(_ request: Request, id: String?) async throws -> Response {
-        let client = try await authorizedClient(request)
-        let id = try eventID(id)
-        guard try await client.event(id: id) != nil else { throw APIError(.notFound, "no event \(id) in this environment") }
-        let runs = try await client.runs(event: id, limit: 1000)
-        return JSONResponse.make(["data": .array(runs.map { RESTRepresentation.run($0) })])
+        JSONResponse.make(try await queries(request).runs(ofEvent: id ?? ""))
     }
 
-    // MARK: Runs
-
     func listRuns(_ request: Request) async throws -> Response {
-        let client = try await authorizedClient(request)
         let query = request.uri.queryParameters
-        var status: RunStatus?
-        if let text = query["status"] {
-            guard let parsed = RunStatus(rawValue: String(text)) else {
-                throw APIError(.badRequest, "status: must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
-            }
-            status = parsed
-        }
-        var before: RunID?
-        if let text = query["cursor"] {
-            guard let parsed = RunID(text) else { throw APIError(.badRequest, "cursor: not a cursor this API gave") }
-            before = parsed
-        }
-        let limit = try limit(query)
-        let page = try await client.runPage(function: query["function"].map(String.init), status: status, limit: limit, before: before)
-        return JSONResponse.make([
-            "data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null,
-        ])
+        return JSONResponse.make(try await queries(request).runs(
+            function: query["function"].map(String.init), status: query["status"].map(String.init),
+            limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init)))
     }
 
     func run(_ request: Request, id: String?) async throws -> Response {
-        let client = try await authorizedClient(request)
-        let id = try runID(id)
-        guard let run = try await client.run(id: id) else { throw APIError(.notFound, "no run \(id) in this environment") }
-        let steps = try await client.steps(ofRun: id)
-        return JSONResponse.make(["data": RESTRepresentation.run(run, steps: steps)])
+        JSONResponse.make(try await queries(request).run(id ?? ""))
     }
 
     func cancel(_ request: Request, id: String?) async throws -> Response {
-        let client = try await authorizedClient(request)
-        let id = try runID(id)
-        guard try await client.run(id: id) != nil else { throw APIError(.notFound, "no run \(id) in this environment") }
-        let cancelled = try await client.cancelRun(id)
-        guard let run = try await client.run(id: id) else { throw APIError(.notFound, "no run \(id) in this environment") }
-        guard cancelled else { throw APIError(.conflict, "run \(id) had already ended: \(run.status.rawValue)") }
-        return JSONResponse.make(["data": RESTRepresentation.run(run)])
+        JSONResponse.make(try await queries(request).cancel(id ?? ""))
     }
 
     func rerun(_ request: Request, id: String?) async throws -> Response {
-        let client = try await authorizedClient(request)
-        let id = try runID(id)
-        do {
-            guard let run = try await client.rerun(id) else { throw APIError(.notFound, "no run \(id) in this environment") }
-            return JSONResponse.make(["data": RESTRepresentation.run(run)], status: .created)
-        } catch let error as RerunError {
-            throw APIError(.conflict, error.description)
-        }
+        JSONResponse.make(try await queries(request).rerun(id ?? ""), status: .created)
     }
 
-    // MARK: Parameters
+    // MARK: Access
 
-    /// The client of the request's environment, once its signing key is checked.
-    private func authorizedClient(_ request: Request) async throws -> StepwiseClient {
+    /// The operations on the request's environment, once its signing key is checked.
+    private func queries(_ request: Request) async throws -> RecordQueries {
         if !configuration.isDevelopment {
             guard let authorization = request.headers[.authorization] else {
                 throw APIError(.unauthorized, "a signing key is required: send Authorization: Bearer <signing key>")
@@ -125,32 +68,6 @@ struct RESTAPIRoutes: Sendable {
             }
         }
         let environment = try await environments.environment(forHeader: request.headers[EventAPIRoutes.environmentHeader])
-        return clients.client(for: environment)
-    }
-
-    private func limit(_ query: Parameters) throws -> Int {
-        guard let text = query["limit"] else { return 50 }
-        guard let limit = Int(text), (1...EventQuery.maximumLimit).contains(limit) else {
-            throw APIError(.badRequest, "limit: must be a whole number from 1 to \(EventQuery.maximumLimit), not '\(text)'")
-        }
-        return limit
-    }
-
-    private func time(_ query: Parameters, _ name: String) throws -> Int64? {
-        guard let text = query[Substring(name)] else { return nil }
-        guard let time = RESTRepresentation.parseTime(String(text)) else {
-            throw APIError(.badRequest, "\(name): must be milliseconds since the Unix epoch or an RFC 3339 time, not '\(text)'")
-        }
-        return time
-    }
-
-    private func eventID(_ text: String?) throws -> EventID {
-        guard let text, let id = EventID(text) else { throw APIError(.badRequest, "'\(text ?? "")' is not an event id (a ULID)") }
-        return id
-    }
-
-    private func runID(_ text: String?) throws -> RunID {
-        guard let text, let id = RunID(text) else { throw APIError(.badRequest, "'\(text ?? "")' is not a run id (a ULID)") }
-        return id
+        return RecordQueries(client: clients.client(for: environment))
     }
 }

@@ -76,87 +76,47 @@ enum DatabaseFile {
     }
 }
 
-/// A database file, read and changed in this process.
+/// A database file, read and changed in this process, through the same operations the REST
+/// API runs, so that both answer alike.
 struct LocalTarget: Target {
     let client: StepwiseClient
+    let queries: RecordQueries
 
     init(path: String, environment: String) throws {
         let store = try DatabaseFile.openStore(path, create: false)
         client = StepwiseClient(id: "stepwise-cli", store: store, configuration: .init(environment: environment))
+        queries = RecordQueries(client: client)
     }
 
     func send(_ events: [Event]) async throws -> [EventID] {
         try await client.send(events)
     }
 
-    func event(_ id: String) async throws -> JSON {
-        guard let event = try await client.event(id: try Self.id(id, "event")) else { throw CLIError("no event \(id)") }
-        return ["data": RESTRepresentation.event(event)]
-    }
+    func event(_ id: String) async throws -> JSON { try await answer { try await queries.event(id) } }
 
     func events(name: String?, since: String?, until: String?, limit: Int, cursor: String?) async throws -> JSON {
-        func time(_ text: String?, _ option: String) throws -> Int64? {
-            guard let text else { return nil }
-            guard let time = RESTRepresentation.parseTime(text) else {
-                throw CLIError("--\(option): milliseconds since the Unix epoch or an RFC 3339 time, not '\(text)'")
-            }
-            return time
-        }
-        var position: EventCursor?
-        if let cursor {
-            guard let parsed = EventCursor(rawValue: cursor) else { throw CLIError("--cursor: not a cursor a listing gave") }
-            position = parsed
-        }
-        let page = try await client.events(
-            named: name, since: try time(since, "since"), until: try time(until, "until"), limit: limit, cursor: position)
-        return ["data": .array(page.events.map(RESTRepresentation.event)), "cursor": page.nextCursor.map { .string($0.rawValue) } ?? .null]
+        try await answer { try await queries.events(name: name, since: since, until: until, limit: String(limit), cursor: cursor) }
     }
 
-    func runsOfEvent(_ id: String) async throws -> JSON {
-        let runs = try await client.runs(event: try Self.id(id, "event"), limit: 1000)
-        return ["data": .array(runs.map { RESTRepresentation.run($0) })]
-    }
+    func runsOfEvent(_ id: String) async throws -> JSON { try await answer { try await queries.runs(ofEvent: id) } }
 
     func runs(function: String?, status: String?, limit: Int, cursor: String?) async throws -> JSON {
-        var runStatus: RunStatus?
-        if let status {
-            guard let parsed = RunStatus(rawValue: status) else {
-                throw CLIError("--status: one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(status)'")
-            }
-            runStatus = parsed
-        }
-        let before = try cursor.map { try Self.id($0, "cursor") }
-        let page = try await client.runPage(function: function, status: runStatus, limit: limit, before: before)
-        return ["data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null]
+        try await answer { try await queries.runs(function: function, status: status, limit: String(limit), cursor: cursor) }
     }
 
-    func run(_ id: String) async throws -> JSON {
-        let runID = try Self.id(id, "run")
-        guard let run = try await client.run(id: runID) else { throw CLIError("no run \(id)") }
-        return ["data": RESTRepresentation.run(run, steps: try await client.steps(ofRun: runID))]
-    }
+    func run(_ id: String) async throws -> JSON { try await answer { try await queries.run(id) } }
 
-    func cancel(_ id: String) async throws -> JSON {
-        let runID = try Self.id(id, "run")
-        guard try await client.run(id: runID) != nil else { throw CLIError("no run \(id)") }
-        let cancelled = try await client.cancelRun(runID)
-        guard let run = try await client.run(id: runID) else { throw CLIError("no run \(id)") }
-        guard cancelled else { throw CLIError("run \(id) had already ended: \(run.status.rawValue)") }
-        return ["data": RESTRepresentation.run(run)]
-    }
+    func cancel(_ id: String) async throws -> JSON { try await answer { try await queries.cancel(id) } }
 
-    func rerun(_ id: String) async throws -> JSON {
+    func rerun(_ id: String) async throws -> JSON { try await answer { try await queries.rerun(id) } }
+
+    /// The operation's answer; its refusal in the same words the REST API would give.
+    private func answer(_ operation: () async throws -> JSON) async throws -> JSON {
         do {
-            guard let run = try await client.rerun(try Self.id(id, "run")) else { throw CLIError("no run \(id)") }
-            return ["data": RESTRepresentation.run(run)]
-        } catch let error as RerunError {
-            throw CLIError(error.description)
+            return try await operation()
+        } catch let error as APIError {
+            throw CLIError(error.message)
         }
-    }
-
-    private static func id(_ text: String, _ what: String) throws -> ULID {
-        guard let id = ULID(text) else { throw CLIError("'\(text)' is not a\(what == "event" ? "n" : "") \(what) id (a ULID)") }
-        return id
     }
 }
 

@@ -1,0 +1,128 @@
+public import Stepwise
+
+/// The REST API's operations on a client's events and runs, apart from HTTP: parameters as
+/// the API takes them (text, as in a query string), answers as its JSON (`{"data": …}`, with
+/// `"cursor"` for listings). The routes call them for a request's environment, and the
+/// `stepwise` tool on a database file, so that both parse, check and answer alike.
+///
+/// Every error is an ``APIError`` whose message names the parameter at fault.
+public struct RecordQueries: Sendable {
+    /// The client whose environment is read and changed.
+    public let client: StepwiseClient
+
+    /// The operations on `client`'s environment.
+    public init(client: StepwiseClient) {
+        self.client = client
+    }
+
+    /// Events newest first, by name and receive time (`since` inclusive, `until` exclusive:
+    /// milliseconds or RFC 3339), `limit` (1 to 1000, 50 by default) at a time.
+    public func events(name: String?, since: String?, until: String?, limit: String?, cursor: String?) async throws -> JSON {
+        var position: EventCursor?
+        if let cursor {
+            guard let parsed = EventCursor(rawValue: cursor) else { throw APIError(.badRequest, "cursor: not a cursor this API gave") }
+            position = parsed
+        }
+        let page: EventPage
+        do {
+            page = try await client.events(
+                named: name, since: try Self.time(since, "since"), until: try Self.time(until, "until"), limit: try Self.limit(limit),
+                cursor: position)
+        } catch let error as EventQueryError {
+            throw APIError(.badRequest, error.description)
+        }
+        return ["data": .array(page.events.map(RESTRepresentation.event)), "cursor": page.nextCursor.map { .string($0.rawValue) } ?? .null]
+    }
+
+    /// One event.
+    public func event(_ id: String) async throws -> JSON {
+        ["data": RESTRepresentation.event(try await storedEvent(id))]
+    }
+
+    /// The runs an event triggered (up to 1000), reruns included.
+    public func runs(ofEvent id: String) async throws -> JSON {
+        let event = try await storedEvent(id)
+        let runs = try await client.runs(event: event.id, limit: 1000)
+        return ["data": .array(runs.map { RESTRepresentation.run($0) })]
+    }
+
+    /// Runs newest first, by function and status, `limit` at a time.
+    public func runs(function: String?, status: String?, limit: String?, cursor: String?) async throws -> JSON {
+        var runStatus: RunStatus?
+        if let status {
+            guard let parsed = RunStatus(rawValue: status) else {
+                throw APIError(.badRequest, "status: must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(status)'")
+            }
+            runStatus = parsed
+        }
+        var before: RunID?
+        if let cursor {
+            guard let parsed = RunID(cursor) else { throw APIError(.badRequest, "cursor: not a cursor this API gave") }
+            before = parsed
+        }
+        let page = try await client.runPage(function: function, status: runStatus, limit: try Self.limit(limit), before: before)
+        return ["data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null]
+    }
+
+    /// One run, with its steps.
+    public func run(_ id: String) async throws -> JSON {
+        let run = try await storedRun(id)
+        return ["data": RESTRepresentation.run(run, steps: try await client.steps(ofRun: run.id))]
+    }
+
+    /// Cancels a run that has not ended; a 409 when it had.
+    public func cancel(_ id: String) async throws -> JSON {
+        let runID = try await storedRun(id).id
+        let cancelled = try await client.cancelRun(runID)
+        let run = try await storedRun(id)
+        guard cancelled else { throw APIError(.conflict, "run \(runID) had already ended: \(run.status.rawValue)") }
+        return ["data": RESTRepresentation.run(run)]
+    }
+
+    /// Queues a new run of the run's function on its event; a 409 when no app registers the
+    /// function any more.
+    public func rerun(_ id: String) async throws -> JSON {
+        let runID = try Self.ulid(id, "run")
+        do {
+            guard let run = try await client.rerun(runID) else { throw APIError(.notFound, "no run \(runID) in this environment") }
+            return ["data": RESTRepresentation.run(run)]
+        } catch let error as RerunError {
+            throw APIError(.conflict, error.description)
+        }
+    }
+
+    // MARK: Parameters
+
+    private func storedEvent(_ id: String) async throws -> StoredEvent {
+        let eventID = try Self.ulid(id, "event")
+        guard let event = try await client.event(id: eventID) else { throw APIError(.notFound, "no event \(eventID) in this environment") }
+        return event
+    }
+
+    private func storedRun(_ id: String) async throws -> RunRecord {
+        let runID = try Self.ulid(id, "run")
+        guard let run = try await client.run(id: runID) else { throw APIError(.notFound, "no run \(runID) in this environment") }
+        return run
+    }
+
+    private static func limit(_ text: String?) throws -> Int {
+        guard let text else { return 50 }
+        guard let limit = Int(text), (1...EventQuery.maximumLimit).contains(limit) else {
+            throw APIError(.badRequest, "limit: must be a whole number from 1 to \(EventQuery.maximumLimit), not '\(text)'")
+        }
+        return limit
+    }
+
+    private static func time(_ text: String?, _ name: String) throws -> Int64? {
+        guard let text else { return nil }
+        guard let time = RESTRepresentation.parseTime(text) else {
+            throw APIError(.badRequest, "\(name): must be milliseconds since the Unix epoch or an RFC 3339 time, not '\(text)'")
+        }
+        return time
+    }
+
+    private static func ulid(_ text: String, _ what: String) throws -> ULID {
+        guard let id = ULID(text) else { throw APIError(.badRequest, "'\(text)' is not \(what == "event" ? "an" : "a") \(what) id (a ULID)") }
+        return id
+    }
+}
