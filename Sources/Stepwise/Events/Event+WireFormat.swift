@@ -84,7 +84,7 @@ extension Event {
         for (index, event) in prepared.enumerated() {
             if index > 0 { body.append(UInt8(ascii: ",")) }
             body += #"{"name":"#.utf8
-            body += JSON.string(event.name).serializedUTF8
+            JSON.writeString(event.name, to: &body)
             body += #","data":"#.utf8
             body += event.dataText.utf8
             if let user = event.userText {
@@ -93,13 +93,13 @@ extension Event {
             }
             if let id = event.dedupeID {
                 body += #","id":"#.utf8
-                body += JSON.string(id).serializedUTF8
+                JSON.writeString(id, to: &body)
             }
             body += #","ts":"#.utf8
             body += String(event.ts).utf8
             if let v = event.v {
                 body += #","v":"#.utf8
-                body += JSON.string(v).serializedUTF8
+                JSON.writeString(v, to: &body)
             }
             body.append(UInt8(ascii: "}"))
         }

@@ -51,12 +51,12 @@ extension SQLiteStore {
                 // A retried request: what its first try stored is answered, not stored again. The
                 // same seed on another request (another event there) is refused, not answered
                 // with ids of events the sender never sent.
-                var stored: (environment: String, name: String, data: String)?
+                var existing: (environment: String, name: String, data: String)?
                 try connection.query("SELECT environment, name, data FROM events WHERE id = ?", [.text(seededID.description)]) { row in
-                    stored = (row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "")
+                    existing = (row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "")
                 }
-                if let stored {
-                    guard stored.environment == batch.environment, stored.name == event.name, stored.data == event.dataText else {
+                if let existing {
+                    guard existing.environment == batch.environment, existing.name == event.name, existing.data == event.dataText else {
                         throw EventIDSeedConflict(eventID: seededID, index: index)
                     }
                     outcomes.append(.duplicate(of: seededID))

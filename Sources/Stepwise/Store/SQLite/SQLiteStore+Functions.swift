@@ -63,10 +63,10 @@ extension SQLiteStore {
     }
 
     /// Inserts the run of `function` for `event`, unless it exists; answers its id either way.
-    @discardableResult
     ///
-    /// - Parameter cancelOn: the function's stored `cancelOn` settings, when the caller has them
+    /// - Parameter cancelOn: the function's `cancelOn` settings, when the caller has them
     ///   (fan-out loads them with the triggers, once per batch), so that a run needs no look-up.
+    @discardableResult
     static func insertRun(
         app: String, function: String, event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection,
         cancelOn: StoredCancelOn = .unknown
@@ -103,19 +103,18 @@ extension SQLiteStore {
     static func registerCancellations(
         runID: String, app: String, function: String, event: StoredEvent, connection: SQLiteConnection, cancelOn stored: StoredCancelOn = .unknown
     ) throws {
-        let text: String?
+        let settings: [(index: Int, cancelOn: CancelOn)]
         switch stored {
         case .known(let known):
-            text = known
+            settings = known
         case .unknown:
-            text = try connection.scalarText(
+            settings = StoredCancelOn.parse(try connection.scalarText(
                 "SELECT cancel_on FROM functions WHERE environment = ? AND app_id = ? AND function_id = ?",
-                .text(event.environment), .text(app), .text(function))
+                .text(event.environment), .text(app), .text(function)))
         }
-        guard let text, case .array(let entries)? = try? JSON(parsing: text) else { return }
+        guard !settings.isEmpty else { return }
         let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
-        for (index, entry) in entries.enumerated() {
-            guard let cancelOn = CancelOn(json: entry) else { continue }
+        for (index, cancelOn) in settings {
             let expiresAt = cancelOn.timeout.map { event.receivedAt + $0.milliseconds } ?? Int64.max
             let condition = cancelOn.condition.flatMap { try? EventCondition($0).binding(event: envelope) }
             try connection.run(
@@ -135,19 +134,25 @@ extension SQLiteStore {
 enum StoredCancelOn {
     /// Not read yet: look them up.
     case unknown
-    /// The settings' JSON text, or `nil` for a function without any.
-    case known(String?)
+    /// The settings, each with its position in the function's list (which names its wait).
+    case known([(index: Int, cancelOn: CancelOn)])
+
+    /// The settings in a `functions.cancel_on` text; none for `nil`.
+    static func parse(_ text: String?) -> [(index: Int, cancelOn: CancelOn)] {
+        guard let text, case .array(let entries)? = try? JSON(parsing: text) else { return [] }
+        return entries.enumerated().compactMap { index, entry in CancelOn(json: entry).map { (index, $0) } }
+    }
 }
 
 /// The triggers of one environment, loaded once per appended batch and matched in memory:
 /// an exact name is a dictionary look-up, a prefix a scan of the (few) prefix triggers.
 struct TriggerIndex {
-    struct Target: Equatable {
+    struct Target {
         let app: String
         let function: String
         let conditions: [String: JSON]
-        /// The function's stored `cancelOn` settings (JSON text), `nil` when it has none.
-        let cancelOn: String?
+        /// The function's `cancelOn` settings, parsed once per batch rather than once per run.
+        let cancelOn: [(index: Int, cancelOn: CancelOn)]
     }
 
     private var exact: [String: [Target]] = [:]
@@ -173,7 +178,7 @@ struct TriggerIndex {
                 }
                 conditions = Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.value) })
             }
-            let target = Target(app: row.text(0) ?? "", function: row.text(1) ?? "", conditions: conditions, cancelOn: row.text(5))
+            let target = Target(app: row.text(0) ?? "", function: row.text(1) ?? "", conditions: conditions, cancelOn: StoredCancelOn.parse(row.text(5)))
             let pattern = row.text(2) ?? ""
             if row.integer(3) == 1 {
                 index.prefixes.append((pattern, target))
@@ -185,13 +190,13 @@ struct TriggerIndex {
     }
 
     /// The functions `event` starts a run of: each once, however many of its triggers match.
-    func targets(for event: StoredEvent) -> [(app: String, function: String, cancelOn: String?)] {
+    func targets(for event: StoredEvent) -> [Target] {
         if isEmpty { return [] }
         var candidates = exact[event.name] ?? []
         for (prefix, target) in prefixes where event.name.hasPrefix(prefix) {
             candidates.append(target)
         }
-        var targets: [(app: String, function: String, cancelOn: String?)] = []
+        var targets: [Target] = []
         for candidate in candidates where !targets.contains(where: { $0.app == candidate.app && $0.function == candidate.function }) {
             guard TriggerRegistration.conditionsHold(candidate.conditions, name: event.name, data: event.data, user: event.user) else {
                 continue
@@ -202,7 +207,7 @@ struct TriggerIndex {
             {
                 continue
             }
-            targets.append((candidate.app, candidate.function, candidate.cancelOn))
+            targets.append(candidate)
         }
         return targets
     }
