@@ -1,3 +1,4 @@
+import Foundation
 import Stepwise
 import Synchronization
 
@@ -28,7 +29,7 @@ final class EnvironmentGate: Sendable {
     ///   configured nor in use, outside development mode.
     func environment(forHeader value: String?) async throws -> String {
         guard let value else { return defaultEnvironment }
-        let name = value.trimmingWhitespace
+        let name = value.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { return defaultEnvironment }
         guard name.count <= Self.maximumNameLength, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw APIError(.badRequest, "\(Self.headerName): an environment name is 1 to \(Self.maximumNameLength) characters, without control characters")

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Stepwise
@@ -63,7 +64,7 @@ struct RESTAPIRoutes: Sendable {
                 throw APIError(.unauthorized, "a signing key is required: send Authorization: Bearer <signing key>")
             }
             let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer", configuration.signingKeys.contains(String(parts[1]).trimmingWhitespace) else {
+            guard parts.count == 2, parts[0].lowercased() == "bearer", configuration.signingKeys.contains(String(parts[1]).trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 throw APIError(.unauthorized, "signing key not accepted")
             }
         }

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// A set of secrets (event keys, signing keys) kept only as SHA-256 digests: the server
 /// never holds a key's text after start-up, so a memory dump or a log line cannot leak one.
@@ -13,7 +14,7 @@ public struct SecretKeys: Sendable, Hashable, CustomStringConvertible {
     public init(_ keys: some Sequence<String>) {
         var digests: [[UInt8]] = []
         for key in keys {
-            let trimmed = key.trimmingWhitespace
+            let trimmed = key.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty else { continue }
             let digest = Self.digest(trimmed)
             if !digests.contains(digest) { digests.append(digest) }
@@ -44,11 +45,5 @@ public struct SecretKeys: Sendable, Hashable, CustomStringConvertible {
 
     private static func digest(_ key: String) -> [UInt8] {
         Array(SHA256.hash(data: Array(key.utf8)))
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        String(self.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }

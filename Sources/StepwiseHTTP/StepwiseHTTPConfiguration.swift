@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the Event API and the REST API admit requests.
 ///
 /// In development mode (`stepwise dev`, Inngest's Dev Server) any event key is accepted, the
@@ -36,7 +38,7 @@ public struct StepwiseHTTPConfiguration: Sendable {
     /// - `STEPWISE_ENVIRONMENTS`: environments, comma-separated.
     public static func fromEnvironment(_ variables: [String: String], isDevelopment: Bool) -> StepwiseHTTPConfiguration {
         func list(_ name: String) -> [String] {
-            (variables[name] ?? "").split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty }
+            (variables[name] ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         }
         return StepwiseHTTPConfiguration(
             isDevelopment: isDevelopment,

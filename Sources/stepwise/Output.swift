@@ -1,3 +1,4 @@
+import Foundation
 import Stepwise
 
 /// How the tool prints records.
@@ -46,9 +47,5 @@ extension String {
         var text = self
         while text.hasSuffix(" ") { text.removeLast() }
         return text
-    }
-
-    func padding(toLength length: Int, withPad pad: String, startingAt: Int) -> String {
-        count >= length ? self : self + String(repeating: pad, count: length - count)
     }
 }
