@@ -137,7 +137,7 @@ extension Step {
         let now = client.configuration.clock.now()
         switch memo(key) {
         case let record? where record.status == .completed:
-            return try invokeResult(record.output ?? .null, stepID: id, function: function, as: Output.self)
+            return try invokeResult(record.invocation ?? .timedOut, stepID: id, function: function, as: Output.self)
         case let record? where record.status == .failed:
             throw StepError(stepID: id, error: record.error ?? ErrorRecord(name: "Stepwise.StepError", message: "failed"))
         case let record? where record.status == .waiting:
@@ -172,27 +172,25 @@ extension Step {
         throw RunInterruption.suspended
     }
 
-    /// The output of an invoke step from what ended its wait: the invoked run's end event,
-    /// or `null` when the wait timed out.
-    private func invokeResult<Output: Decodable>(_ ending: JSON, stepID: String, function: StepwiseFunction, as type: Output.Type) throws -> Output {
-        guard let event = StoredEvent.decodedFromStep(ending) else {
-            throw StepError(stepID: stepID, error: ErrorRecord(
-                name: "Stepwise.InvokeTimeout", message: "function '\(function.id)' did not finish in time"))
-        }
-        switch event.name {
-        case SystemEvent.functionFinished:
+    /// What `step.invoke` answers for how the invoked run ended.
+    private func invokeResult<Output: Decodable>(
+        _ outcome: InvocationOutcome, stepID: String, function: StepwiseFunction, as type: Output.Type
+    ) throws -> Output {
+        switch outcome {
+        case .finished(_, let output):
             do {
-                return try (event.data["output"] ?? .null).decode(as: Output.self)
+                return try output.decode(as: Output.self)
             } catch {
                 throw NonRetriableError("the output of invoked function '\(function.id)' does not decode as \(Output.self)", cause: error)
             }
-        case SystemEvent.functionFailed:
-            let error = event.data["error"]
-            throw StepError(stepID: stepID, error: ErrorRecord(
-                name: error?["name"]?.stringValue ?? "Stepwise.StepError", message: error?["message"]?.stringValue ?? "failed"))
-        default:
+        case .failed(_, let error):
+            throw StepError(stepID: stepID, error: error)
+        case .cancelled:
             throw StepError(stepID: stepID, error: ErrorRecord(
                 name: "Stepwise.InvokeCancelled", message: "the run of invoked function '\(function.id)' was cancelled"))
+        case .timedOut:
+            throw StepError(stepID: stepID, error: ErrorRecord(
+                name: "Stepwise.InvokeTimeout", message: "function '\(function.id)' did not finish in time"))
         }
     }
 }

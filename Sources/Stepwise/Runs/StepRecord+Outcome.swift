@@ -1,0 +1,50 @@
+/// What a step's record means, read the way the engine reads it: so that tools showing runs
+/// (the REST API, the CLI, a dashboard) do not each decode the step-output format.
+extension StepRecord {
+    /// When a sleep, a wait or an invoke ends, or ended, in milliseconds since the epoch: a
+    /// sleep's wake-up time; a wait's or an invoke's timeout while it is in progress.
+    public var until: Int64? {
+        switch kind {
+        case .sleep: return output?["until"]?.intValue
+        case .waitForEvent, .invoke: return status == .waiting ? output?["until"]?.intValue : nil
+        case .run, .sendEvent: return nil
+        }
+    }
+
+    /// The event a completed `waitForEvent` received; `nil` when it timed out, or for any
+    /// other step.
+    public var receivedEvent: StoredEvent? {
+        guard kind == .waitForEvent, status == .completed else { return nil }
+        return output.flatMap(StoredEvent.decodedFromStep)
+    }
+
+    /// How the invoked run of a completed `invoke` ended; `nil` for any other step, and while
+    /// the invoke is in progress.
+    public var invocation: InvocationOutcome? {
+        guard kind == .invoke, status == .completed else { return nil }
+        guard let ending = output.flatMap(StoredEvent.decodedFromStep) else { return .timedOut }
+        let runID = ending.data["run_id"]?.stringValue.flatMap(RunID.init)
+        switch ending.name {
+        case SystemEvent.functionFinished:
+            return .finished(runID: runID, output: ending.data["output"] ?? .null)
+        case SystemEvent.functionFailed:
+            let error = ending.data["error"]
+            return .failed(runID: runID, error: ErrorRecord(
+                name: error?["name"]?.stringValue ?? "Stepwise.StepError", message: error?["message"]?.stringValue ?? "failed"))
+        default:
+            return .cancelled(runID: runID)
+        }
+    }
+}
+
+/// How an invoked function's run ended, as the invoking step recorded it.
+public enum InvocationOutcome: Sendable, Hashable {
+    /// It completed with this output (what `step.invoke` returns, decoded).
+    case finished(runID: RunID?, output: JSON)
+    /// It failed with this error (`step.invoke` throws it as a ``StepError``).
+    case failed(runID: RunID?, error: ErrorRecord)
+    /// It was cancelled.
+    case cancelled(runID: RunID?)
+    /// It did not end within the invoke's timeout.
+    case timedOut
+}
