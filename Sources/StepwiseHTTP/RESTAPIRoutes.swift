@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import Stepwise
 
-/// The REST API under `/v1`: events, runs and their steps, cancelling and rerunning runs.
+/// The REST API under `/v1`: events, runs and their steps, cancelling and rerunning runs,
+/// and the functions apps registered.
 /// Every answer is `{"data": …}`; a listing adds `"cursor"`, the value that fetches the next
 /// (older) page, or `null` on the last page.
 struct RESTAPIRoutes: Sendable {
@@ -19,6 +20,7 @@ struct RESTAPIRoutes: Sendable {
         router.get("runs/:id") { request, context in try await self.run(request, id: context.parameters.get("id")) }
         router.post("runs/:id/cancel") { request, context in try await self.cancel(request, id: context.parameters.get("id")) }
         router.post("runs/:id/rerun") { request, context in try await self.rerun(request, id: context.parameters.get("id")) }
+        router.get("functions") { request, _ in JSONResponse.make(try await self.queries(request).functions()) }
     }
 
     func listEvents(_ request: Request) async throws -> Response {

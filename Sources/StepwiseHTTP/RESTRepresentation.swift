@@ -28,19 +28,71 @@ public enum RESTRepresentation {
             "created_at": time(run.createdAt), "started_at": run.startedAt.map(time) ?? .null, "ended_at": run.endedAt.map(time) ?? .null,
             "rerun_of": run.rerunOf.map { .string($0.description) } ?? .null,
         ]
+        if run.status == .cancelled, let error = run.error, error.name == ErrorRecord.runCancelledName {
+            object["cancel_reason"] = .string(error.message)
+        }
         if let steps { object["steps"] = .array(steps.map(step)) }
         return .object(object)
     }
 
-    /// A step: its id, key, kind, status, attempts, output or error, start and end.
+    /// A step: its id, key, kind, status, attempts, output or error, start and end; a
+    /// sleep's, wait's or invoke's `until` as a time; a wait's output as the event it
+    /// received, and an invoke's as the invoked function's output (or its error), with the
+    /// invoked run's id.
     public static func step(_ step: StepRecord) -> JSON {
         // Attempts made: the failed ones, and the one that completed it.
         let attempts = step.failedAttempts + (step.status == .completed ? 1 : 0)
-        return [
+        var output = step.output ?? .null
+        var stepError = step.error
+        var invokedRun: RunID?
+        switch step.kind {
+        case .sleep:
+            output = .null
+        case .waitForEvent:
+            output = step.receivedEvent.map(event) ?? .null
+        case .invoke:
+            output = .null
+            switch step.invocation {
+            case .finished(let runID, let result):
+                (output, invokedRun) = (result, runID)
+            case .failed(let runID, let failure):
+                (stepError, invokedRun) = (failure, runID)
+            case .cancelled(let runID):
+                stepError = ErrorRecord(name: "Stepwise.InvokeCancelled", message: "the invoked run was cancelled")
+                invokedRun = runID
+            case .timedOut:
+                stepError = ErrorRecord(name: "Stepwise.InvokeTimeout", message: "the invoked run did not finish in time")
+            case nil:
+                break
+            }
+        case .run, .sendEvent:
+            break
+        }
+        var object: OrderedDictionary<String, JSON> = [
             "id": .string(step.stepID), "key": .string(step.key), "kind": .string(step.kind.rawValue), "status": .string(step.status.rawValue),
-            "attempts": .int(Int64(attempts)), "output": step.output ?? .null, "error": step.error.map(error) ?? .null,
+            "attempts": .int(Int64(attempts)), "output": output, "error": stepError.map(error) ?? .null,
             "started_at": time(step.startedAt), "ended_at": time(step.endedAt),
         ]
+        if let until = step.until { object["until"] = time(until) }
+        if let invokedRun { object["invoked_run_id"] = .string(invokedRun.description) }
+        return .object(object)
+    }
+
+    /// A registered function: its app, id, triggers, schedules (with their next tick) and
+    /// when it was registered.
+    public static func function(_ function: FunctionRecord) -> JSON {
+        var object: OrderedDictionary<String, JSON> = [
+            "app_id": .string(function.appID), "id": .string(function.id),
+            "triggers": .array(function.triggers.map { .string($0.description) }),
+            "schedules": .array(function.schedules.map { schedule in
+                ["cron": .string(schedule.expression), "time_zone": .string(schedule.timeZone), "next_at": schedule.nextAt.map(time) ?? .null]
+            }),
+        ]
+        if !function.cancelOn.isEmpty {
+            object["cancel_on"] = .array(function.cancelOn.map { .string($0.eventName) })
+        }
+        object["registered_at"] = time(function.registeredAt)
+        return .object(object)
     }
 
     /// An error, by its type's name and message.

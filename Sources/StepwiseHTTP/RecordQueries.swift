@@ -64,6 +64,11 @@ public struct RecordQueries: Sendable {
         return ["data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null]
     }
 
+    /// The functions the apps on the store registered in this environment.
+    public func functions() async throws -> JSON {
+        ["data": .array(try await client.functions().map(RESTRepresentation.function))]
+    }
+
     /// One run, with its steps.
     public func run(_ id: String) async throws -> JSON {
         let run = try await storedRun(id)

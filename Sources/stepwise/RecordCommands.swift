@@ -143,7 +143,7 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let run = try await target.target().cancel(id)
-            print("cancelled \(run["data"]?["id"]?.stringValue ?? id)")
+            print("cancelled \(Output.printable(run["data"]?["id"]?.stringValue ?? id))")
         }
     }
 
@@ -157,7 +157,39 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let run = try await target.target().rerun(id)
-            print(run["data"]?["id"]?.stringValue ?? "")
+            print(Output.printable(run["data"]?["id"]?.stringValue ?? ""))
+        }
+    }
+}
+
+struct FunctionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "functions", abstract: "List the functions apps registered.", subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the functions each app's worker registered, with their triggers and schedules.")
+
+        @Flag(help: "Print the REST API's JSON instead of a table.")
+        var json = false
+
+        @OptionGroup var target: TargetOptions
+
+        func run() async throws {
+            let functions = try await target.target().functions()
+            // One row a function; its triggers and schedules, joined, in one column.
+            let rows = (functions["data"]?.arrayValue ?? []).map { function -> JSON in
+                let triggers = (function["triggers"]?.arrayValue ?? []).compactMap(\.stringValue)
+                let schedules = (function["schedules"]?.arrayValue ?? []).map { schedule in
+                    "cron(\(schedule["cron"]?.stringValue ?? "")\(schedule["time_zone"]?.stringValue.map { $0 == "UTC" ? "" : ", \($0)" } ?? ""))"
+                }
+                return [
+                    "app_id": function["app_id"] ?? .null, "id": function["id"] ?? .null,
+                    "triggers": .string((triggers + schedules).joined(separator: ", ")),
+                    "registered_at": function["registered_at"] ?? .null,
+                ]
+            }
+            Output.listing(json ? functions : ["data": .array(rows)], json: json, columns: ["app_id", "id", "triggers", "registered_at"])
         }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `stepwise`: serves the Event API and the REST API over a database file, and sends,
-/// lists and shows events and runs, against a database file or a running server.
+/// lists and shows events, runs and functions, against a database file or a running server.
 @main
 struct StepwiseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,5 +11,7 @@ struct StepwiseCommand: AsyncParsableCommand {
             Commands that read or change events and runs work on a database file (--db, by default the \
             development server's ./.stepwise/dev.db) or on a running server (--url).
             """,
-        subcommands: [DevCommand.self, ServeCommand.self, SendCommand.self, EventsCommand.self, RunsCommand.self])
+        subcommands: [
+            DevCommand.self, ServeCommand.self, SendCommand.self, EventsCommand.self, RunsCommand.self, FunctionsCommand.self,
+        ])
 }

@@ -57,6 +57,7 @@ protocol Target: Sendable {
     func run(_ id: String) async throws -> JSON
     func cancel(_ id: String) async throws -> JSON
     func rerun(_ id: String) async throws -> JSON
+    func functions() async throws -> JSON
 }
 
 /// The database file the commands use when given no other.
@@ -66,10 +67,7 @@ enum DatabaseFile {
     /// Opens a database file; only a server creates one, so that a mistyped path in a
     /// command that reads is an error instead of a new, empty database.
     static func openStore(_ path: String, create: Bool) throws -> SQLiteStore {
-        let url = URL(fileURLWithPath: path)
-        if create {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } else if !FileManager.default.fileExists(atPath: path) {
+        if !create, !FileManager.default.fileExists(atPath: path) {
             throw CLIError("no database at \(path): start `stepwise dev`, or pass --db PATH or --url URL")
         }
         return try SQLiteStore(.init(path: path))
@@ -109,6 +107,8 @@ struct LocalTarget: Target {
     func cancel(_ id: String) async throws -> JSON { try await answer { try await queries.cancel(id) } }
 
     func rerun(_ id: String) async throws -> JSON { try await answer { try await queries.rerun(id) } }
+
+    func functions() async throws -> JSON { try await answer { try await queries.functions() } }
 
     /// The operation's answer; its refusal in the same words the REST API would give.
     private func answer(_ operation: () async throws -> JSON) async throws -> JSON {
@@ -158,6 +158,8 @@ struct RemoteTarget: Target {
 
     func rerun(_ id: String) async throws -> JSON { try await request(.POST, "/v1/runs/\(Self.escaped(id))/rerun") }
 
+    func functions() async throws -> JSON { try await request(.GET, "/v1/functions") }
+
     private func request(_ method: HTTPMethod, _ path: String, query: KeyValuePairs<String, String?> = [:]) async throws -> JSON {
         var components = URLComponents()
         components.queryItems = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
@@ -177,7 +179,7 @@ struct RemoteTarget: Target {
             throw CLIError("\(baseURL) answered HTTP \(response.status.code) with a body that is not JSON")
         }
         guard response.status.code < 300 else {
-            throw CLIError("\(baseURL) answered HTTP \(response.status.code): \(json["error"]?.stringValue ?? json.serialized)")
+            throw CLIError("\(baseURL) answered HTTP \(response.status.code): \(Output.printable(json["error"]?.stringValue ?? json.serialized))")
         }
         return json
     }

@@ -26,7 +26,8 @@ extension StepwiseClient {
         if let event { data["event"] = SystemEvent.eventSummary(event) }
         let now = configuration.clock.now()
         let batch = try eventBatch([Event(name: SystemEvent.functionCancelled, data: .object(data))], receivedAt: now, allowReservedNames: true)
-        let cancelled = try await store.cancel(runID: id, environment: configuration.environment, now: now, events: batch)
+        let cancelled = try await store.cancel(
+            runID: id, environment: configuration.environment, now: now, reason: .runCancelled(reason: reason), events: batch)
         if cancelled {
             logger.info("run cancelled", metadata: ["stepwise.run": "\(id)", "stepwise.function": "\(run.functionID)"])
         }
@@ -68,6 +69,12 @@ extension StepwiseClient {
             logger.info("run rerun", metadata: ["stepwise.run": "\(run.id)", "stepwise.rerunOf": "\(id)"])
         }
         return run
+    }
+
+    /// The functions registered in this client's environment, by every app on the store
+    /// (each app's worker registers its own when it starts), by app and id.
+    public func functions() async throws -> [FunctionRecord] {
+        try await store.functions(environment: configuration.environment)
     }
 
     /// A run's recorded steps, in the order they were first recorded.

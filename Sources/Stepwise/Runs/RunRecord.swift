@@ -52,6 +52,16 @@ public struct ErrorRecord: Sendable, Hashable, Codable, CustomStringConvertible 
     }
 
     public var description: String { "\(name): \(message)" }
+
+    /// The type name a cancelled run's error carries.
+    public static let runCancelledName = "Stepwise.RunCancelled"
+
+    /// Why a run was cancelled, as its record keeps it: `reason` is the one its
+    /// `stepwise/function.cancelled` event carries (`api`, `cancelOn`, `timeouts.start`,
+    /// `timeouts.finish`).
+    public static func runCancelled(reason: String) -> ErrorRecord {
+        ErrorRecord(name: runCancelledName, message: reason)
+    }
 }
 
 /// A function run as stored: one run per function per triggering event.
@@ -67,7 +77,8 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
     public let attempt: Int
     /// The function's return value, once completed.
     public let output: JSON?
-    /// Why the run failed, once failed (or the last error, while it waits to retry).
+    /// Why the run failed, once failed (or the last error, while it waits to retry); why it
+    /// was cancelled, once cancelled (``ErrorRecord/runCancelled(reason:)``).
     public let error: ErrorRecord?
     public let createdAt: Int64
     public let startedAt: Int64?

@@ -31,6 +31,9 @@ public protocol Store: Sendable {
     /// in the same transaction as the event.
     func register(_ registration: FunctionRegistration) async throws
 
+    /// The functions registered in `environment`, by app and id.
+    func functions(environment: String) async throws -> [FunctionRecord]
+
     /// Claims up to `request.limit` due runs, in one transaction: each gets a new lease
     /// (its token one higher than any before), and comes with its event and recorded steps.
     /// A run is due when it is queued and its time has come, or running with a lease that ran
@@ -68,13 +71,14 @@ public protocol Store: Sendable {
     /// - Returns: how many runs were started.
     func fireSchedules(environment: String, appID: String, functionIDs: [String], now: Int64, afterCommit: (@Sendable ([StoredEvent]) -> Void)?) async throws -> Int
 
-    /// Cancels a run that has not ended, in one transaction: it ends `cancelled`, its waits
-    /// are dropped, and `events` (its `stepwise/function.cancelled`) are appended. A worker
+    /// Cancels a run that has not ended, in one transaction: it ends `cancelled` with
+    /// `reason` as its error, its waits are dropped, and `events` (its
+    /// `stepwise/function.cancelled`) are appended. A worker
     /// running it can commit nothing more for it.
     ///
     /// - Returns: whether the run was cancelled; `false` when it had already ended or does
     ///   not exist in `environment`.
-    func cancel(runID: RunID, environment: String, now: Int64, events: EventBatch?) async throws -> Bool
+    func cancel(runID: RunID, environment: String, now: Int64, reason: ErrorRecord, events: EventBatch?) async throws -> Bool
 
     /// Queues a new run of the same function on the same event as the run `runID`, due at
     /// `now`, whatever became of the first; its ``RunRecord/rerunOf`` names the first.

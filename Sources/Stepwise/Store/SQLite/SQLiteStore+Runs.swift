@@ -202,7 +202,7 @@ extension SQLiteStore {
         return AppendResult(outcomes: outcomes, stored: stored)
     }
 
-    private static func errorValue(_ error: ErrorRecord?) throws -> SQLiteValue {
+    static func errorValue(_ error: ErrorRecord?) throws -> SQLiteValue {
         guard let error else { return .null }
         return .text(JSON.object(["name": .string(error.name), "message": .string(error.message)]).serialized)
     }
@@ -212,16 +212,17 @@ extension SQLiteStore {
         return ErrorRecord(name: json["name"]?.stringValue ?? "", message: json["message"]?.stringValue ?? "")
     }
 
-    public func cancel(runID: RunID, environment: String, now: Int64, events: EventBatch?) async throws -> Bool {
+    public func cancel(runID: RunID, environment: String, now: Int64, reason: ErrorRecord, events: EventBatch?) async throws -> Bool {
         let generator = idGenerator
+        let error = try Self.errorValue(reason)
         let outcome = try await writer.write({ connection -> AppendResult? in
             let id = SQLiteValue.text(runID.description)
             let changed = try connection.run(
                 """
-                UPDATE runs SET status = 'cancelled', ended_at = ?, available_at = NULL, lease_owner = NULL
+                UPDATE runs SET status = 'cancelled', error = ?, ended_at = ?, available_at = NULL, lease_owner = NULL
                 WHERE id = ? AND environment = ? AND status NOT IN ('completed', 'failed', 'cancelled')
                 """,
-                .integer(now), id, .text(environment))
+                error, .integer(now), id, .text(environment))
             guard changed == 1 else { return nil }
             try connection.run("DELETE FROM run_waits WHERE run_id = ?", id)
             guard let events else { return AppendResult(outcomes: [], stored: []) }

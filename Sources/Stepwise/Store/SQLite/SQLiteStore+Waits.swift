@@ -88,10 +88,10 @@ extension SQLiteStore {
         var run: RunRecord?
         try connection.query(
             """
-            UPDATE runs SET status = 'cancelled', ended_at = ?, available_at = NULL, lease_owner = NULL
+            UPDATE runs SET status = 'cancelled', error = ?, ended_at = ?, available_at = NULL, lease_owner = NULL
             WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled') RETURNING \(runColumns)
             """,
-            [.integer(event.receivedAt), .text(runID)]
+            [try errorValue(.runCancelled(reason: "cancelOn")), .integer(event.receivedAt), .text(runID)]
         ) { row in run = try runRecord(row) }
         guard let run else { return }
         try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
