@@ -1,6 +1,6 @@
 // The storefront example: a worker process for an online store.
 //
-//     swift run storefront [--serve] [path/to/storefront.db]
+//     swift run storefront [--serve] [path/to/database.db]   (default: .stepwise/dev.db)
 //
 // It defines the store's background functions, starts a worker, sends the events of
 // Inngest's "Sending events" page, and prints what happens: one checkout fans out to three
@@ -23,9 +23,10 @@ struct Receipt: Codable, Sendable {
 var arguments = Array(CommandLine.arguments.dropFirst())
 let serve = arguments.contains("--serve")
 arguments.removeAll { $0 == "--serve" }
-let path = arguments.first ?? ".stepwise/storefront.db"
-try FileManager.default.createDirectory(
-    at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+// The file `stepwise dev` and the other `stepwise` commands use when given no --db, so that
+// `stepwise runs list` shows what this example did.
+let path = arguments.first ?? ".stepwise/dev.db"
+print("storefront: database \(path)")
 
 var logger = Logger(label: "storefront")
 logger.logLevel = .warning
@@ -86,10 +87,13 @@ let printer = Task {
     }
 }
 
-/// Whether any run is still queued (perhaps waiting for a retry) or running.
+/// Whether any run of this example's functions is still queued (perhaps waiting for a retry)
+/// or running. Other apps' runs on the same file are theirs to finish.
 func hasUnfinishedRuns() async throws -> Bool {
-    for status in [RunStatus.queued, .running] where try await !stepwise.store.runs(RunQuery(status: status, limit: 1)).isEmpty {
-        return true
+    for function in ["send-receipt", "update-inventory", "award-loyalty-points", "email-receipt"] {
+        for status in [RunStatus.queued, .running] where try await !stepwise.runs(function: function, status: status, limit: 1).isEmpty {
+            return true
+        }
     }
     return false
 }
@@ -108,7 +112,7 @@ let demo = Task {
             "itemIds": ["9f08sdh84", "sdf098487", "0fnun498n"],
             "account": ["id": 123, "email": "test@example.com"],
         ]))
-    let runs = try await stepwise.store.runs(RunQuery(eventID: checkout))
+    let runs = try await stepwise.runs(event: checkout)
     print("  event \(checkout) created \(runs.count) runs: \(runs.map(\.functionID).sorted().joined(separator: ", "))")
 
     // A batch is stored whole or not at all; an invalid one is refused with the field named.

@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// The embedded store: one SQLite database file, through the system's libsqlite3.
 ///
@@ -47,7 +48,7 @@ public final class SQLiteStore: Store {
     private let readers: SQLiteReaderPool
     let idGenerator: ULIDGenerator
 
-    /// Opens (creating if needed) and migrates the database.
+    /// Opens (creating if needed, with its folders) and migrates the database.
     ///
     /// Opening blocks the calling thread while SQLite opens the file and applies migrations;
     /// do it once, at startup.
@@ -64,6 +65,9 @@ public final class SQLiteStore: Store {
         self.configuration = configuration
         self.idGenerator = idGenerator
         let path = configuration.path ?? ":memory:"
+        if let filePath = configuration.path {
+            try Self.createFolder(containing: filePath)
+        }
         let label = "stepwise.sqlite.\(configuration.path ?? "memory")"
 
         let writerConnection = try SQLiteConnection(path: path, readOnly: false)
@@ -88,6 +92,25 @@ public final class SQLiteStore: Store {
             }
         }
         self.readers = SQLiteReaderPool(readers: readerQueues)
+    }
+
+    /// Creates the folders a new database file goes in: SQLite creates a missing file, but
+    /// not a missing folder ("unable to open database file"), and a path such as
+    /// `.stepwise/app.db` is the usual first thing an app asks for.
+    private static func createFolder(containing path: String) throws {
+        // URI file names and SQLite's special names are SQLite's to interpret.
+        guard !path.isEmpty, !path.hasPrefix("file:"), path != ":memory:" else { return }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw SQLiteStoreError.cannotCreateFolder(path: folder.path, reason: "a file is in the way") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw SQLiteStoreError.cannotCreateFolder(path: folder.path, reason: "\(error.localizedDescription)")
+        }
     }
 
     private static func configure(_ connection: SQLiteConnection, configuration: Configuration, isWriter: Bool) throws {
@@ -139,7 +162,7 @@ public final class SQLiteStore: Store {
 }
 
 extension Store where Self == SQLiteStore {
-    /// A SQLite store in the file at `path`, created if missing.
+    /// A SQLite store in the file at `path`, created if missing, with the folders it goes in.
     public static func sqlite(path: String, durability: SQLiteStore.Durability = .full) throws -> SQLiteStore {
         try SQLiteStore(.init(path: path, durability: durability))
     }
@@ -154,6 +177,8 @@ extension Store where Self == SQLiteStore {
 public enum SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The system's libsqlite3 was built without thread support, which Stepwise needs.
     case notThreadSafe
+    /// The folder the database file goes in does not exist and could not be created.
+    case cannotCreateFolder(path: String, reason: String)
     /// The file system refused WAL mode; `mode` is the journal mode SQLite kept.
     case walUnavailable(mode: String)
     /// A row could not be read back: the file was changed by something other than Stepwise.
@@ -167,6 +192,8 @@ public enum SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertible
         switch self {
         case .notThreadSafe:
             return "the system's libsqlite3 was built with SQLITE_THREADSAFE=0; Stepwise needs a thread-safe build"
+        case .cannotCreateFolder(let path, let reason):
+            return "could not create the folder \(path) for the database file: \(reason)"
         case .walUnavailable(let mode):
             return "SQLite could not switch the database to WAL mode (it stayed in '\(mode)'); is it on a network file system?"
         case .corruptRow(let table, let reason):
