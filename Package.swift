@@ -172,3 +172,24 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The Swift code blocks of README.md and Docs/, one program per page, copied by
+// Scripts/doc-snippets.py (whose --check in .ci/run fails when a copy is stale) and compiled
+// here, so that every block compiles as pasted into a user's main.swift. Never run.
+let documentedPages = ["README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI"]
+package.targets += documentedPages.map { page in
+    .executableTarget(
+        name: "DocSnippets\(page)",
+        dependencies: [
+            "Stepwise",
+            "StepwiseTesting",
+            "StepwiseHTTP",
+            "StepwiseHTTPClient",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        // Compiled as a user's own package would be: Swift 6, no upcoming features.
+        path: "Tests/DocSnippets/\(page)"
+    )
+}
