@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "StepwiseTesting",
-            dependencies: ["Stepwise"],
+            dependencies: ["Stepwise", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -147,6 +147,13 @@ let package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The store conformance suite (in StepwiseTesting) against every store this package
+        // ships; a store in another package runs the same cases.
+        .testTarget(
+            name: "StepwiseConformanceTests",
+            dependencies: ["Stepwise", "StepwiseTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -117,14 +117,15 @@ public final class SQLiteStore: Store {
         let timeout = configuration.busyTimeout.components
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
         connection.setBusyTimeout(milliseconds: Int32(clamping: milliseconds))
+        // "Foreign key constraints are disabled by default", for compatibility
+        // (sqlite.org/foreignkeys.html): Stepwise's schema relies on them (a function's
+        // triggers and schedules go with it), in memory as on disk.
+        try connection.execute("PRAGMA foreign_keys=ON")
         guard configuration.path != nil else { return }
         if isWriter {
             try enableWAL(connection, timeoutMilliseconds: milliseconds)
         }
         try connection.execute("PRAGMA synchronous=\(configuration.durability.rawValue)")
-        // "Foreign key constraints are disabled by default", for compatibility
-        // (sqlite.org/foreignkeys.html): Stepwise's schema relies on them.
-        try connection.execute("PRAGMA foreign_keys=ON")
     }
 
     /// Puts the database in WAL mode: "WAL provides more concurrency as readers do not block
