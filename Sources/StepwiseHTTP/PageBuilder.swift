@@ -5,9 +5,9 @@ import Stepwise
 /// once they prove small, so that neither the page nor a read grows past the budget by more
 /// than a record.
 struct PageBuilder {
-    /// Records per read at first, before their size is known: eight of the largest events a
-    /// client accepts by default (256 KiB) are 2 MiB.
-    static let firstChunkSize = 8
+    /// Records per read at first, before their size is known: four of the largest events a
+    /// client accepts by default (256 KiB) fill a page of 1 MiB.
+    static let firstChunkSize = 4
     /// The most records read at once; the run store answers at most 1000, and one more is asked
     /// to learn whether another page follows.
     static let maximumChunkSize = 500
