@@ -72,13 +72,16 @@ struct HTTPCommand: AsyncParsableCommand {
     }
 }
 
-/// Serves `router` on a free loopback port while `body` runs.
+/// Serves `router` on a free loopback port while `body` runs; with `limits`, as `stepwise dev`
+/// serves it (deadlines, a connection cap).
 func withLoopbackServer<Result: Sendable>(
-    _ router: Router<BasicRequestContext>, logger: Logger, _ body: (String) async throws -> Result
+    _ router: Router<BasicRequestContext>, logger: Logger, limits: StepwiseServerLimits? = nil, _ body: (String) async throws -> Result
 ) async throws -> Result {
     let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let address = BindAddress.hostname("127.0.0.1", port: 0)
     let app = Application(
-        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        router: router, server: limits?.server ?? .http1(),
+        configuration: limits?.applicationConfiguration(address: address) ?? .init(address: address),
         onServerRunning: { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
