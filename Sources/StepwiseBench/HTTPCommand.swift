@@ -28,6 +28,9 @@ struct HTTPCommand: AsyncParsableCommand {
     @Option(help: "Events per batch round.")
     var batched = 20_000
 
+    @Flag(help: "Serve with StepwiseServerLimits' defaults (deadlines, connection cap, 4 KiB reads), as stepwise dev does.")
+    var limits = false
+
     func run() async throws {
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
@@ -62,7 +65,7 @@ struct HTTPCommand: AsyncParsableCommand {
         }
         guard overHTTP else { return Double(events) / (try await sendAll(client)) }
         let router = StepwiseHTTPAPI(client: client, configuration: StepwiseHTTPConfiguration(isDevelopment: true)).router()
-        let seconds = try await withLoopbackServer(router, logger: quiet) { url in
+        let seconds = try await withLoopbackServer(router, logger: quiet, limits: limits ? StepwiseServerLimits() : nil) { url in
             let sender = try HTTPEventSender(configuration: .init(baseURL: url, eventKey: "bench"))
             // One request first, so that the connection is open before the clock starts.
             try await sender.send(Event(name: "warm-up"))
