@@ -28,6 +28,9 @@ struct HTTPCommand: AsyncParsableCommand {
     @Option(help: "Events per batch round.")
     var batched = 20_000
 
+    @Flag(help: "Serve with StepwiseServerLimits' defaults (deadlines, connection cap, 4 KiB reads), as stepwise dev does.")
+    var limits = false
+
     func run() async throws {
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
@@ -62,7 +65,7 @@ struct HTTPCommand: AsyncParsableCommand {
         }
         guard overHTTP else { return Double(events) / (try await sendAll(client)) }
         let router = StepwiseHTTPAPI(client: client, configuration: StepwiseHTTPConfiguration(isDevelopment: true)).router()
-        let seconds = try await withLoopbackServer(router, logger: quiet) { url in
+        let seconds = try await withLoopbackServer(router, logger: quiet, limits: limits ? StepwiseServerLimits() : nil) { url in
             let sender = try HTTPEventSender(configuration: .init(baseURL: url, eventKey: "bench"))
             // One request first, so that the connection is open before the clock starts.
             try await sender.send(Event(name: "warm-up"))
@@ -72,13 +75,16 @@ struct HTTPCommand: AsyncParsableCommand {
     }
 }
 
-/// Serves `router` on a free loopback port while `body` runs.
+/// Serves `router` on a free loopback port while `body` runs; with `limits`, as `stepwise dev`
+/// serves it (deadlines, a connection cap).
 func withLoopbackServer<Result: Sendable>(
-    _ router: Router<BasicRequestContext>, logger: Logger, _ body: (String) async throws -> Result
+    _ router: Router<BasicRequestContext>, logger: Logger, limits: StepwiseServerLimits? = nil, _ body: (String) async throws -> Result
 ) async throws -> Result {
     let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let address = BindAddress.hostname("127.0.0.1", port: 0)
     let app = Application(
-        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        router: router, server: limits?.server ?? .http1(),
+        configuration: limits?.applicationConfiguration(address: address) ?? .init(address: address),
         onServerRunning: { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()

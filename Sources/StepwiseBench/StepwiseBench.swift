@@ -7,7 +7,7 @@ struct StepwiseBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stepwise-bench",
         abstract: "Benchmarks Stepwise against raw SQLite measured in the same run.",
-        subcommands: [IngestCommand.self, StepsCommand.self, SleepersCommand.self, WaitCommand.self, HTTPCommand.self]
+        subcommands: [IngestCommand.self, StepsCommand.self, SleepersCommand.self, WaitCommand.self, HTTPCommand.self, HostileCommand.self]
     )
 }
 

@@ -45,9 +45,20 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.contentTooLarge, "the request body is over the limit")
         } catch let error as any HTTPResponseError {
             throw APIError(error.status, error.status.reasonPhrase)
+        } catch let error where Self.isConnectionGone(error) {
+            // The client went away (a reset mid-body, a close the guard made): its business,
+            // not the server's, and nobody is left to read the answer.
+            context.logger.debug("the connection ended during the request", metadata: ["error": "\(error)"])
+            throw APIError(.badRequest, "the connection ended before the request did")
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             throw APIError(.internalServerError, "internal error; the server's log has the details")
         }
+    }
+
+    /// Whether `error` says the connection is gone, as reading a body from a client that reset
+    /// or closed it throws.
+    static func isConnectionGone(_ error: any Error) -> Bool {
+        error is IOError || error is ChannelError || error is CancellationError
     }
 }

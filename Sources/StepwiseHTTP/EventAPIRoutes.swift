@@ -14,6 +14,7 @@ struct EventAPIRoutes: Sendable {
     let client: StepwiseClient
     let configuration: StepwiseHTTPConfiguration
     let environments: EnvironmentGate
+    let bodies: BodyBudget
 
     func register<Context: RequestContext>(on router: RouterGroup<Context>) {
         for path: RouterPath in ["", ":eventKey"] {
@@ -43,14 +44,28 @@ struct EventAPIRoutes: Sendable {
             }
             seed = parsed
         }
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxRequestBytes {
+        let declaredLength = request.headers[.contentLength].flatMap { Int($0) }
+        if let declaredLength, declaredLength > configuration.maxRequestBytes {
             throw tooLarge
         }
+        // A body's bytes are reserved before they are read: its declared length, or the most a
+        // body may be when it declares none.
+        return try await bodies.withReservation(of: declaredLength ?? configuration.maxRequestBytes) {
+            try await receive(request, declaredLength: declaredLength, environment: environment, seed: seed)
+        }
+    }
+
+    private func receive(_ request: Request, declaredLength: Int?, environment: String, seed: EventIDSeed?) async throws -> Response {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxRequestBytes)
         } catch is NIOTooManyBytesError {
             throw tooLarge
+        }
+        // A connection that closes mid-body ends the body early rather than failing it: what
+        // arrived is not the request that was sent.
+        if let declaredLength, body.readableBytes < declaredLength {
+            throw APIError(.badRequest, "the request body ended after \(body.readableBytes) of its \(declaredLength) bytes")
         }
         let json: JSON
         do {

@@ -71,6 +71,6 @@ struct RESTAPIRoutes: Sendable {
             }
         }
         let environment = try await environments.environment(forHeader: request.headers[EventAPIRoutes.environmentHeader])
-        return RecordQueries(client: clients.client(for: environment))
+        return RecordQueries(client: clients.client(for: environment), maxPageBytes: configuration.maxPageBytes)
     }
 }

@@ -6,13 +6,16 @@ public import Stepwise
 /// snake_case, as in Inngest's REST API; times the server set are RFC 3339 strings, and an
 /// event's `ts` stays milliseconds, as sent.
 public enum RESTRepresentation {
-    /// An event: its id, payload fields, `dedupe_id` and `received_at`.
+    /// An event, in the shape of Inngest's REST API (`GET /v1/events`), so that scripts written
+    /// for it read Stepwise's too: `internal_id` is the id `send` returned, `id` the sender's
+    /// dedupe key (absent when it gave none, as Inngest omits an empty one), then `name`, `data`,
+    /// `user` and `v` when sent, `ts` in milliseconds, and `received_at` as RFC 3339.
     public static func event(_ event: StoredEvent) -> JSON {
-        var object: OrderedDictionary<String, JSON> = [
-            "id": .string(event.id.description), "name": .string(event.name), "data": event.data,
-        ]
+        var object: OrderedDictionary<String, JSON> = ["internal_id": .string(event.id.description)]
+        if let dedupeID = event.dedupeID { object["id"] = .string(dedupeID) }
+        object["name"] = .string(event.name)
+        object["data"] = event.data
         if let user = event.user { object["user"] = user }
-        object["dedupe_id"] = event.dedupeID.map(JSON.string) ?? .null
         object["ts"] = .int(event.ts)
         if let v = event.v { object["v"] = .string(v) }
         object["received_at"] = time(event.receivedAt)

@@ -6,32 +6,63 @@ public import Stepwise
 /// `stepwise` tool on a database file, so that both parse, check and answer alike.
 ///
 /// Every error is an ``APIError`` whose message names the parameter at fault.
+///
+/// A listing is held to `limit` records and to ``maxPageBytes`` of their JSON, whichever comes
+/// first, so that what one request costs does not grow with the records' size: a thousand
+/// events of 256 KiB would otherwise be a quarter of a gigabyte of text, and several times
+/// that as parsed values, for a single answer. Records are read from the store a few at a
+/// time, and the page's cursor names the last record answered, so the next page starts
+/// exactly where this one was cut.
 public struct RecordQueries: Sendable {
+    /// The most bytes of record JSON one listing answers with, unless its first record alone is
+    /// larger (a page always holds at least one): 1 MiB, as much as a request may send.
+    public static let defaultMaxPageBytes = 1 << 20
+
     /// The client whose environment is read and changed.
     public let client: StepwiseClient
+    /// The most bytes of record JSON one listing answers with; see ``defaultMaxPageBytes``.
+    public let maxPageBytes: Int
 
-    /// The operations on `client`'s environment.
-    public init(client: StepwiseClient) {
+    /// The operations on `client`'s environment, with pages of at most `maxPageBytes` of JSON.
+    public init(client: StepwiseClient, maxPageBytes: Int = RecordQueries.defaultMaxPageBytes) {
         self.client = client
+        self.maxPageBytes = max(1, maxPageBytes)
     }
 
     /// Events newest first, by name and receive time (`since` inclusive, `until` exclusive:
-    /// milliseconds or RFC 3339), `limit` (1 to 1000, 50 by default) at a time.
+    /// milliseconds or RFC 3339), `limit` (1 to 1000, 50 by default) at a time, and at most
+    /// ``maxPageBytes`` of JSON.
     public func events(name: String?, since: String?, until: String?, limit: String?, cursor: String?) async throws -> JSON {
         var position: EventCursor?
         if let cursor {
             guard let parsed = EventCursor(rawValue: cursor) else { throw APIError(.badRequest, "cursor: not a cursor this API gave") }
             position = parsed
         }
-        let page: EventPage
-        do {
-            page = try await client.events(
-                named: name, since: try Self.time(since, "since"), until: try Self.time(until, "until"), limit: try Self.limit(limit),
-                cursor: position)
-        } catch let error as EventQueryError {
-            throw APIError(.badRequest, error.description)
+        let sinceTime = try Self.time(since, "since"), untilTime = try Self.time(until, "until")
+        var page = PageBuilder(limit: try Self.limit(limit), maxBytes: maxPageBytes)
+        var next: EventCursor?
+        reading: while true {
+            let chunk: EventPage
+            do {
+                chunk = try await client.events(named: name, since: sinceTime, until: untilTime, limit: page.nextChunkSize, cursor: position)
+            } catch let error as EventQueryError {
+                throw APIError(.badRequest, error.description)
+            }
+            for (index, event) in chunk.events.enumerated() {
+                guard page.add(RESTRepresentation.event(event)) else {
+                    next = position
+                    break reading
+                }
+                position = EventCursor(receivedAt: event.receivedAt, eventID: event.id)
+                if page.isFull {
+                    let more = index < chunk.events.count - 1 || chunk.nextCursor != nil
+                    next = more ? position : nil
+                    break reading
+                }
+            }
+            guard chunk.nextCursor != nil else { break }
         }
-        return ["data": .array(page.events.map(RESTRepresentation.event)), "cursor": page.nextCursor.map { .string($0.rawValue) } ?? .null]
+        return ["data": .array(page.records), "cursor": next.map { .string($0.rawValue) } ?? .null]
     }
 
     /// One event.
@@ -46,7 +77,8 @@ public struct RecordQueries: Sendable {
         return ["data": .array(runs.map { RESTRepresentation.run($0) })]
     }
 
-    /// Runs newest first, by function and status, `limit` at a time.
+    /// Runs newest first, by function and status, `limit` at a time, and at most
+    /// ``maxPageBytes`` of JSON.
     public func runs(function: String?, status: String?, limit: String?, cursor: String?) async throws -> JSON {
         var runStatus: RunStatus?
         if let status {
@@ -60,8 +92,28 @@ public struct RecordQueries: Sendable {
             guard let parsed = RunID(cursor) else { throw APIError(.badRequest, "cursor: not a cursor this API gave") }
             before = parsed
         }
-        let page = try await client.runPage(function: function, status: runStatus, limit: try Self.limit(limit), before: before)
-        return ["data": .array(page.runs.map { RESTRepresentation.run($0) }), "cursor": page.nextCursor.map { .string($0.description) } ?? .null]
+        var page = PageBuilder(limit: try Self.limit(limit), maxBytes: maxPageBytes)
+        var next: RunID?
+        reading: while true {
+            let wanted = page.nextChunkSize
+            // One more than wanted, to learn whether another page follows.
+            let chunk = try await client.runs(function: function, status: runStatus, limit: wanted + 1, before: before)
+            let more = chunk.count > wanted
+            let taken = chunk.prefix(wanted)
+            for (index, run) in taken.enumerated() {
+                guard page.add(RESTRepresentation.run(run)) else {
+                    next = before
+                    break reading
+                }
+                before = run.id
+                if page.isFull {
+                    next = index < taken.count - 1 || more ? before : nil
+                    break reading
+                }
+            }
+            guard more else { break }
+        }
+        return ["data": .array(page.records), "cursor": next.map { .string($0.description) } ?? .null]
     }
 
     /// The functions the apps on the store registered in this environment.

@@ -1,8 +1,9 @@
 public import Hummingbird
 
 /// Logs each request in one line once it is answered: method, path, status and duration.
-/// The event key in `…/e/{eventKey}` is a secret, and is logged as `***`, wherever the Event
-/// API is mounted.
+/// The event key in `…/e/{eventKey}` is a secret: whatever follows an `e` segment (in any case,
+/// spelling or number of slashes) is logged as `***`, wherever the Event API is mounted and
+/// whether or not a route answered the path.
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     /// A middleware that logs through each request's logger, at `info`.
     public init() {}
@@ -32,13 +33,8 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             "\(request.method) \(Self.redacted(request.uri.path)) \(status.code) \((milliseconds * 10).rounded() / 10)ms")
     }
 
+    /// The path as it may be logged: see ``PathRedaction``.
     static func redacted(_ path: String) -> String {
-        var segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        var redacted = false
-        for index in segments.indices.dropLast() where segments[index] == "e" && !segments[index + 1].isEmpty {
-            segments[index + 1] = "***"
-            redacted = true
-        }
-        return redacted ? segments.joined(separator: "/") : path
+        PathRedaction.redacted(path)
     }
 }

@@ -21,7 +21,9 @@ public struct StepwiseHTTPAPI: Sendable {
     public init(client: StepwiseClient, configuration: StepwiseHTTPConfiguration) {
         let environments = EnvironmentGate(
             store: client.store, defaultEnvironment: client.configuration.environment, configuration: configuration)
-        eventAPI = EventAPIRoutes(client: client, configuration: configuration, environments: environments)
+        eventAPI = EventAPIRoutes(
+            client: client, configuration: configuration, environments: environments,
+            bodies: BodyBudget(capacity: configuration.maxBufferedRequestBytes))
         restAPI = RESTAPIRoutes(clients: EnvironmentClients(served: client), configuration: configuration, environments: environments)
     }
 

@@ -19,17 +19,28 @@ public struct StepwiseHTTPConfiguration: Sendable {
     /// The largest request body accepted; a larger one is answered 413 unread. The events in
     /// it are further held to the client's ``EventLimits``.
     public var maxRequestBytes: Int
+    /// The most bytes of JSON one page of a REST listing answers with, besides its `limit`:
+    /// a page is cut where the next record would pass it, and its cursor continues from there.
+    public var maxPageBytes: Int
+    /// The most bytes of request bodies held in memory at once, across all requests: a request
+    /// reserves its declared length (or ``maxRequestBytes``) before reading its body, and waits
+    /// while the budget is spent, reading nothing. This, not the number of clients, bounds
+    /// what uploads cost, however many stall halfway.
+    public var maxBufferedRequestBytes: Int
 
     /// A configuration in code; ``fromEnvironment(_:isDevelopment:)`` reads the usual variables.
     public init(
         isDevelopment: Bool, eventKeys: SecretKeys = SecretKeys([]), signingKeys: SecretKeys = SecretKeys([]),
-        environments: Set<String> = [], maxRequestBytes: Int = 1 << 20
+        environments: Set<String> = [], maxRequestBytes: Int = 1 << 20, maxPageBytes: Int = RecordQueries.defaultMaxPageBytes,
+        maxBufferedRequestBytes: Int = 32 << 20
     ) {
         self.isDevelopment = isDevelopment
         self.eventKeys = eventKeys
         self.signingKeys = signingKeys
         self.environments = environments
         self.maxRequestBytes = maxRequestBytes
+        self.maxPageBytes = maxPageBytes
+        self.maxBufferedRequestBytes = maxBufferedRequestBytes
     }
 
     /// The configuration given by environment variables:

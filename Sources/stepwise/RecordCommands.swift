@@ -75,7 +75,7 @@ struct EventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let page = try await target.target().events(name: name, since: since, until: until, limit: listing.limit, cursor: listing.cursor)
-            Output.listing(page, json: listing.json, columns: ["id", "name", "received_at", "dedupe_id"])
+            Output.listing(page, json: listing.json, columns: ["internal_id", "name", "received_at", "id"])
         }
     }
 

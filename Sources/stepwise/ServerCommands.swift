@@ -17,8 +17,33 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The port to listen on (0: any free port; the one taken is printed).")
     var port: Int = 8288
 
+    @Option(help: "Seconds a request's head may take, from a new connection or a request's first byte.")
+    var headerTimeout: Double = 10
+
+    @Option(help: "Seconds a connection may stay open between requests.")
+    var idleTimeout: Double = 60
+
+    @Option(help: "Seconds a request's body may take, from its head to its end.")
+    var bodyTimeout: Double = 60
+
+    @Option(help: "Connections served at once; more wait (default: half of ulimit -n, at most 10000).")
+    var maxConnections: Int?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port)") }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout), ("--body-timeout", bodyTimeout)] {
+            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be more than 0 and at most 86400 seconds, not \(value)") }
+        }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections must be at least 1, not \(maxConnections)")
+        }
+    }
+
+    /// The limits the options give.
+    var limits: StepwiseServerLimits {
+        StepwiseServerLimits(
+            headerTimeout: .milliseconds(Int64(headerTimeout * 1000)), idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+            bodyTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maxConnections: maxConnections ?? StepwiseServerLimits.defaultMaxConnections)
     }
 }
 
@@ -68,9 +93,11 @@ enum Server {
         let store = try DatabaseFile.openStore(database, create: true)
         let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
+        let limits = options.limits
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "stepwise"),
+            server: limits.server,
+            configuration: limits.applicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "stepwise"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.port
                 // Unbuffered, so that a script (or a test) reading the port through a pipe sees it now.

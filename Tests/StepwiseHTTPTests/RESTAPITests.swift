@@ -46,10 +46,10 @@ struct RESTAPITests {
             let one = try await get("\(url)/v1/events/\(ids[1])", headers: signed)
             #expect(one.status == 200)
             let event = try #require(one.json?["data"])
-            #expect(event["id"]?.stringValue == ids[1])
+            #expect(event["internal_id"]?.stringValue == ids[1])
             #expect(event["name"] == "b")
             #expect(event["data"] == ["n": 1])
-            #expect(event["dedupe_id"] == "k1")
+            #expect(event["id"] == "k1")
             #expect(event["received_at"]?.stringValue?.hasSuffix("Z") == true)
 
             // Newest first, two at a time, following the cursor.
@@ -58,7 +58,7 @@ struct RESTAPITests {
             repeat {
                 let page = try await get("\(url)/v1/events?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: signed)
                 #expect(page.status == 200)
-                seen += page.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+                seen += page.json?["data"]?.arrayValue?.compactMap { $0["internal_id"]?.stringValue } ?? []
                 cursor = page.json?["cursor"]?.stringValue
             } while cursor != nil
             #expect(seen == ids.reversed())
@@ -67,7 +67,7 @@ struct RESTAPITests {
             #expect(named.json?["data"]?.arrayValue?.count == 3)
             let since = try #require(try await client.event(id: EventID(ids[3])!)).receivedAt
             let recent = try await get("\(url)/v1/events?since=\(since)", headers: signed)
-            #expect(recent.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [ids[4], ids[3]])
+            #expect(recent.json?["data"]?.arrayValue?.compactMap { $0["internal_id"]?.stringValue } == [ids[4], ids[3]])
             let rfc3339 = try await get("\(url)/v1/events?until=2000-01-01T00:00:00Z", headers: signed)
             #expect(rfc3339.status == 200)
             #expect(rfc3339.json?["data"]?.arrayValue?.isEmpty == true)
@@ -222,7 +222,20 @@ struct MountingTests {
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/e/secret-key") == "/e/***")
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/stepwise/e/secret-key") == "/stepwise/e/***")
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/e/") == "/e/")
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/e") == "/e")
         #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/v1/events") == "/v1/events")
+    }
+
+    @Test("whatever follows an e segment is cut from the log, in any case, spelling or number of slashes")
+    func structuralRedaction() {
+        for path in [
+            "/e//secret-key", "/e///secret-key", "/E/secret-key", "/%65/secret-key", "/%45/secret-key", "/e%2Fsecret-key",
+            "/e%2fsecret-key", "/stepwise/E/secret-key/more", "//e/secret-key", "/e/secret-key/", "/e//",
+        ] {
+            let logged = RequestLogMiddleware<BasicRequestContext>.redacted(path)
+            #expect(!logged.contains("secret"), "\(path) is logged as \(logged)")
+            #expect(logged.hasSuffix("/e/***"), "\(path) is logged as \(logged)")
+        }
     }
 }
 
@@ -245,5 +258,23 @@ struct RequestLogTests {
         #expect(lines.contains { $0.hasPrefix("POST /e/*** 401 ") })
         #expect(lines.contains { $0.hasPrefix("GET /v1/events 401 ") })
         #expect(!handler.entries.contains { "\($0.message) \($0.metadata)".contains("key-one") }, "the key is never logged")
+    }
+
+    @Test("wrong guesses at the path are logged without their key: empty segments, another case, 404s")
+    func wrongGuessesNotLogged() async throws {
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .trace
+        let logger = Logger(label: "server", factory: { _ in handler })
+        let client = try makeClient()
+        try await withServer(StepwiseHTTPAPI(client: client, configuration: production).router(), logger: logger) { url in
+            let empty = try await post("\(url)/e//key-one", #"{"name": "a", "data": {}}"#)
+            #expect(empty.status == 200, "a doubled slash is accepted, as a sender's base URL ending in / makes it")
+            #expect(try await post("\(url)/E/key-two", #"{"name": "a", "data": {}}"#).status == 404)
+            #expect(try await post("\(url)/e%2Fkey-two", #"{"name": "a", "data": {}}"#).status == 404)
+            _ = try await get("\(url)/e/key-two/extra")
+        }
+        let lines = handler.entries.map(\.message.description).filter { $0.hasPrefix("POST ") || $0.hasPrefix("GET ") }
+        #expect(lines.count == 4, "\(lines)")
+        #expect(!handler.entries.contains { "\($0.message) \($0.metadata)".contains("key-") }, "\(handler.entries.map(\.message))")
     }
 }

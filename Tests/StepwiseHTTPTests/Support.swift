@@ -38,12 +38,15 @@ func makeClient(store: SQLiteStore? = nil, environment: String = "default") thro
 }
 
 /// Serves `router` on a free loopback port for the duration of `body`, which gets the base URL.
+/// With `limits`, the server is built as `stepwise dev` builds it: deadlines, a connection cap.
 func withServer<Context: RequestContext>(
-    _ router: Router<Context>, logger: Logger = quietLogger(), _ body: (String) async throws -> Void
+    _ router: Router<Context>, logger: Logger = quietLogger(), limits: StepwiseServerLimits? = nil, _ body: (String) async throws -> Void
 ) async throws where Context.Source == ApplicationRequestContextSource {
     let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+    let address = BindAddress.hostname("127.0.0.1", port: 0)
     let app = Application(
-        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        router: router, server: limits?.server ?? .http1(),
+        configuration: limits?.applicationConfiguration(address: address) ?? .init(address: address),
         onServerRunning: { channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)
             portContinuation.finish()
@@ -67,9 +70,10 @@ func withServer<Context: RequestContext>(
 
 /// Serves the Stepwise APIs of `client` (with `configuration`) for `body`.
 func withAPIServer(
-    client: StepwiseClient, configuration: StepwiseHTTPConfiguration, _ body: (String) async throws -> Void
+    client: StepwiseClient, configuration: StepwiseHTTPConfiguration, limits: StepwiseServerLimits? = nil, logger: Logger = quietLogger(),
+    _ body: (String) async throws -> Void
 ) async throws {
-    try await withServer(StepwiseHTTPAPI(client: client, configuration: configuration).router(), body)
+    try await withServer(StepwiseHTTPAPI(client: client, configuration: configuration).router(), logger: logger, limits: limits, body)
 }
 
 struct TestFailure: Error, CustomStringConvertible {

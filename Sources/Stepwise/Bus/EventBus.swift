@@ -58,7 +58,7 @@ public final class EventBus: Sendable {
         for event in events {
             for subscriber in current
             where subscriber.pattern.matches(event.name)
-                && (subscriber.environment == nil || subscriber.environment == event.environment)
+                && (subscriber.environment.map { EnvironmentName.same($0, event.environment) } ?? true)
             {
                 if case .dropped = subscriber.continuation.yield(event) {
                     subscriber.dropped.increment()

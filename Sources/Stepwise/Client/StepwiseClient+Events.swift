@@ -25,8 +25,9 @@ extension StepwiseClient {
     /// Event API's `x-inngest-env` header chooses), with ids derived from `idSeed` when given,
     /// so that a retried request is stored once and answered with the same ids.
     ///
-    /// - Throws: ``EventValidationError``, or ``EventIDSeedConflict`` when the seed's ids
-    ///   belong to events of another environment; nothing is stored.
+    /// - Throws: ``EnvironmentNameError`` for a name that breaks ``EnvironmentName``'s rules,
+    ///   ``EventValidationError``, or ``EventIDSeedConflict`` when the seed's ids belong to
+    ///   events of another environment; nothing is stored.
     @discardableResult
     public func send(_ events: [Event], environment: String, idSeed: EventIDSeed? = nil) async throws -> [EventID] {
         try await append(events, allowReservedNames: false, environment: environment, idSeed: idSeed)
@@ -38,12 +39,15 @@ extension StepwiseClient {
     ) async throws -> [EventID] {
         guard !events.isEmpty else { return [] }
         let environment = environment ?? configuration.environment
+        // Checked here, where every send passes, so that no name the gate would refuse (or a
+        // configuration typed with a control character) ends up in the store.
+        try EnvironmentName.validate(environment)
         let batch = try eventBatch(
             events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames,
             environment: environment, idSeed: idSeed)
         // Functions this process defined must be in the store before the events that
         // trigger them are, or those events would create no runs.
-        if environment == configuration.environment {
+        if EnvironmentName.same(environment, configuration.environment) {
             try await registerFunctions(completeSet: false)
         }
         let outcomes = try await store.append(batch)
