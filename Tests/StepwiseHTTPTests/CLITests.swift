@@ -241,7 +241,7 @@ struct CLITests {
     @Test("--help works for every command")
     func help() throws {
         for command in [[], ["dev"], ["serve"], ["send"], ["events"], ["events", "list"], ["events", "show"], ["runs"], ["runs", "list"],
-                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"]] {
+                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"], ["functions"], ["functions", "list"]] {
             let finished = try runCommand(stepwiseTool, command + ["--help"])
             #expect(finished.status == 0, "\(command)")
             #expect(finished.stdout.contains("USAGE:"), "\(command)")

@@ -52,7 +52,7 @@ struct RunDetailsTests {
             #expect(run["output"] == ["paid": 1999, "quote": ["total": 42]])
             steps = try #require(run["steps"]?.arrayValue)
             let received = try #require(steps.first { $0["id"] == "paid" })
-            #expect(received["output"]?["id"]?.stringValue == paidID.description)
+            #expect(received["output"]?["internal_id"]?.stringValue == paidID.description)
             #expect(received["output"]?["data"] == ["amount": 1999])
             #expect(Self.isTime(received["output"]?["received_at"]))
             #expect(received["until"] == nil, "a wait that ended has no until")
