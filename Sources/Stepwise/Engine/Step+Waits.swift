@@ -18,7 +18,7 @@ extension Step {
 
     private func sleep(_ id: String, until wakeTime: (Int64) -> Int64) async throws {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let now = client.configuration.clock.now()
         let until: Int64
         switch memo(key) {
@@ -65,7 +65,7 @@ extension Step {
         _ id: String, event name: String, timeout: Duration, match: String? = nil, if condition: String? = nil
     ) async throws -> StoredEvent? {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let now = client.configuration.clock.now()
         var startedAt = now
         let until: Int64
@@ -133,7 +133,7 @@ extension Step {
         as type: Output.Type = Output.self
     ) async throws -> Output {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let now = client.configuration.clock.now()
         switch memo(key) {
         case let record? where record.status == .completed:
