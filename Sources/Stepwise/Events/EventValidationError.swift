@@ -14,6 +14,10 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
         case emptyName
         /// The name starts with a prefix reserved for system events.
         case reservedName(prefix: String)
+        /// The name or id holds a control character (Unicode category Cc: NUL, BEL, ESC,
+        /// newlines…), which could forge log lines or rewrite a terminal that prints it;
+        /// `scalar` is the first one.
+        case controlCharacter(Unicode.Scalar)
         /// `data` or `user` is not a JSON object; `found` says what it is.
         case notAnObject(found: String)
         /// A `Codable` payload could not be encoded.
@@ -58,6 +62,8 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
             return "must not be empty"
         case .reservedName(let prefix):
             return "names starting with '\(prefix)' are reserved for system events"
+        case .controlCharacter(let scalar):
+            return "must not contain control characters, found \(scalar.codePointDescription)"
         case .notAnObject(let found):
             return "must be a JSON object, not \(found)"
         case .unencodable(let reason):

@@ -42,6 +42,9 @@ struct EventValidator: Sendable {
         if event.name.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
             throw failure(.name, .emptyName)
         }
+        if let scalar = event.name.firstControlCharacter {
+            throw failure(.name, .controlCharacter(scalar))
+        }
         if !allowReservedNames, let prefix = Self.reservedPrefix(of: event.name) {
             throw failure(.name, .reservedName(prefix: prefix))
         }
@@ -60,6 +63,9 @@ struct EventValidator: Sendable {
             throw failure(.ts, .implausibleTimestamp(ts))
         }
         let dedupeID = event.id.flatMap { $0.isEmpty ? nil : $0 }
+        if let scalar = dedupeID?.firstControlCharacter {
+            throw failure(.id, .controlCharacter(scalar))
+        }
 
         // The event's size as the compact JSON object the Event API would receive.
         var bytes = 2 + 7 + JSON.serializedLength(ofString: event.name) + 8 + dataText.utf8.count
