@@ -79,7 +79,7 @@ struct EventValidator: Sendable {
 
         let newEvent = NewEvent(
             name: event.name, data: data, dataText: dataText, user: user, userText: userText,
-            dedupeID: dedupeID, ts: event.ts ?? receivedAt, v: event.v
+            dedupeID: dedupeID, ts: event.ts ?? receivedAt, v: event.v, timestampGiven: event.ts != nil
         )
         return (newEvent, bytes)
     }
