@@ -56,6 +56,11 @@ public struct Event: Sendable {
     }
 
     /// An event whose data is a `Codable` value, encoded when the event is sent.
+    ///
+    /// Disfavoured, so that a dictionary literal (`["zeta": 1, "alpha": 2]`) is taken as
+    /// ``JSON`` and keeps its keys' order and its numbers as written (`10.0`, `-0.0`),
+    /// rather than as a `Dictionary`, which has no order.
+    @_disfavoredOverload
     public init(
         name: String,
         data: some Encodable & Sendable,

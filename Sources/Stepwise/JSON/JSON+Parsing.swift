@@ -317,7 +317,9 @@ private struct JSONParser {
         }
         // The bytes are ASCII by construction, so this decoding cannot fail or replace anything.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        if isInteger, let integer = Int64(text) {
+        // "-0" is read as the double -0.0: as an integer it would lose its sign, and it is
+        // how JSONEncoder writes a Double's negative zero.
+        if isInteger, let integer = Int64(text), integer != 0 || bytes[start] != UInt8(ascii: "-") {
             return .int(integer)
         }
         guard let double = Double(text), double.isFinite else {
