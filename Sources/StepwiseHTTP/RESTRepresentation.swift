@@ -8,7 +8,7 @@ public import Stepwise
 public enum RESTRepresentation {
     /// An event: its id, payload fields, `dedupe_id` and `received_at`.
     public static func event(_ event: StoredEvent) -> JSON {
-        var object: OrderedDictionary<String, JSON> = [
+        var object: JSON.Object = [
             "id": .string(event.id.description), "name": .string(event.name), "data": event.data,
         ]
         if let user = event.user { object["user"] = user }
@@ -21,7 +21,7 @@ public enum RESTRepresentation {
 
     /// A run, with its steps when given (`GET /v1/runs/{id}`).
     public static func run(_ run: RunRecord, steps: [StepRecord]? = nil) -> JSON {
-        var object: OrderedDictionary<String, JSON> = [
+        var object: JSON.Object = [
             "id": .string(run.id.description), "function_id": .string(run.functionID), "app_id": .string(run.appID),
             "event_id": .string(run.eventID.description), "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
             "output": run.output ?? .null, "error": run.error.map(error) ?? .null,

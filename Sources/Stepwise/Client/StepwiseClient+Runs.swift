@@ -19,7 +19,7 @@ extension StepwiseClient {
             return false
         }
         let event = try await store.event(id: run.eventID, environment: configuration.environment)
-        var data: OrderedDictionary<String, JSON> = [
+        var data: JSON.Object = [
             "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(run.id.description),
             "reason": .string(reason),
         ]

@@ -21,7 +21,7 @@ public enum SystemEvent {
 
     /// The `event` member of a system event's data: the triggering event.
     static func eventSummary(_ event: StoredEvent) -> JSON {
-        var summary: OrderedDictionary<String, JSON> = [
+        var summary: JSON.Object = [
             "id": .string(event.id.description), "name": .string(event.name), "data": event.data, "ts": .int(event.ts),
         ]
         if let user = event.user { summary["user"] = user }

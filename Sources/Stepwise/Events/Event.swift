@@ -104,8 +104,8 @@ public struct EventPayload: Sendable, ExpressibleByDictionaryLiteral {
     }
 
     public init(dictionaryLiteral elements: (String, JSON)...) {
-        var members = OrderedDictionary<String, JSON>(minimumCapacity: elements.count)
-        for (key, value) in elements { members[key] = value }
+        var members = JSON.Object(minimumCapacity: elements.count)
+        for (key, value) in elements { members[JSON.Key(key)] = value }
         storage = .json(.object(members))
     }
 

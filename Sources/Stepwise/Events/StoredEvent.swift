@@ -43,7 +43,7 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
 extension StoredEvent {
     /// The event as a waiting step records it, and as `waitForEvent` decodes it back.
     static func encodedForStep(_ event: StoredEvent) -> JSON {
-        var members: OrderedDictionary<String, JSON> = [
+        var members: JSON.Object = [
             "id": .string(event.id.description), "environment": .string(event.environment), "name": .string(event.name),
             "data": event.data, "ts": .int(event.ts), "received_at": .int(event.receivedAt),
         ]

@@ -37,10 +37,10 @@ extension JSON: Codable {
             self = .array(elements)
             return
         }
-        let container = try decoder.container(keyedBy: JSONKey.self)
-        var members = OrderedDictionary<String, JSON>()
+        let container = try decoder.container(keyedBy: JSONCodingKey.self)
+        var members = Object()
         for key in container.allKeys {
-            members[key.stringValue] = try container.decode(JSON.self, forKey: key)
+            members[Key(key.stringValue)] = try container.decode(JSON.self, forKey: key)
         }
         self = .object(members)
     }
@@ -66,15 +66,15 @@ extension JSON: Codable {
             var container = encoder.unkeyedContainer()
             for element in elements { try container.encode(element) }
         case .object(let members):
-            var container = encoder.container(keyedBy: JSONKey.self)
+            var container = encoder.container(keyedBy: JSONCodingKey.self)
             for (key, value) in members {
-                try container.encode(value, forKey: JSONKey(key))
+                try container.encode(value, forKey: JSONCodingKey(key.string))
             }
         }
     }
 }
 
-private struct JSONKey: CodingKey {
+private struct JSONCodingKey: CodingKey {
     let stringValue: String
     var intValue: Int? { nil }
     init(_ string: String) { stringValue = string }

@@ -123,7 +123,7 @@ private struct JSONParser {
             throw error("nesting deeper than \(JSON.maximumNestingDepth) levels")
         }
         position += 1  // {
-        var members = OrderedDictionary<String, JSON>()
+        var members = JSON.Object()
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -142,7 +142,7 @@ private struct JSONParser {
             }
             position += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            members[JSON.Key(key)] = try parseValue(depth: depth)
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input in an object") }
             switch bytes[position] {

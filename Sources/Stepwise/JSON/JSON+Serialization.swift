@@ -41,7 +41,7 @@ extension JSON {
             for (key, value) in members {
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                JSON.writeString(key, to: &output)
+                JSON.writeString(key.string, to: &output)
                 output.append(UInt8(ascii: ":"))
                 value.write(to: &output)
             }

@@ -95,7 +95,7 @@ extension SQLiteStore {
         ) { row in run = try runRecord(row) }
         guard let run else { return }
         try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
-        var data: OrderedDictionary<String, JSON> = [
+        var data: JSON.Object = [
             "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(runID),
             "reason": .string("cancelOn"), "cancelled_by": .string(event.id.description),
         ]
