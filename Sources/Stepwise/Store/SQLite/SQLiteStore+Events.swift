@@ -170,18 +170,33 @@ extension SQLiteStore {
                 .integer(query.since ?? Int64.min), .integer(query.until ?? Int64.max),
                 .integer(cursorTime), .text(cursorID), .integer(Int64(query.limit + 1)),
             ]
-            var events: [StoredEvent] = []
+            // A row that cannot be read is reported beside the page, not thrown: one bad row
+            // must not hide every other event (invariant 7).
+            var rows: [(position: EventCursor?, event: Result<StoredEvent, SQLiteStoreError>)] = []
             try connection.query(sql, values) { row in
-                events.append(try Self.storedEvent(row))
-            }
-            var next: EventCursor?
-            if events.count > query.limit {
-                events.removeLast()
-                if let last = events.last {
-                    next = EventCursor(receivedAt: last.receivedAt, eventID: last.id)
+                let position = row.text(0).flatMap(EventID.init).map { EventCursor(receivedAt: row.integer(8), eventID: $0) }
+                do {
+                    rows.append((position, .success(try Self.storedEvent(row))))
+                } catch let error as SQLiteStoreError {
+                    rows.append((position, .failure(error)))
                 }
             }
-            return EventPage(events: events, nextCursor: next)
+            var next: EventCursor?
+            if rows.count > query.limit {
+                rows.removeLast()
+                next = rows.last?.position
+            }
+            var events: [StoredEvent] = []
+            var unreadable: [UnreadableRecord] = []
+            for (position, event) in rows {
+                switch event {
+                case .success(let event):
+                    events.append(event)
+                case .failure(let error):
+                    unreadable.append(UnreadableRecord(kind: "event", id: position?.eventID.description ?? "?", reason: error.description))
+                }
+            }
+            return EventPage(events: events, nextCursor: next, unreadable: unreadable)
         }
     }
 

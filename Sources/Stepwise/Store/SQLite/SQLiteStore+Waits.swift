@@ -100,7 +100,9 @@ extension SQLiteStore {
             "reason": .string("cancelOn"), "cancelled_by": .string(event.id.description),
         ]
         try connection.query("SELECT \(eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
-            data["event"] = SystemEvent.eventSummary(try storedEvent(row))
+            // An event that cannot be read is left out of the summary: it must not stop the
+            // append of the event that cancels the run (invariant 7).
+            if let triggering = try? storedEvent(row) { data["event"] = SystemEvent.eventSummary(triggering) }
         }
         let cancelled = NewEvent(systemEvent: SystemEvent.functionCancelled, data: .object(data), at: event.receivedAt)
         _ = try appendEvents(
