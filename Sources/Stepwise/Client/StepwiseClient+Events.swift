@@ -61,7 +61,9 @@ extension StepwiseClient {
         _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil
     ) throws(EventValidationError) -> EventBatch {
         let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
-        let validator = EventValidator(limits: limits, allowReservedNames: allowReservedNames)
+        let validator = EventValidator(
+            limits: limits, allowReservedNames: allowReservedNames,
+            maxNestingDepth: allowReservedNames ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth)
         let prepared = try validator.validate(events, receivedAt: receivedAt)
         let bus = self.bus
         return EventBatch(

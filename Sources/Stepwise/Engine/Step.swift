@@ -98,7 +98,7 @@ public final class Step: Sendable {
         }
         let output: JSON
         do {
-            output = try JSON(encoding: value)
+            output = try JSON.payload(encoding: value)
         } catch {
             try await recordFailure(
                 NonRetriableError("the result of step '\(id)' could not be encoded", cause: error), key: key, stepID: id,

@@ -22,6 +22,10 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
         case notAnObject(found: String)
         /// A `Codable` payload could not be encoded.
         case unencodable(reason: String)
+        /// `data` or `user` nests arrays and objects deeper than `limit` levels
+        /// (``JSON/maximumPayloadNestingDepth``), which the store could not read back once
+        /// Stepwise wraps the event in its own (a run's `function.finished`).
+        case nestedTooDeeply(limit: Int)
         /// `ts` is not a time in milliseconds between the years 2000 and 2200.
         case implausibleTimestamp(Int64)
         /// One event is larger than the per-event limit.
@@ -68,6 +72,8 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
             return "must be a JSON object, not \(found)"
         case .unencodable(let reason):
             return "could not be encoded as JSON: \(reason)"
+        case .nestedTooDeeply(let limit):
+            return "nests arrays and objects deeper than the limit of \(limit) levels"
         case .implausibleTimestamp(let ts):
             return "\(ts) is not a time in milliseconds since the Unix epoch between the years 2000 and 2200"
                 + (ts > 0 && ts < EventValidator.earliestTimestamp / 1000 * 10 ? " (seconds instead of milliseconds?)" : "")

@@ -15,6 +15,9 @@ struct EventValidator: Sendable {
     var limits: EventLimits
     /// Whether reserved names are allowed: only for events Stepwise emits itself.
     var allowReservedNames = false
+    /// How deeply `data` and `user` may nest: ``JSON/maximumPayloadNestingDepth`` for the
+    /// events of users, more for system events, which wrap users' payloads.
+    var maxNestingDepth = JSON.maximumPayloadNestingDepth
 
     func validate(_ events: [Event], receivedAt: Int64) throws(EventValidationError) -> [NewEvent] {
         guard events.count <= limits.maxBatchCount else {
@@ -49,14 +52,11 @@ struct EventValidator: Sendable {
             throw failure(.name, .reservedName(prefix: prefix))
         }
 
-        let data = try objectPayload(event.data, field: .data, index: index)
-        let dataText = data.serialized
+        let (data, dataText) = try objectPayload(event.data, field: .data, index: index)
         var user: JSON?
         var userText: String?
         if let payload = event.user {
-            let json = try objectPayload(payload, field: .user, index: index)
-            user = json
-            userText = json.serialized
+            (user, userText) = try objectPayload(payload, field: .user, index: index)
         }
 
         if let ts = event.ts, !(Self.earliestTimestamp..<Self.latestTimestamp).contains(ts) {
@@ -98,16 +98,27 @@ struct EventValidator: Sendable {
         }
     }
 
-    private func objectPayload(_ payload: EventPayload, field: EventValidationError.Field, index: Int) throws(EventValidationError) -> JSON {
+    /// The payload as a JSON object and its text. Its depth is measured by the serialization
+    /// that writes the text, so that the check costs no pass of its own; a `Codable` payload
+    /// too deep for even the parser of what `JSONEncoder` wrote gets the same error.
+    private func objectPayload(
+        _ payload: EventPayload, field: EventValidationError.Field, index: Int
+    ) throws(EventValidationError) -> (JSON, String) {
         let json: JSON
         do {
             json = try payload.json()
+        } catch where error.exceedsNestingDepth {
+            throw EventValidationError(index: index, field: field, problem: .nestedTooDeeply(limit: maxNestingDepth))
         } catch {
             throw EventValidationError(index: index, field: field, problem: .unencodable(reason: error.description))
         }
         guard case .object = json else {
             throw EventValidationError(index: index, field: field, problem: .notAnObject(found: json.kindDescription))
         }
-        return json
+        let (text, depth) = json.serializedMeasuringDepth()
+        guard depth <= maxNestingDepth else {
+            throw EventValidationError(index: index, field: field, problem: .nestedTooDeeply(limit: maxNestingDepth))
+        }
+        return (json, text)
     }
 }

@@ -37,7 +37,7 @@ extension StepwiseClient {
         try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
             let output = try await handler(event, step)
             do {
-                return try JSON(encoding: output)
+                return try JSON.payload(encoding: output)
             } catch {
                 throw NonRetriableError("the function's output could not be encoded", cause: error)
             }

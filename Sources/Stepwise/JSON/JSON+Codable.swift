@@ -85,27 +85,63 @@ private struct JSONCodingKey: CodingKey {
 /// Why a value could not be turned into JSON, or JSON into the type asked for.
 public struct JSONConversionError: Error, Sendable, CustomStringConvertible {
     public let description: String
+    /// Whether the value nests deeper than the limit asked for, rather than failing to
+    /// encode: boundaries answer that with their own limit's error.
+    let exceedsNestingDepth: Bool
+
+    init(description: String, exceedsNestingDepth: Bool = false) {
+        self.description = description
+        self.exceedsNestingDepth = exceedsNestingDepth
+    }
 }
 
 extension JSON {
     /// The JSON form of a `Codable` value, as `JSONEncoder` writes it with sorted keys.
     ///
-    /// Sorted keys make the text of a value the same in every process and every replay,
-    /// which is what lets a recorded step result be compared byte for byte.
+    /// Sorted keys make the text of a value the same in every process and every replay
+    /// (a `Dictionary`'s order changes from one process to the next), which is what lets a
+    /// retried request be recognised by its payload.
     public init(encoding value: some Encodable) throws(JSONConversionError) {
+        self = try JSON.measuringDepth(encoding: value).value
+    }
+
+    /// The JSON form of a value for a boundary that keeps it (a step result, a function
+    /// output): as ``init(encoding:)``, refused when it nests deeper than
+    /// ``maximumPayloadNestingDepth``, so that it can always be read back, wrapped.
+    static func payload(encoding value: some Encodable) throws(JSONConversionError) -> JSON {
+        let (json, depth) = try measuringDepth(encoding: value)
+        guard depth <= maximumPayloadNestingDepth else { throw tooDeep(maximumPayloadNestingDepth) }
+        return json
+    }
+
+    /// The error for a value nested deeper than `limit`.
+    static func tooDeep(_ limit: Int) -> JSONConversionError {
+        JSONConversionError(
+            description: "the value nests arrays and objects deeper than the limit of \(limit) levels", exceedsNestingDepth: true)
+    }
+
+    /// The JSON form of a value and how deeply it nests: measured by the parse of what
+    /// `JSONEncoder` wrote, or, for a value that is JSON already, by a walk over it.
+    static func measuringDepth(encoding value: some Encodable) throws(JSONConversionError) -> (value: JSON, depth: Int) {
         if let json = value as? JSON {
-            self = json
-            return
+            return (json, json.nestingDepth)
         }
-        let bytes: Data
+        let bytes: [UInt8]
         do {
-            bytes = try JSON.encoder.encode(value)
+            bytes = Array(try JSON.encoder.encode(value))
         } catch {
             throw JSONConversionError(description: "could not encode \(type(of: value)) as JSON: \(error)")
         }
-        do {
-            self = try JSON(parsing: bytes)
-        } catch {
+        let parsed = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParseError) in try JSON.parseMeasuringDepth(buffer) }
+        }
+        switch parsed {
+        case .success(let result):
+            return result
+        case .failure(let error) where error.exceedsNestingDepth:
+            // Deeper than the store reads, and so deeper than any payload limit.
+            throw tooDeep(maximumPayloadNestingDepth)
+        case .failure(let error):
             throw JSONConversionError(description: "JSONEncoder wrote text that is not JSON: \(error)")
         }
     }
