@@ -63,7 +63,8 @@ extension StepwiseClient {
         let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
         let validator = EventValidator(
             limits: limits, allowReservedNames: allowReservedNames,
-            maxNestingDepth: allowReservedNames ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth)
+            maxNestingDepth: allowReservedNames ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,
+            dates: configuration.dateEncoding)
         let prepared = try validator.validate(events, receivedAt: receivedAt)
         let bus = self.bus
         return EventBatch(

@@ -182,7 +182,7 @@ extension Step {
         switch event.name {
         case SystemEvent.functionFinished:
             do {
-                return try (event.data["output"] ?? .null).decode(as: Output.self)
+                return try (event.data["output"] ?? .null).decode(as: Output.self, dates: client.configuration.dateEncoding)
             } catch {
                 throw NonRetriableError("the output of invoked function '\(function.id)' does not decode as \(Output.self)", cause: error)
             }

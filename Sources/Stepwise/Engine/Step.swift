@@ -98,7 +98,7 @@ public final class Step: Sendable {
         }
         let output: JSON
         do {
-            output = try JSON.payload(encoding: value)
+            output = try JSON.payload(encoding: value, dates: client.configuration.dateEncoding)
         } catch {
             try await recordFailure(
                 NonRetriableError("the result of step '\(id)' could not be encoded", cause: error), key: key, stepID: id,
@@ -238,7 +238,7 @@ public final class Step: Sendable {
 
     private func replayed<Value: Decodable>(_ record: StepRecord, as type: Value.Type, stepID: String) throws -> Value {
         do {
-            return try (record.output ?? .null).decode(as: Value.self)
+            return try (record.output ?? .null).decode(as: Value.self, dates: client.configuration.dateEncoding)
         } catch {
             throw NonRetriableError("the recorded result of step '\(stepID)' does not decode as \(Value.self); was the code changed under a run in flight?", cause: error)
         }

@@ -109,11 +109,12 @@ public struct EventPayload: Sendable, ExpressibleByDictionaryLiteral {
         storage = .json(.object(members))
     }
 
-    /// The payload as JSON, encoding it if it is a `Codable` value.
-    public func json() throws(JSONConversionError) -> JSON {
+    /// The payload as JSON, encoding it if it is a `Codable` value (with its dates as
+    /// `dates` says).
+    public func json(dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) -> JSON {
         switch storage {
         case .json(let json): return json
-        case .encodable(let value): return try JSON(encoding: value)
+        case .encodable(let value): return try JSON(encoding: value, dates: dates)
         }
     }
 }

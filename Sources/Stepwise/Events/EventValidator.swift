@@ -18,6 +18,8 @@ struct EventValidator: Sendable {
     /// How deeply `data` and `user` may nest: ``JSON/maximumPayloadNestingDepth`` for the
     /// events of users, more for system events, which wrap users' payloads.
     var maxNestingDepth = JSON.maximumPayloadNestingDepth
+    /// How a `Date` in a `Codable` payload is written.
+    var dates = JSONDateEncoding.iso8601
 
     func validate(_ events: [Event], receivedAt: Int64) throws(EventValidationError) -> [NewEvent] {
         guard events.count <= limits.maxBatchCount else {
@@ -106,7 +108,7 @@ struct EventValidator: Sendable {
     ) throws(EventValidationError) -> (JSON, String) {
         let json: JSON
         do {
-            json = try payload.json()
+            json = try payload.json(dates: dates)
         } catch where error.exceedsNestingDepth {
             throw EventValidationError(index: index, field: field, problem: .nestedTooDeeply(limit: maxNestingDepth))
         } catch {

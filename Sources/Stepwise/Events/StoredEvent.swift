@@ -34,9 +34,13 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
         self.receivedAt = receivedAt
     }
 
-    /// The event's data decoded as a `Codable` type of your own.
-    public func decodeData<Value: Decodable>(as type: Value.Type = Value.self) throws(JSONConversionError) -> Value {
-        try data.decode(as: type)
+    /// The event's data decoded as a `Codable` type of your own, its dates read as `dates`
+    /// says (give the client's ``StepwiseClient/Configuration/dateEncoding`` if it is not
+    /// the default).
+    public func decodeData<Value: Decodable>(
+        as type: Value.Type = Value.self, dates: JSONDateEncoding = .iso8601
+    ) throws(JSONConversionError) -> Value {
+        try data.decode(as: type, dates: dates)
     }
 }
 

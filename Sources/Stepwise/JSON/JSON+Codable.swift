@@ -96,20 +96,21 @@ public struct JSONConversionError: Error, Sendable, CustomStringConvertible {
 }
 
 extension JSON {
-    /// The JSON form of a `Codable` value, as `JSONEncoder` writes it with sorted keys.
+    /// The JSON form of a `Codable` value, as `JSONEncoder` writes it with sorted keys, and
+    /// dates as `dates` says.
     ///
     /// Sorted keys make the text of a value the same in every process and every replay
     /// (a `Dictionary`'s order changes from one process to the next), which is what lets a
     /// retried request be recognised by its payload.
-    public init(encoding value: some Encodable) throws(JSONConversionError) {
-        self = try JSON.measuringDepth(encoding: value).value
+    public init(encoding value: some Encodable, dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) {
+        self = try JSON.measuringDepth(encoding: value, dates: dates).value
     }
 
     /// The JSON form of a value for a boundary that keeps it (a step result, a function
-    /// output): as ``init(encoding:)``, refused when it nests deeper than
+    /// output): as ``init(encoding:dates:)``, refused when it nests deeper than
     /// ``maximumPayloadNestingDepth``, so that it can always be read back, wrapped.
-    static func payload(encoding value: some Encodable) throws(JSONConversionError) -> JSON {
-        let (json, depth) = try measuringDepth(encoding: value)
+    static func payload(encoding value: some Encodable, dates: JSONDateEncoding) throws(JSONConversionError) -> JSON {
+        let (json, depth) = try measuringDepth(encoding: value, dates: dates)
         guard depth <= maximumPayloadNestingDepth else { throw tooDeep(maximumPayloadNestingDepth) }
         return json
     }
@@ -122,13 +123,13 @@ extension JSON {
 
     /// The JSON form of a value and how deeply it nests: measured by the parse of what
     /// `JSONEncoder` wrote, or, for a value that is JSON already, by a walk over it.
-    static func measuringDepth(encoding value: some Encodable) throws(JSONConversionError) -> (value: JSON, depth: Int) {
+    static func measuringDepth(encoding value: some Encodable, dates: JSONDateEncoding) throws(JSONConversionError) -> (value: JSON, depth: Int) {
         if let json = value as? JSON {
             return (json, json.nestingDepth)
         }
         let bytes: [UInt8]
         do {
-            bytes = Array(try JSON.encoder.encode(value))
+            bytes = Array(try JSON.encoder(dates).encode(value))
         } catch {
             throw JSONConversionError(description: "could not encode \(type(of: value)) as JSON: \(error)")
         }
@@ -146,23 +147,44 @@ extension JSON {
         }
     }
 
-    /// Decodes this value as `type`, with the same conventions as ``init(encoding:)``.
-    public func decode<Value: Decodable>(as type: Value.Type = Value.self) throws(JSONConversionError) -> Value {
+    /// Decodes this value as `type`, with the same conventions as ``init(encoding:dates:)``.
+    public func decode<Value: Decodable>(as type: Value.Type = Value.self, dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) -> Value {
         if let json = self as? Value { return json }
         do {
-            return try JSON.decoder.decode(Value.self, from: Data(serializedUTF8))
+            return try JSON.decoder(dates).decode(Value.self, from: Data(serializedUTF8))
         } catch {
             throw JSONConversionError(description: "could not decode \(Value.self) from \(kindDescription) JSON: \(error)")
         }
     }
 
-    /// Shared: `JSONEncoder` and `JSONDecoder` are `Sendable`, and their settings are not
-    /// changed after this point.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    /// One encoder and one decoder per date strategy, shared: `JSONEncoder` and
+    /// `JSONDecoder` are `Sendable`, and their settings are not changed after this point.
+    private static let coders = (
+        iso8601: Coders(.iso8601), millisecondsSince1970: Coders(.millisecondsSince1970),
+        secondsSince1970: Coders(.secondsSince1970), deferredToDate: Coders(.deferredToDate))
 
-    private static let decoder = JSONDecoder()
+    private static func coders(_ dates: JSONDateEncoding) -> Coders {
+        switch dates.kind {
+        case .iso8601: return coders.iso8601
+        case .millisecondsSince1970: return coders.millisecondsSince1970
+        case .secondsSince1970: return coders.secondsSince1970
+        case .deferredToDate: return coders.deferredToDate
+        }
+    }
+
+    private static func encoder(_ dates: JSONDateEncoding) -> JSONEncoder { coders(dates).encoder }
+    private static func decoder(_ dates: JSONDateEncoding) -> JSONDecoder { coders(dates).decoder }
+
+    private struct Coders: Sendable {
+        let encoder: JSONEncoder
+        let decoder: JSONDecoder
+
+        init(_ dates: JSONDateEncoding) {
+            encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .custom { date, encoder in try dates.encode(date, to: encoder) }
+            decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .custom { decoder in try dates.decode(from: decoder) }
+        }
+    }
 }
