@@ -100,6 +100,21 @@ struct NestingDepthTests {
         #expect(run.error?.message.contains("deeper than the limit of 240 levels") == true)
     }
 
+    @Test("step.invoke refuses data nested past the limit: the invoking run fails, nothing is invoked")
+    func invokeDataTooDeep() async throws {
+        let harness = try Harness()
+        let echo = try harness.client.createFunction(id: "echo", trigger: .event("never")) { event, step in event.data }
+        try harness.client.createFunction(id: "caller", trigger: .event("go")) { event, step in
+            try await step.invoke("call", function: echo, data: EventPayload(json: nestedObject(depth: 241)), as: JSON.self)
+        }
+        try await harness.client.send(Event(name: "go"))
+        try await harness.runUntilIdle()
+        let run = try await harness.onlyRun(of: "caller")
+        #expect(run.status == .failed)
+        #expect(run.error?.message.contains("deeper than the limit of 240 levels") == true, "\(run.error?.message ?? "")")
+        #expect(try await harness.runs(of: "echo").isEmpty)
+    }
+
     @Test("an event at the limit finishes and fails readably: its system events wrap it and still read back")
     func systemEventsOfDeepEvent() async throws {
         let harness = try Harness()

@@ -157,9 +157,9 @@ extension Step {
         do {
             var event = Event(name: SystemEvent.functionInvoked)
             event.data = data
-            batch = try client.eventBatch([event], receivedAt: now, allowReservedNames: true)
+            batch = try client.eventBatch([event], receivedAt: now, allowReservedNames: true, userPayloads: true)
         } catch {
-            throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data that is not a JSON object", cause: error)
+            throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data it cannot send", cause: error)
         }
         let until = now + timeout.milliseconds
         let record = StepRecord(
