@@ -96,12 +96,13 @@ public struct JSONConversionError: Error, Sendable, CustomStringConvertible {
 }
 
 extension JSON {
-    /// The JSON form of a `Codable` value, as `JSONEncoder` writes it with sorted keys, and
-    /// dates as `dates` says.
+    /// The JSON form of a `Codable` value, with dates as `dates` says.
     ///
-    /// Sorted keys make the text of a value the same in every process and every replay
-    /// (a `Dictionary`'s order changes from one process to the next), which is what lets a
-    /// retried request be recognised by its payload.
+    /// A `JSON` value inside it is kept as it is (its order, its keys); the members of the
+    /// value's own keyed containers are sorted, so that the text of a value is the same in
+    /// every process and every replay (a `Dictionary`'s order changes from one process to
+    /// the next), which is what lets a retried request be recognised by its payload. See
+    /// ``JSONValueEncoder``.
     public init(encoding value: some Encodable, dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) {
         self = try JSON.measuringDepth(encoding: value, dates: dates).value
     }
@@ -121,70 +122,30 @@ extension JSON {
             description: "the value nests arrays and objects deeper than the limit of \(limit) levels", exceedsNestingDepth: true)
     }
 
-    /// The JSON form of a value and how deeply it nests: measured by the parse of what
-    /// `JSONEncoder` wrote, or, for a value that is JSON already, by a walk over it.
+    /// The JSON form of a value and how deeply it nests, measured as the encoding finishes
+    /// (or, for a value that is JSON already, by a walk over it).
     static func measuringDepth(encoding value: some Encodable, dates: JSONDateEncoding) throws(JSONConversionError) -> (value: JSON, depth: Int) {
         if let json = value as? JSON {
             return (json, json.nestingDepth)
         }
-        let bytes: [UInt8]
         do {
-            bytes = Array(try JSON.encoder(dates).encode(value))
-        } catch {
-            throw JSONConversionError(description: "could not encode \(type(of: value)) as JSON: \(error)")
-        }
-        let parsed = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONParseError) in try JSON.parseMeasuringDepth(buffer) }
-        }
-        switch parsed {
-        case .success(let result):
-            return result
-        case .failure(let error) where error.exceedsNestingDepth:
+            return try JSONValueEncoder(dates: dates).encode(value)
+        } catch is JSONValueEncoder.TooDeep {
             // Deeper than the store reads, and so deeper than any payload limit.
             throw tooDeep(maximumPayloadNestingDepth)
-        case .failure(let error):
-            throw JSONConversionError(description: "JSONEncoder wrote text that is not JSON: \(error)")
+        } catch {
+            throw JSONConversionError(description: "could not encode \(type(of: value)) as JSON: \(error)")
         }
     }
 
     /// Decodes this value as `type`, with the same conventions as ``init(encoding:dates:)``.
+    /// See ``JSONValueDecoder``.
     public func decode<Value: Decodable>(as type: Value.Type = Value.self, dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) -> Value {
         if let json = self as? Value { return json }
         do {
-            return try JSON.decoder(dates).decode(Value.self, from: Data(serializedUTF8))
+            return try JSONValueDecoder(dates: dates).decode(Value.self, from: self)
         } catch {
             throw JSONConversionError(description: "could not decode \(Value.self) from \(kindDescription) JSON: \(error)")
-        }
-    }
-
-    /// One encoder and one decoder per date strategy, shared: `JSONEncoder` and
-    /// `JSONDecoder` are `Sendable`, and their settings are not changed after this point.
-    private static let coders = (
-        iso8601: Coders(.iso8601), millisecondsSince1970: Coders(.millisecondsSince1970),
-        secondsSince1970: Coders(.secondsSince1970), deferredToDate: Coders(.deferredToDate))
-
-    private static func coders(_ dates: JSONDateEncoding) -> Coders {
-        switch dates.kind {
-        case .iso8601: return coders.iso8601
-        case .millisecondsSince1970: return coders.millisecondsSince1970
-        case .secondsSince1970: return coders.secondsSince1970
-        case .deferredToDate: return coders.deferredToDate
-        }
-    }
-
-    private static func encoder(_ dates: JSONDateEncoding) -> JSONEncoder { coders(dates).encoder }
-    private static func decoder(_ dates: JSONDateEncoding) -> JSONDecoder { coders(dates).decoder }
-
-    private struct Coders: Sendable {
-        let encoder: JSONEncoder
-        let decoder: JSONDecoder
-
-        init(_ dates: JSONDateEncoding) {
-            encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .custom { date, encoder in try dates.encode(date, to: encoder) }
-            decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .custom { decoder in try dates.decode(from: decoder) }
         }
     }
 }
