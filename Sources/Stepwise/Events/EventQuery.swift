@@ -37,6 +37,7 @@ public struct EventPage: Sendable, Hashable {
     /// towards the page's limit, so that paging goes past them).
     public let unreadable: [UnreadableRecord]
 
+    /// A page as a store answers it; `unreadable` is empty unless a row could not be read.
     public init(events: [StoredEvent], nextCursor: EventCursor?, unreadable: [UnreadableRecord] = []) {
         self.events = events
         self.nextCursor = nextCursor

@@ -17,14 +17,20 @@ extension JSON {
             self.string = string
         }
 
+        /// A key written as a literal, `"cartId"`, so that object literals read as they would
+        /// with `String` keys.
         public init(stringLiteral value: String) {
             self.string = value
         }
 
+        /// Equal when the Unicode scalars are, not when the texts are merely canonically
+        /// equivalent: that is what keeps "é" and "e" + U+0301 two keys.
         public static func == (lhs: Key, rhs: Key) -> Bool {
             lhs.string.utf8.elementsEqual(rhs.string.utf8)
         }
 
+        /// Hashes the UTF-8 bytes, to agree with `==` (a `String`'s hash is that of its
+        /// normalized form, which would put the two spellings of "é" together).
         public func hash(into hasher: inout Hasher) {
             // Native strings are contiguous UTF-8: hash the bytes at once.
             let hashed: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
@@ -40,6 +46,7 @@ extension JSON {
             lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
         }
 
+        /// The key's text, for messages and interpolation.
         public var description: String { string }
     }
 

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// The default, ``iso8601``, writes `"2026-12-01T09:10:22.123Z"`: text any reader of the
 /// store, the REST API or the dashboard understands at a glance, where Foundation's own
-/// default writes seconds since 2001 (`786273022.123`), a number nothing outside Swift reads
+/// default writes seconds since 2001 (`817809022.123`), a number nothing outside Swift reads
 /// as a time. Milliseconds are the precision of every other time Stepwise keeps (`ts`,
 /// receive and run times) and of JavaScript's `Date`, which Inngest's SDKs use; finer
 /// digits would be dropped by those readers, and coarser ones would change a value between
@@ -40,6 +40,7 @@ public struct JSONDateEncoding: Sendable, Hashable, CustomStringConvertible {
     /// readers expect what Stepwise wrote before ISO 8601 became its default.
     public static let deferredToDate = JSONDateEncoding(kind: .deferredToDate)
 
+    /// The strategy's name, as its static member spells it.
     public var description: String {
         switch kind {
         case .iso8601: return "iso8601"

@@ -10,11 +10,13 @@ public struct UnreadableRecord: Sendable, Hashable, CustomStringConvertible {
     /// Why it could not be read.
     public let reason: String
 
+    /// Made by a store's read; public so that stores outside this module can report one.
     public init(kind: String, id: String, reason: String) {
         self.kind = kind
         self.id = id
         self.reason = reason
     }
 
+    /// The record and the reason, in words, for logs and the CLI.
     public var description: String { "\(kind) \(id) could not be read: \(reason)" }
 }
