@@ -102,7 +102,7 @@ struct EventValidator: Sendable {
 
     /// The payload as a JSON object and its text. Its depth is measured by the serialization
     /// that writes the text, so that the check costs no pass of its own; a `Codable` payload
-    /// too deep for even the parser of what `JSONEncoder` wrote gets the same error.
+    /// so deep that its encoding stops at the store's read limit gets the same error.
     private func objectPayload(
         _ payload: EventPayload, field: EventValidationError.Field, index: Int
     ) throws(EventValidationError) -> (JSON, String) {
