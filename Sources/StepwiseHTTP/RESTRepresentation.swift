@@ -11,7 +11,7 @@ public enum RESTRepresentation {
     /// dedupe key (absent when it gave none, as Inngest omits an empty one), then `name`, `data`,
     /// `user` and `v` when sent, `ts` in milliseconds, and `received_at` as RFC 3339.
     public static func event(_ event: StoredEvent) -> JSON {
-        var object: OrderedDictionary<String, JSON> = ["internal_id": .string(event.id.description)]
+        var object: JSON.Object = ["internal_id": .string(event.id.description)]
         if let dedupeID = event.dedupeID { object["id"] = .string(dedupeID) }
         object["name"] = .string(event.name)
         object["data"] = event.data
@@ -24,7 +24,7 @@ public enum RESTRepresentation {
 
     /// A run, with its steps when given (`GET /v1/runs/{id}`).
     public static func run(_ run: RunRecord, steps: [StepRecord]? = nil) -> JSON {
-        var object: OrderedDictionary<String, JSON> = [
+        var object: JSON.Object = [
             "id": .string(run.id.description), "function_id": .string(run.functionID), "app_id": .string(run.appID),
             "event_id": .string(run.eventID.description), "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
             "output": run.output ?? .null, "error": run.error.map(error) ?? .null,
@@ -71,7 +71,7 @@ public enum RESTRepresentation {
         case .run, .sendEvent:
             break
         }
-        var object: OrderedDictionary<String, JSON> = [
+        var object: JSON.Object = [
             "id": .string(step.stepID), "key": .string(step.key), "kind": .string(step.kind.rawValue), "status": .string(step.status.rawValue),
             "attempts": .int(Int64(attempts)), "output": output, "error": stepError.map(error) ?? .null,
             "started_at": time(step.startedAt), "ended_at": time(step.endedAt),
@@ -84,7 +84,7 @@ public enum RESTRepresentation {
     /// A registered function: its app, id, triggers, schedules (with their next tick) and
     /// when it was registered.
     public static func function(_ function: FunctionRecord) -> JSON {
-        var object: OrderedDictionary<String, JSON> = [
+        var object: JSON.Object = [
             "app_id": .string(function.appID), "id": .string(function.id),
             "triggers": .array(function.triggers.map { .string($0.description) }),
             "schedules": .array(function.schedules.map { schedule in

@@ -34,7 +34,7 @@ enum Output {
         case .array(let elements) where !elements.isEmpty:
             return "[\n" + elements.map { inner + pretty($0, indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
         case .object(let members) where !members.isEmpty:
-            return "{\n" + members.map { key, member in inner + quoted(key) + ": " + pretty(member, indent: inner) }
+            return "{\n" + members.map { key, member in inner + quoted(key.string) + ": " + pretty(member, indent: inner) }
                 .joined(separator: ",\n") + "\n\(indent)}"
         case .string(let text):
             return quoted(text)

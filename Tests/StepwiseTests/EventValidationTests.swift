@@ -146,4 +146,22 @@ struct EventValidationTests {
         let client = try makeClient()
         #expect(try await client.send([]).isEmpty)
     }
+
+    @Test("control characters in a name are refused, naming the first", arguments: [
+        ("app/\u{1B}[2Jcleared", "\u{1B}"), ("app/bell\u{07}", "\u{07}"), ("app/nul\u{0}", "\u{0}"),
+        ("app/line\nforged", "\n"), ("app/del\u{7F}", "\u{7F}"), ("app/c1\u{85}", "\u{85}"), ("app/csi\u{9B}", "\u{9B}"),
+    ])
+    func controlCharacterInName(name: String, scalar: String) async throws {
+        let expected = try #require(scalar.unicodeScalars.first)
+        try await expectRefused([good, Event(name: name)], .init(index: 1, field: .name, problem: .controlCharacter(expected)))
+    }
+
+    @Test("control characters in an id are refused; other characters pass")
+    func controlCharacterInID() async throws {
+        try await expectRefused(
+            [good, good, Event(name: "a", id: "order-1\r\nx-forged: yes")], .init(index: 2, field: .id, problem: .controlCharacter("\r")))
+        let client = try makeClient()
+        let ids = try await client.send([Event(name: "app/é ü 👋 \u{A0}nbsp", id: "ok-\u{2028}-\u{A0}")])
+        #expect(ids.count == 1, "printable and non-Cc characters are not control characters")
+    }
 }

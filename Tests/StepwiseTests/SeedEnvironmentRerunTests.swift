@@ -65,6 +65,70 @@ struct SeedEnvironmentRerunTests {
         #expect(try await allEvents(client.store).count == 1)
     }
 
+    @Test("a seeded retry must repeat the whole event: another user, ts, v or id is another request", arguments: [
+        Event(name: "a", data: ["n": 1], user: ["id": "someone else"], ts: 1_800_000_000_000, v: "1"),
+        Event(name: "a", data: ["n": 1], user: ["id": "u1"], ts: 1_800_000_000_001, v: "1"),
+        Event(name: "a", data: ["n": 1], user: ["id": "u1"], ts: 1_800_000_000_000, v: "2"),
+        Event(name: "a", data: ["n": 1], user: ["id": "u1"], ts: 1_800_000_000_000),
+        Event(name: "a", data: ["n": 1], user: ["id": "u1"], id: "dedupe-1", ts: 1_800_000_000_000, v: "1"),
+    ])
+    func seededRetryComparesWholeEvent(changed: Event) async throws {
+        let client = try makeClient()
+        let seed = EventIDSeed.random(milliseconds: 1_800_000_000_000)
+        let original = Event(name: "a", data: ["n": 1], user: ["id": "u1"], ts: 1_800_000_000_000, v: "1")
+        _ = try await client.send([original], environment: "default", idSeed: seed)
+        await #expect(throws: EventIDSeedConflict(eventID: seed.eventID(at: 0), index: 0)) {
+            try await client.send([changed], environment: "default", idSeed: seed)
+        }
+        #expect(try await client.send([original], environment: "default", idSeed: seed) == [seed.eventID(at: 0)])
+        #expect(try await allEvents(client.store).count == 1)
+    }
+
+    @Test("a seeded retry without ts matches its first try, received at another time")
+    func seededRetryWithoutTimestamp() async throws {
+        let clock = ManualClock()
+        let client = try makeClient(clock: clock)
+        let seed = EventIDSeed.random(milliseconds: clock.now())
+        let batch = [Event(name: "a", data: ["n": 1], user: ["id": "u1"], v: "1")]
+        let first = try await client.send(batch, environment: "default", idSeed: seed)
+        clock.advance(by: .seconds(5))
+        #expect(try await client.send(batch, environment: "default", idSeed: seed) == first)
+        #expect(try await allEvents(client.store).count == 1)
+    }
+
+    @Test("a longer batch under a used seed is refused whole, storing none of its new events")
+    func longerBatchUnderUsedSeed() async throws {
+        let client = try makeClient()
+        let seed = EventIDSeed.random(milliseconds: 1_800_000_000_000)
+        let first = [Event(name: "a", data: ["n": 1]), Event(name: "a", data: ["n": 2])]
+        _ = try await client.send(first, environment: "default", idSeed: seed)
+        await #expect(throws: EventIDSeedConflict(eventID: seed.eventID(at: 2), index: 2, isBeyondFirstTry: true)) {
+            try await client.send(first + [Event(name: "a", data: ["n": 3])], environment: "default", idSeed: seed)
+        }
+        #expect(try await allEvents(client.store).map { $0.data["n"] } == [1, 2])
+        #expect(try await client.event(id: seed.eventID(at: 2)) == nil)
+        // The same holds when the new event comes first and the stored ones follow.
+        let seed2 = EventIDSeed.random(milliseconds: 1_800_000_000_000)
+        _ = try await client.send([Event(name: "b")], environment: "default", idSeed: seed2)
+        let shifted = EventIDSeed(milliseconds: seed2.milliseconds, entropyHigh: seed2.entropyHigh, entropyLow: seed2.entropyLow &- 1)
+        await #expect(throws: EventIDSeedConflict.self) {
+            try await client.send([Event(name: "new"), Event(name: "b")], environment: "default", idSeed: shifted)
+        }
+        #expect(try await allEvents(client.store).count == 3)
+    }
+
+    @Test("a seeded retry whose first try dropped an event as a duplicate drops it again")
+    func seededRetryWithDuplicate() async throws {
+        let client = try makeClient()
+        let original = try await client.send(Event(name: "a", id: "once"))
+        let seed = EventIDSeed.random(milliseconds: 1_800_000_000_000)
+        let batch = [Event(name: "a", id: "once"), Event(name: "b")]
+        let first = try await client.send(batch, environment: "default", idSeed: seed)
+        #expect(first == [original, seed.eventID(at: 1)])
+        #expect(try await client.send(batch, environment: "default", idSeed: seed) == first)
+        #expect(try await allEvents(client.store).count == 2)
+    }
+
     @Test("events sent to another environment stay there, and bring it into being")
     func environments() async throws {
         let client = try makeClient()

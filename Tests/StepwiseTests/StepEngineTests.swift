@@ -125,7 +125,7 @@ struct StepEngineTests {
         #expect(run.attempt == 1, "the function failed once outside any step")
         #expect(calls["email"] == 10, "the second attempt replayed all ten steps")
         let keys = try await harness.client.store.steps(runID: run.id).map(\.key)
-        #expect(keys == ["email"] + (1..<10).map { "email:\($0)" })
+        #expect(keys == ["email"] + (1..<10).map { "email\u{1F}\($0)" })
     }
 
     @Test("typed results round-trip exactly through the record")

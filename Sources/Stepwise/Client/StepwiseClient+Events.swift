@@ -61,11 +61,18 @@ extension StepwiseClient {
     /// Validates `events` into a batch for the store, published on the bus once committed.
     ///
     /// - Throws: ``EventValidationError``.
+    ///
+    /// - Parameter userPayloads: whether the events' payloads are users' even though their
+    ///   names are reserved (`function.invoked`'s data): held to the depth users' payloads are.
     func eventBatch(
-        _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil
+        _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil,
+        userPayloads: Bool = false
     ) throws(EventValidationError) -> EventBatch {
         let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
-        let validator = EventValidator(limits: limits, allowReservedNames: allowReservedNames)
+        let validator = EventValidator(
+            limits: limits, allowReservedNames: allowReservedNames,
+            maxNestingDepth: allowReservedNames && !userPayloads ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,
+            dates: configuration.dateEncoding)
         let prepared = try validator.validate(events, receivedAt: receivedAt)
         let bus = self.bus
         return EventBatch(

@@ -18,8 +18,15 @@ extension StepwiseClient {
         guard let run = try await store.run(id: id, environment: configuration.environment), !run.status.isFinal else {
             return false
         }
-        let event = try await store.event(id: run.eventID, environment: configuration.environment)
-        var data: OrderedDictionary<String, JSON> = [
+        // An event that cannot be read is left out of the system event rather than keeping the
+        // run from being cancelled (invariant 7).
+        let event: StoredEvent?
+        do {
+            event = try await store.event(id: run.eventID, environment: configuration.environment)
+        } catch SQLiteStoreError.corruptRow {
+            event = nil
+        }
+        var data: JSON.Object = [
             "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(run.id.description),
             "reason": .string(reason),
         ]

@@ -20,17 +20,23 @@ public final class StepwiseClient: Sendable {
         public var limits: EventLimits
         /// Where the time of day comes from.
         public var clock: any WallClock
+        /// How a `Date` inside a `Codable` step result, function output or event payload is
+        /// written, and read back: ISO 8601 with milliseconds by default. Change it only
+        /// together with every reader of the stored JSON.
+        public var dateEncoding: JSONDateEncoding
 
         public init(
             environment: String = "default",
             dedupeWindow: Duration = .seconds(24 * 60 * 60),
             limits: EventLimits = .default,
-            clock: any WallClock = .system
+            clock: any WallClock = .system,
+            dateEncoding: JSONDateEncoding = .iso8601
         ) {
             self.environment = environment
             self.dedupeWindow = dedupeWindow
             self.limits = limits
             self.clock = clock
+            self.dateEncoding = dateEncoding
         }
     }
 

@@ -97,11 +97,11 @@ struct RunExecutor: Sendable {
         _ step: Step, claimed: ClaimedRun, transition: RunCheckpoint.Transition, systemEvent: String,
         data extra: [String: JSON], logger: Logger
     ) async {
-        var data: OrderedDictionary<String, JSON> = [
+        var data: JSON.Object = [
             "function_id": .string(claimed.run.functionID), "app_id": .string(claimed.run.appID),
             "run_id": .string(claimed.run.id.description),
         ]
-        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { data[key] = value }
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { data[JSON.Key(key)] = value }
         data["event"] = SystemEvent.eventSummary(claimed.event)
         do {
             let batch = try client.eventBatch(

@@ -18,7 +18,7 @@ extension Step {
 
     private func sleep(_ id: String, until wakeTime: (Int64) -> Int64) async throws {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let now = client.configuration.clock.now()
         let until: Int64
         switch memo(key) {
@@ -65,7 +65,7 @@ extension Step {
         _ id: String, event name: String, timeout: Duration, match: String? = nil, if condition: String? = nil
     ) async throws -> StoredEvent? {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let now = client.configuration.clock.now()
         var startedAt = now
         let until: Int64
@@ -133,7 +133,7 @@ extension Step {
         as type: Output.Type = Output.self
     ) async throws -> Output {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let now = client.configuration.clock.now()
         switch memo(key) {
         case let record? where record.status == .completed:
@@ -157,9 +157,9 @@ extension Step {
         do {
             var event = Event(name: SystemEvent.functionInvoked)
             event.data = data
-            batch = try client.eventBatch([event], receivedAt: now, allowReservedNames: true)
+            batch = try client.eventBatch([event], receivedAt: now, allowReservedNames: true, userPayloads: true)
         } catch {
-            throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data that is not a JSON object", cause: error)
+            throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data it cannot send", cause: error)
         }
         let until = now + timeout.milliseconds
         let record = StepRecord(
@@ -179,7 +179,7 @@ extension Step {
         switch outcome {
         case .finished(_, let output):
             do {
-                return try output.decode(as: Output.self)
+                return try output.decode(as: Output.self, dates: client.configuration.dateEncoding)
             } catch {
                 throw NonRetriableError("the output of invoked function '\(function.id)' does not decode as \(Output.self)", cause: error)
             }

@@ -11,8 +11,9 @@ import Synchronization
 /// belongs in a step.
 ///
 /// Steps are keyed by their id and how many steps with that id came before in the run:
-/// calling `step.run("email")` in a loop of ten makes ten steps, `email`, `email:1`, …
-/// `email:9`.
+/// calling `step.run("email")` in a loop of ten makes ten steps, `email`, then `email`
+/// followed by U+001F and 1 to 9 (see ``StepKey``). Step ids may not contain control
+/// characters, so that no id can produce the key of another step's repeat.
 public final class Step: Sendable {
     private struct State {
         var memo: [String: StepRecord]
@@ -74,7 +75,7 @@ public final class Step: Sendable {
     @discardableResult
     public func run<Value: Codable & Sendable>(_ id: String, _ body: () async throws -> Value) async throws -> Value {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let logger = stepLogger(key)
         let previousFailures: Int
         switch memo(key) {
@@ -97,7 +98,7 @@ public final class Step: Sendable {
         }
         let output: JSON
         do {
-            output = try JSON(encoding: value)
+            output = try JSON.payload(encoding: value, dates: client.configuration.dateEncoding)
         } catch {
             try await recordFailure(
                 NonRetriableError("the result of step '\(id)' could not be encoded", cause: error), key: key, stepID: id,
@@ -137,7 +138,7 @@ public final class Step: Sendable {
     @discardableResult
     public func sendEvent(_ id: String, _ events: [Event]) async throws -> [EventID] {
         try checkNotInterrupted()
-        let key = nextKey(for: id)
+        let key = try nextKey(for: id)
         let logger = stepLogger(key)
         if let record = memo(key) {
             switch record.status {
@@ -237,7 +238,7 @@ public final class Step: Sendable {
 
     private func replayed<Value: Decodable>(_ record: StepRecord, as type: Value.Type, stepID: String) throws -> Value {
         do {
-            return try (record.output ?? .null).decode(as: Value.self)
+            return try (record.output ?? .null).decode(as: Value.self, dates: client.configuration.dateEncoding)
         } catch {
             throw NonRetriableError("the recorded result of step '\(stepID)' does not decode as \(Value.self); was the code changed under a run in flight?", cause: error)
         }
@@ -247,11 +248,21 @@ public final class Step: Sendable {
         if let interruption = interruption { throw interruption }
     }
 
-    func nextKey(for id: String) -> String {
-        state.withLock { state in
+    /// The key of the next step with `id`: the id for the first, a generated key for a
+    /// repeat, or the key a run recorded before generated keys had their own separator.
+    ///
+    /// - Throws: ``NonRetriableError`` when `id` holds a control character.
+    func nextKey(for id: String) throws -> String {
+        if let problem = StepKey.problem(with: id) { throw NonRetriableError(problem) }
+        return state.withLock { state in
             let occurrence = state.occurrences[id, default: 0]
             state.occurrences[id] = occurrence + 1
-            return occurrence == 0 ? id : "\(id):\(occurrence)"
+            let key = StepKey.key(id: id, occurrence: occurrence)
+            if occurrence > 0, state.memo[key] == nil,
+               let legacy = state.memo[StepKey.legacyKey(id: id, occurrence: occurrence)], legacy.stepID == id {
+                return legacy.key
+            }
+            return key
         }
     }
 

@@ -20,11 +20,32 @@ public enum SystemEvent {
     public static let scheduledTimer = "stepwise/scheduled.timer"
 
     /// The `event` member of a system event's data: the triggering event.
+    ///
+    /// The summary sits two levels down in the system event's data, so a payload nested
+    /// within two levels of the most a system event may hold is left out (`data` is then
+    /// `{}`, and `omitted` lists what was left out): the system event stays readable, and
+    /// the event itself is still there to look up by its id. Payloads sent by users are
+    /// far from that (``JSON/maximumPayloadNestingDepth``); only a chain of functions each
+    /// triggered by another's system event gets there.
     static func eventSummary(_ event: StoredEvent) -> JSON {
-        var summary: OrderedDictionary<String, JSON> = [
-            "id": .string(event.id.description), "name": .string(event.name), "data": event.data, "ts": .int(event.ts),
+        let room = JSON.maximumSystemEventNestingDepth - 2
+        var omitted: [JSON] = []
+        var data = event.data
+        if data.nestingDepth > room {
+            data = .emptyObject
+            omitted.append("data")
+        }
+        var summary: JSON.Object = [
+            "id": .string(event.id.description), "name": .string(event.name), "data": data, "ts": .int(event.ts),
         ]
-        if let user = event.user { summary["user"] = user }
+        if let user = event.user {
+            if user.nestingDepth > room {
+                omitted.append("user")
+            } else {
+                summary["user"] = user
+            }
+        }
+        if !omitted.isEmpty { summary["omitted"] = .array(omitted) }
         if let dedupeID = event.dedupeID { summary["dedupe_id"] = .string(dedupeID) }
         return .object(summary)
     }

@@ -56,6 +56,11 @@ public struct Event: Sendable {
     }
 
     /// An event whose data is a `Codable` value, encoded when the event is sent.
+    ///
+    /// Disfavoured, so that a dictionary literal (`["zeta": 1, "alpha": 2]`) is taken as
+    /// ``JSON`` and keeps its keys' order and its numbers as written (`10.0`, `-0.0`),
+    /// rather than as a `Dictionary`, which has no order.
+    @_disfavoredOverload
     public init(
         name: String,
         data: some Encodable & Sendable,
@@ -99,16 +104,17 @@ public struct EventPayload: Sendable, ExpressibleByDictionaryLiteral {
     }
 
     public init(dictionaryLiteral elements: (String, JSON)...) {
-        var members = OrderedDictionary<String, JSON>(minimumCapacity: elements.count)
-        for (key, value) in elements { members[key] = value }
+        var members = JSON.Object(minimumCapacity: elements.count)
+        for (key, value) in elements { members[JSON.Key(key)] = value }
         storage = .json(.object(members))
     }
 
-    /// The payload as JSON, encoding it if it is a `Codable` value.
-    public func json() throws(JSONConversionError) -> JSON {
+    /// The payload as JSON, encoding it if it is a `Codable` value (with its dates as
+    /// `dates` says).
+    public func json(dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) -> JSON {
         switch storage {
         case .json(let json): return json
-        case .encodable(let value): return try JSON(encoding: value)
+        case .encodable(let value): return try JSON(encoding: value, dates: dates)
         }
     }
 }

@@ -33,10 +33,15 @@ public struct EventPage: Sendable, Hashable {
     public let events: [StoredEvent]
     /// The cursor of the next (older) page, or `nil` when this page is the last.
     public let nextCursor: EventCursor?
+    /// The rows of this page that could not be read, left out of `events` (they count
+    /// towards the page's limit, so that paging goes past them).
+    public let unreadable: [UnreadableRecord]
 
-    public init(events: [StoredEvent], nextCursor: EventCursor?) {
+    /// A page as a store answers it; `unreadable` is empty unless a row could not be read.
+    public init(events: [StoredEvent], nextCursor: EventCursor?, unreadable: [UnreadableRecord] = []) {
         self.events = events
         self.nextCursor = nextCursor
+        self.unreadable = unreadable
     }
 }
 

@@ -14,10 +14,18 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
         case emptyName
         /// The name starts with a prefix reserved for system events.
         case reservedName(prefix: String)
+        /// The name or id holds a control character (Unicode category Cc: NUL, BEL, ESC,
+        /// newlines…), which could forge log lines or rewrite a terminal that prints it;
+        /// `scalar` is the first one.
+        case controlCharacter(Unicode.Scalar)
         /// `data` or `user` is not a JSON object; `found` says what it is.
         case notAnObject(found: String)
         /// A `Codable` payload could not be encoded.
         case unencodable(reason: String)
+        /// `data` or `user` nests arrays and objects deeper than `limit` levels
+        /// (``JSON/maximumPayloadNestingDepth``), which the store could not read back once
+        /// Stepwise wraps the event in its own (a run's `function.finished`).
+        case nestedTooDeeply(limit: Int)
         /// `ts` is not a time in milliseconds between the years 2000 and 2200.
         case implausibleTimestamp(Int64)
         /// One event is larger than the per-event limit.
@@ -58,10 +66,14 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
             return "must not be empty"
         case .reservedName(let prefix):
             return "names starting with '\(prefix)' are reserved for system events"
+        case .controlCharacter(let scalar):
+            return "must not contain control characters, found \(scalar.codePointDescription)"
         case .notAnObject(let found):
             return "must be a JSON object, not \(found)"
         case .unencodable(let reason):
             return "could not be encoded as JSON: \(reason)"
+        case .nestedTooDeeply(let limit):
+            return "nests arrays and objects deeper than the limit of \(limit) levels"
         case .implausibleTimestamp(let ts):
             return "\(ts) is not a time in milliseconds since the Unix epoch between the years 2000 and 2200"
                 + (ts > 0 && ts < EventValidator.earliestTimestamp / 1000 * 10 ? " (seconds instead of milliseconds?)" : "")

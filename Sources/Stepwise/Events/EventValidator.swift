@@ -15,6 +15,11 @@ struct EventValidator: Sendable {
     var limits: EventLimits
     /// Whether reserved names are allowed: only for events Stepwise emits itself.
     var allowReservedNames = false
+    /// How deeply `data` and `user` may nest: ``JSON/maximumPayloadNestingDepth`` for the
+    /// events of users, more for system events, which wrap users' payloads.
+    var maxNestingDepth = JSON.maximumPayloadNestingDepth
+    /// How a `Date` in a `Codable` payload is written.
+    var dates = JSONDateEncoding.iso8601
 
     func validate(_ events: [Event], receivedAt: Int64) throws(EventValidationError) -> [NewEvent] {
         guard events.count <= limits.maxBatchCount else {
@@ -42,24 +47,27 @@ struct EventValidator: Sendable {
         if event.name.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
             throw failure(.name, .emptyName)
         }
+        if let scalar = event.name.firstControlCharacter {
+            throw failure(.name, .controlCharacter(scalar))
+        }
         if !allowReservedNames, let prefix = Self.reservedPrefix(of: event.name) {
             throw failure(.name, .reservedName(prefix: prefix))
         }
 
-        let data = try objectPayload(event.data, field: .data, index: index)
-        let dataText = data.serialized
+        let (data, dataText) = try objectPayload(event.data, field: .data, index: index)
         var user: JSON?
         var userText: String?
         if let payload = event.user {
-            let json = try objectPayload(payload, field: .user, index: index)
-            user = json
-            userText = json.serialized
+            (user, userText) = try objectPayload(payload, field: .user, index: index)
         }
 
         if let ts = event.ts, !(Self.earliestTimestamp..<Self.latestTimestamp).contains(ts) {
             throw failure(.ts, .implausibleTimestamp(ts))
         }
         let dedupeID = event.id.flatMap { $0.isEmpty ? nil : $0 }
+        if let scalar = dedupeID?.firstControlCharacter {
+            throw failure(.id, .controlCharacter(scalar))
+        }
 
         // The event's size as the compact JSON object the Event API would receive.
         var bytes = 2 + 7 + JSON.serializedLength(ofString: event.name) + 8 + dataText.utf8.count
@@ -73,7 +81,7 @@ struct EventValidator: Sendable {
 
         let newEvent = NewEvent(
             name: event.name, data: data, dataText: dataText, user: user, userText: userText,
-            dedupeID: dedupeID, ts: event.ts ?? receivedAt, v: event.v
+            dedupeID: dedupeID, ts: event.ts ?? receivedAt, v: event.v, timestampGiven: event.ts != nil
         )
         return (newEvent, bytes)
     }
@@ -92,16 +100,27 @@ struct EventValidator: Sendable {
         }
     }
 
-    private func objectPayload(_ payload: EventPayload, field: EventValidationError.Field, index: Int) throws(EventValidationError) -> JSON {
+    /// The payload as a JSON object and its text. Its depth is measured by the serialization
+    /// that writes the text, so that the check costs no pass of its own; a `Codable` payload
+    /// so deep that its encoding stops at the store's read limit gets the same error.
+    private func objectPayload(
+        _ payload: EventPayload, field: EventValidationError.Field, index: Int
+    ) throws(EventValidationError) -> (JSON, String) {
         let json: JSON
         do {
-            json = try payload.json()
+            json = try payload.json(dates: dates)
+        } catch where error.exceedsNestingDepth {
+            throw EventValidationError(index: index, field: field, problem: .nestedTooDeeply(limit: maxNestingDepth))
         } catch {
             throw EventValidationError(index: index, field: field, problem: .unencodable(reason: error.description))
         }
         guard case .object = json else {
             throw EventValidationError(index: index, field: field, problem: .notAnObject(found: json.kindDescription))
         }
-        return json
+        let (text, depth) = json.serializedMeasuringDepth()
+        guard depth <= maxNestingDepth else {
+            throw EventValidationError(index: index, field: field, problem: .nestedTooDeeply(limit: maxNestingDepth))
+        }
+        return (json, text)
     }
 }

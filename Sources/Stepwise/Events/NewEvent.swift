@@ -12,8 +12,14 @@ public struct NewEvent: Sendable {
     /// When the event happened, in milliseconds since the Unix epoch.
     public let ts: Int64
     public let v: String?
+    /// Whether the sender gave `ts`, rather than it being the receive time: a retried
+    /// request is received later, so only a `ts` the sender gave must be the same again.
+    let timestampGiven: Bool
 
-    init(name: String, data: JSON, dataText: String, user: JSON?, userText: String?, dedupeID: String?, ts: Int64, v: String?) {
+    init(
+        name: String, data: JSON, dataText: String, user: JSON?, userText: String?, dedupeID: String?, ts: Int64, v: String?,
+        timestampGiven: Bool = true
+    ) {
         self.name = name
         self.data = data
         self.dataText = dataText
@@ -22,6 +28,7 @@ public struct NewEvent: Sendable {
         self.dedupeID = dedupeID
         self.ts = ts
         self.v = v
+        self.timestampGiven = timestampGiven
     }
 }
 

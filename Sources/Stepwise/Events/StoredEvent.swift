@@ -34,16 +34,20 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
         self.receivedAt = receivedAt
     }
 
-    /// The event's data decoded as a `Codable` type of your own.
-    public func decodeData<Value: Decodable>(as type: Value.Type = Value.self) throws(JSONConversionError) -> Value {
-        try data.decode(as: type)
+    /// The event's data decoded as a `Codable` type of your own, its dates read as `dates`
+    /// says (give the client's ``StepwiseClient/Configuration/dateEncoding`` if it is not
+    /// the default).
+    public func decodeData<Value: Decodable>(
+        as type: Value.Type = Value.self, dates: JSONDateEncoding = .iso8601
+    ) throws(JSONConversionError) -> Value {
+        try data.decode(as: type, dates: dates)
     }
 }
 
 extension StoredEvent {
     /// The event as a waiting step records it, and as `waitForEvent` decodes it back.
     static func encodedForStep(_ event: StoredEvent) -> JSON {
-        var members: OrderedDictionary<String, JSON> = [
+        var members: JSON.Object = [
             "id": .string(event.id.description), "environment": .string(event.environment), "name": .string(event.name),
             "data": event.data, "ts": .int(event.ts), "received_at": .int(event.receivedAt),
         ]

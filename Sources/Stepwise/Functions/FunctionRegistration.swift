@@ -81,7 +81,7 @@ public struct CancelOn: Sendable, Hashable {
     }
 
     var json: JSON {
-        var members: OrderedDictionary<String, JSON> = ["event": .string(eventName)]
+        var members: JSON.Object = ["event": .string(eventName)]
         if let match { members["match"] = .string(match) }
         if let condition { members["if"] = .string(condition) }
         if let timeout { members["timeout_ms"] = .int(timeout.milliseconds) }

@@ -34,10 +34,11 @@ extension StepwiseClient {
         onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
     ) throws -> StepwiseFunction {
-        try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
+        let dates = configuration.dateEncoding
+        return try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
             let output = try await handler(event, step)
             do {
-                return try JSON(encoding: output)
+                return try JSON.payload(encoding: output, dates: dates)
             } catch {
                 throw NonRetriableError("the function's output could not be encoded", cause: error)
             }

@@ -63,17 +63,30 @@ public struct EventIDSeed: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A seeded request whose ids are already taken by other events: the seed was reused for
-/// another request (other events, or another environment), where it must be new for each.
-/// Nothing of the batch is stored.
+/// A seeded request that cannot be the retry of the request first sent with the seed: an id
+/// the seed gives is taken by another event (other fields, or another environment), or the
+/// batch holds events beyond the ones its first try stored. The seed must be new for each
+/// request. Nothing of the batch is stored.
 public struct EventIDSeedConflict: Error, Sendable, Hashable, CustomStringConvertible {
     /// The id the seed gives the event at `index`.
     public let eventID: EventID
     /// The event's position in the batch.
     public let index: Int
+    /// Whether the event is one the first try did not hold (a retry that grew), rather than
+    /// one whose id another event holds.
+    public let isBeyondFirstTry: Bool
+
+    init(eventID: EventID, index: Int, isBeyondFirstTry: Bool = false) {
+        self.eventID = eventID
+        self.index = index
+        self.isBeyondFirstTry = isBeyondFirstTry
+    }
 
     /// The error in words, naming the event.
     public var description: String {
-        "events[\(index)]: the id that x-inngest-event-id-seed gives this event is taken by another event: use a new seed for each request"
+        if isBeyondFirstTry {
+            return "events[\(index)]: the request first sent with this x-inngest-event-id-seed did not hold this event, so this is not a retry of it: use a new seed for each request"
+        }
+        return "events[\(index)]: the id that x-inngest-event-id-seed gives this event is taken by another event: use a new seed for each request"
     }
 }

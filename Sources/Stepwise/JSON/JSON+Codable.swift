@@ -37,10 +37,10 @@ extension JSON: Codable {
             self = .array(elements)
             return
         }
-        let container = try decoder.container(keyedBy: JSONKey.self)
-        var members = OrderedDictionary<String, JSON>()
+        let container = try decoder.container(keyedBy: JSONCodingKey.self)
+        var members = Object()
         for key in container.allKeys {
-            members[key.stringValue] = try container.decode(JSON.self, forKey: key)
+            members[Key(key.stringValue)] = try container.decode(JSON.self, forKey: key)
         }
         self = .object(members)
     }
@@ -66,15 +66,15 @@ extension JSON: Codable {
             var container = encoder.unkeyedContainer()
             for element in elements { try container.encode(element) }
         case .object(let members):
-            var container = encoder.container(keyedBy: JSONKey.self)
+            var container = encoder.container(keyedBy: JSONCodingKey.self)
             for (key, value) in members {
-                try container.encode(value, forKey: JSONKey(key))
+                try container.encode(value, forKey: JSONCodingKey(key.string))
             }
         }
     }
 }
 
-private struct JSONKey: CodingKey {
+private struct JSONCodingKey: CodingKey {
     let stringValue: String
     var intValue: Int? { nil }
     init(_ string: String) { stringValue = string }
@@ -85,48 +85,67 @@ private struct JSONKey: CodingKey {
 /// Why a value could not be turned into JSON, or JSON into the type asked for.
 public struct JSONConversionError: Error, Sendable, CustomStringConvertible {
     public let description: String
+    /// Whether the value nests deeper than the limit asked for, rather than failing to
+    /// encode: boundaries answer that with their own limit's error.
+    let exceedsNestingDepth: Bool
+
+    init(description: String, exceedsNestingDepth: Bool = false) {
+        self.description = description
+        self.exceedsNestingDepth = exceedsNestingDepth
+    }
 }
 
 extension JSON {
-    /// The JSON form of a `Codable` value, as `JSONEncoder` writes it with sorted keys.
+    /// The JSON form of a `Codable` value, with dates as `dates` says.
     ///
-    /// Sorted keys make the text of a value the same in every process and every replay,
-    /// which is what lets a recorded step result be compared byte for byte.
-    public init(encoding value: some Encodable) throws(JSONConversionError) {
+    /// A `JSON` value inside it is kept as it is (its order, its keys); the members of the
+    /// value's own keyed containers are sorted, so that the text of a value is the same in
+    /// every process and every replay (a `Dictionary`'s order changes from one process to
+    /// the next), which is what lets a retried request be recognised by its payload. See
+    /// ``JSONValueEncoder``.
+    public init(encoding value: some Encodable, dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) {
+        self = try JSON.measuringDepth(encoding: value, dates: dates).value
+    }
+
+    /// The JSON form of a value for a boundary that keeps it (a step result, a function
+    /// output): as ``init(encoding:dates:)``, refused when it nests deeper than
+    /// ``maximumPayloadNestingDepth``, so that it can always be read back, wrapped.
+    static func payload(encoding value: some Encodable, dates: JSONDateEncoding) throws(JSONConversionError) -> JSON {
+        let (json, depth) = try measuringDepth(encoding: value, dates: dates)
+        guard depth <= maximumPayloadNestingDepth else { throw tooDeep(maximumPayloadNestingDepth) }
+        return json
+    }
+
+    /// The error for a value nested deeper than `limit`.
+    static func tooDeep(_ limit: Int) -> JSONConversionError {
+        JSONConversionError(
+            description: "the value nests arrays and objects deeper than the limit of \(limit) levels", exceedsNestingDepth: true)
+    }
+
+    /// The JSON form of a value and how deeply it nests, measured as the encoding finishes
+    /// (or, for a value that is JSON already, by a walk over it).
+    static func measuringDepth(encoding value: some Encodable, dates: JSONDateEncoding) throws(JSONConversionError) -> (value: JSON, depth: Int) {
         if let json = value as? JSON {
-            self = json
-            return
+            return (json, json.nestingDepth)
         }
-        let bytes: Data
         do {
-            bytes = try JSON.encoder.encode(value)
+            return try JSONValueEncoder(dates: dates).encode(value)
+        } catch is JSONValueEncoder.TooDeep {
+            // Deeper than the store reads, and so deeper than any payload limit.
+            throw tooDeep(maximumPayloadNestingDepth)
         } catch {
             throw JSONConversionError(description: "could not encode \(type(of: value)) as JSON: \(error)")
         }
-        do {
-            self = try JSON(parsing: bytes)
-        } catch {
-            throw JSONConversionError(description: "JSONEncoder wrote text that is not JSON: \(error)")
-        }
     }
 
-    /// Decodes this value as `type`, with the same conventions as ``init(encoding:)``.
-    public func decode<Value: Decodable>(as type: Value.Type = Value.self) throws(JSONConversionError) -> Value {
+    /// Decodes this value as `type`, with the same conventions as ``init(encoding:dates:)``.
+    /// See ``JSONValueDecoder``.
+    public func decode<Value: Decodable>(as type: Value.Type = Value.self, dates: JSONDateEncoding = .iso8601) throws(JSONConversionError) -> Value {
         if let json = self as? Value { return json }
         do {
-            return try JSON.decoder.decode(Value.self, from: Data(serializedUTF8))
+            return try JSONValueDecoder(dates: dates).decode(Value.self, from: self)
         } catch {
             throw JSONConversionError(description: "could not decode \(Value.self) from \(kindDescription) JSON: \(error)")
         }
     }
-
-    /// Shared: `JSONEncoder` and `JSONDecoder` are `Sendable`, and their settings are not
-    /// changed after this point.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    private static let decoder = JSONDecoder()
 }

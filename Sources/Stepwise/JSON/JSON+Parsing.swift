@@ -5,6 +5,9 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     /// The byte offset into the input at which reading stopped.
     public let offset: Int
     public let reason: String
+    /// Whether the text nests deeper than ``JSON/maximumNestingDepth``, rather than being
+    /// malformed: boundaries answer that with their own limit's error.
+    var exceedsNestingDepth = false
 
     public var description: String { "malformed JSON at byte \(offset): \(reason)" }
 }
@@ -47,6 +50,12 @@ extension JSON {
     }
 
     init(parsingUTF8 bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) {
+        self = try JSON.parseMeasuringDepth(bytes).value
+    }
+
+    /// Parses JSON text, and says how deeply it nests (see ``nestingDepth``), measured by
+    /// the parse itself.
+    static func parseMeasuringDepth(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> (value: JSON, depth: Int) {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -54,7 +63,7 @@ extension JSON {
         if parser.position != bytes.count {
             throw parser.error("unexpected bytes after the end of the value")
         }
-        self = value
+        return (value, parser.deepest)
     }
 }
 
@@ -63,6 +72,8 @@ extension JSON {
 private struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
+    /// The deepest level of arrays and objects read so far.
+    var deepest = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -120,10 +131,13 @@ private struct JSONParser {
 
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
         guard depth <= JSON.maximumNestingDepth else {
-            throw error("nesting deeper than \(JSON.maximumNestingDepth) levels")
+            var tooDeep = error("nesting deeper than \(JSON.maximumNestingDepth) levels")
+            tooDeep.exceedsNestingDepth = true
+            throw tooDeep
         }
+        if depth > deepest { deepest = depth }
         position += 1  // {
-        var members = OrderedDictionary<String, JSON>()
+        var members = JSON.Object()
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -142,7 +156,7 @@ private struct JSONParser {
             }
             position += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            members[JSON.Key(key)] = try parseValue(depth: depth)
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input in an object") }
             switch bytes[position] {
@@ -159,8 +173,11 @@ private struct JSONParser {
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
         guard depth <= JSON.maximumNestingDepth else {
-            throw error("nesting deeper than \(JSON.maximumNestingDepth) levels")
+            var tooDeep = error("nesting deeper than \(JSON.maximumNestingDepth) levels")
+            tooDeep.exceedsNestingDepth = true
+            throw tooDeep
         }
+        if depth > deepest { deepest = depth }
         position += 1  // [
         var elements: [JSON] = []
         skipWhitespace()
@@ -317,7 +334,9 @@ private struct JSONParser {
         }
         // The bytes are ASCII by construction, so this decoding cannot fail or replace anything.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        if isInteger, let integer = Int64(text) {
+        // "-0" is read as the double -0.0: as an integer it would lose its sign, and it is
+        // how JSONEncoder writes a Double's negative zero.
+        if isInteger, let integer = Int64(text), integer != 0 || bytes[start] != UInt8(ascii: "-") {
             return .int(integer)
         }
         guard let double = Double(text), double.isFinite else {

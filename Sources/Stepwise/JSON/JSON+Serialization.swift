@@ -16,7 +16,25 @@ extension JSON {
         return output
     }
 
+    /// The value as compact JSON text, and how deeply it nests (see ``nestingDepth``),
+    /// measured by the same pass: for boundaries that must check the depth of what they
+    /// serialize anyway.
+    func serializedMeasuringDepth() -> (text: String, depth: Int) {
+        var output: [UInt8] = []
+        output.reserveCapacity(64)
+        var deepest = 0
+        write(to: &output, depth: 0, deepest: &deepest)
+        return (String(decoding: output, as: UTF8.self), deepest)
+    }
+
     func write(to output: inout [UInt8]) {
+        var deepest = 0
+        write(to: &output, depth: 0, deepest: &deepest)
+    }
+
+    /// Writes the value at `depth` levels of nesting, raising `deepest` to the deepest level
+    /// of arrays and objects written.
+    private func write(to output: inout [UInt8], depth: Int, deepest: inout Int) {
         switch self {
         case .null:
             output.append(contentsOf: "null".utf8)
@@ -29,21 +47,23 @@ extension JSON {
         case .string(let value):
             JSON.writeString(value, to: &output)
         case .array(let elements):
+            if depth >= deepest { deepest = depth + 1 }
             output.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                element.write(to: &output)
+                element.write(to: &output, depth: depth + 1, deepest: &deepest)
             }
             output.append(UInt8(ascii: "]"))
         case .object(let members):
+            if depth >= deepest { deepest = depth + 1 }
             output.append(UInt8(ascii: "{"))
             var first = true
             for (key, value) in members {
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                JSON.writeString(key, to: &output)
+                JSON.writeString(key.string, to: &output)
                 output.append(UInt8(ascii: ":"))
-                value.write(to: &output)
+                value.write(to: &output, depth: depth + 1, deepest: &deepest)
             }
             output.append(UInt8(ascii: "}"))
         }

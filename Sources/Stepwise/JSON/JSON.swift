@@ -4,7 +4,8 @@ public import OrderedCollections
 /// record when their results are not a `Codable` type of the user's own.
 ///
 /// Objects keep their keys in the order they were written or parsed, so a payload reads
-/// back the way it was sent; equality ignores that order, as JSON does.
+/// back the way it was sent; equality ignores that order, as JSON does. Keys are compared by
+/// their Unicode scalars (see ``Key``), so "é" and "e" + U+0301 are two keys, as in JSON.
 ///
 /// Numbers keep the distinction JSON text makes: a literal without a fraction or exponent
 /// that fits in 64 bits is an ``int(_:)``, anything else a ``double(_:)``. Both round-trip
@@ -22,7 +23,7 @@ public enum JSON: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([JSON])
-    case object(OrderedDictionary<String, JSON>)
+    case object(Object)
 }
 
 extension JSON {
@@ -85,7 +86,7 @@ extension JSON {
         return nil
     }
 
-    public var objectValue: OrderedDictionary<String, JSON>? {
+    public var objectValue: Object? {
         if case .object(let value) = self { return value }
         return nil
     }
@@ -202,8 +203,8 @@ extension JSON: ExpressibleByArrayLiteral {
 
 extension JSON: ExpressibleByDictionaryLiteral {
     /// A later duplicate key replaces an earlier one, as it does when JSON text is parsed.
-    public init(dictionaryLiteral elements: (String, JSON)...) {
-        var members = OrderedDictionary<String, JSON>(minimumCapacity: elements.count)
+    public init(dictionaryLiteral elements: (Key, JSON)...) {
+        var members = Object(minimumCapacity: elements.count)
         for (key, value) in elements { members[key] = value }
         self = .object(members)
     }

@@ -21,7 +21,8 @@ public protocol Store: Sendable {
     /// The event with this id in this environment, or `nil`.
     func event(id: EventID, environment: String) async throws -> StoredEvent?
 
-    /// A page of events, newest first.
+    /// A page of events, newest first; rows that cannot be read are listed in
+    /// ``EventPage/unreadable`` instead of failing the page.
     func events(_ query: EventQuery) async throws -> EventPage
 
     // MARK: Functions and runs
@@ -38,6 +39,10 @@ public protocol Store: Sendable {
     /// (its token one higher than any before), and comes with its event and recorded steps.
     /// A run is due when it is queued and its time has come, or running with a lease that ran
     /// out (its worker died or stalled).
+    ///
+    /// A run whose event or steps cannot be read is not returned: it fails in the claim's
+    /// transaction, alone, with the error `Stepwise.UnreadableRun`, and the others are claimed
+    /// (DESIGN.md, invariant 7). One bad row must not keep every run of an app queued.
     func claim(_ request: ClaimRequest) async throws -> [ClaimedRun]
 
     /// Commits a step, events and a run transition in one transaction, if and only if

@@ -46,7 +46,13 @@ try stepwise.createFunction(id: "charge-cart", trigger: .event("storefront/cart.
     return total
 }
 
-// Docs/Guides/FunctionsAndSteps.md:109
+// Docs/Guides/FunctionsAndSteps.md:112
+try stepwise.createFunction(id: "cart-totals", trigger: .event("storefront/cart.updated")) { event, step in
+    let totals = try await step.run("totals") { () -> JSON in ["zeta": 1, "alpha": 2.0] }
+    return totals
+}
+
+// Docs/Guides/FunctionsAndSteps.md:130
 try stepwise.createFunction(id: "activate-user", trigger: .event("app/user.signup")) { event, step in
     let userId = event.data["userId"] ?? nil
     let ids = try await step.sendEvent("send-activation-event", [
@@ -55,7 +61,7 @@ try stepwise.createFunction(id: "activate-user", trigger: .event("app/user.signu
     return ids.map(\.description)
 }
 
-// Docs/Guides/FunctionsAndSteps.md:147
+// Docs/Guides/FunctionsAndSteps.md:168
 struct CRM: Sendable {
     func update(_ contact: JSON) async throws {}
 }
@@ -66,7 +72,7 @@ try stepwise.createFunction(id: "sync-crm", trigger: .event("crm/contact.updated
     try await step.run("update-contact") { try await crm.update(event.data) }
 }
 
-// Docs/Guides/FunctionsAndSteps.md:173
+// Docs/Guides/FunctionsAndSteps.md:194
 /// Your own code: tells someone.
 func alert(_ error: JSON?) async throws {}
 
@@ -78,7 +84,7 @@ try stepwise.createFunction(id: "charge", trigger: .event("billing/invoice.due")
     try await step.run("charge-invoice") { try await payments.charge(event.data["invoiceId"]?.stringValue ?? "") }
 }
 
-// Docs/Guides/FunctionsAndSteps.md:191
+// Docs/Guides/FunctionsAndSteps.md:212
 let eventID = try await stepwise.send(Event(name: "storefront/cart.checkout.completed", data: ["cartId": "ed12c8bde"]))
 let runs = try await stepwise.runs(event: eventID)      // what an event started
 if let runID = runs.first?.id {
@@ -87,7 +93,7 @@ if let runID = runs.first?.id {
     print(run?.status as Any, steps.map(\.stepID))
 }
 
-// Docs/Guides/FunctionsAndSteps.md:210
+// Docs/Guides/FunctionsAndSteps.md:231
 import StepwiseTesting
 
 let clock = ManualClock()

@@ -26,17 +26,17 @@ let ids = try await stepwise.send([
 struct InvoiceCreated: Codable, Sendable { let invoiceId: String }
 try await stepwise.send(Event(name: "app/invoice.created", data: InvoiceCreated(invoiceId: "645e9e02")))
 
-// Docs/Guides/SendingEvents.md:100
+// Docs/Guides/SendingEvents.md:109
 let roomierClient = StepwiseClient(id: "app", store: try .sqlite(path: "stepwise.db"), configuration: .init(
     limits: EventLimits(maxEventBytes: 1 << 20, maxBatchBytes: 4 << 20, maxBatchCount: 10_000)))
 
-// Docs/Guides/SendingEvents.md:109
+// Docs/Guides/SendingEvents.md:118
 try await stepwise.send(Event(
     name: "storefront/cart.checkout.completed",
     data: ["cartId": "ed12c8bde"],
     id: "cart-checkout-completed-ed12c8bde"))
 
-// Docs/Guides/SendingEvents.md:127
+// Docs/Guides/SendingEvents.md:136
 import Foundation
 
 struct CartCompleted: Codable, Sendable { let cartId: String }
@@ -55,7 +55,7 @@ repeat {
     cursor = page.nextCursor
 } while cursor != nil
 
-// Docs/Guides/SendingEvents.md:156
+// Docs/Guides/SendingEvents.md:165
 for await event in stepwise.subscribe(to: "storefront/*") {
     print(event.name, event.data)
 }

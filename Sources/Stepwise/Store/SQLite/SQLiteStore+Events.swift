@@ -45,20 +45,23 @@ extension SQLiteStore {
             INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // A seeded batch is a first try (none of its ids taken) or a retry of one (each of its
+        // events stored under its id, or dropped as a duplicate as the first try dropped it):
+        // a batch that is partly one and partly the other is another request under a used
+        // seed, and is refused whole by throwing, which rolls the write back.
+        var seedAnswered: Int?
+        var seedStored: Int?
         for (index, event) in batch.events.enumerated() {
             let seededID = batch.idSeed?.eventID(at: index)
             if let seededID {
                 // A retried request: what its first try stored is answered, not stored again. The
                 // same seed on another request (another event there) is refused, not answered
                 // with ids of events the sender never sent.
-                var existing: (environment: String, name: String, data: String)?
-                try connection.query("SELECT environment, name, data FROM events WHERE id = ?", [.text(seededID.description)]) { row in
-                    existing = (row.text(0) ?? "", row.text(1) ?? "", row.text(2) ?? "")
-                }
-                if let existing {
-                    guard existing.environment == batch.environment, existing.name == event.name, existing.data == event.dataText else {
-                        throw EventIDSeedConflict(eventID: seededID, index: index)
+                if try seededEventExists(seededID, as: event, environment: batch.environment, index: index, connection: connection) {
+                    if let seedStored, let storedID = batch.idSeed?.eventID(at: seedStored) {
+                        throw EventIDSeedConflict(eventID: storedID, index: seedStored, isBeyondFirstTry: true)
                     }
+                    seedAnswered = index
                     outcomes.append(.duplicate(of: seededID))
                     continue
                 }
@@ -73,6 +76,10 @@ extension SQLiteStore {
                     outcomes.append(.duplicate(of: id))
                     continue
                 }
+            }
+            if let seededID {
+                if seedAnswered != nil { throw EventIDSeedConflict(eventID: seededID, index: index, isBeyondFirstTry: true) }
+                seedStored = index
             }
             let id = seededID ?? generator.next(milliseconds: batch.receivedAt)
             let idText = id.description
@@ -110,6 +117,27 @@ extension SQLiteStore {
         return outcomes
     }
 
+    /// Whether the event a seed gives `id` is stored already, as `event`: every field the
+    /// sender gave must be the same (`ts` only when the sender gave it; otherwise it is the
+    /// receive time, which differs on a retry).
+    ///
+    /// - Throws: ``EventIDSeedConflict`` when another event holds the id.
+    private static func seededEventExists(
+        _ id: EventID, as event: NewEvent, environment: String, index: Int, connection: SQLiteConnection
+    ) throws -> Bool {
+        var same: Bool?
+        try connection.query(
+            "SELECT environment, name, data, user, dedupe_id, ts, v FROM events WHERE id = ?", [.text(id.description)]
+        ) { row in
+            same = row.text(0) == environment && row.text(1) == event.name && row.text(2) == event.dataText
+                && row.text(3) == event.userText && row.text(4) == event.dedupeID && row.text(6) == event.v
+                && (!event.timestampGiven || row.integer(5) == event.ts)
+        }
+        guard let same else { return false }
+        guard same else { throw EventIDSeedConflict(eventID: id, index: index) }
+        return true
+    }
+
     public func event(id: EventID, environment: String) async throws -> StoredEvent? {
         try await read { connection in
             var found: StoredEvent?
@@ -142,18 +170,33 @@ extension SQLiteStore {
                 .integer(query.since ?? Int64.min), .integer(query.until ?? Int64.max),
                 .integer(cursorTime), .text(cursorID), .integer(Int64(query.limit + 1)),
             ]
-            var events: [StoredEvent] = []
+            // A row that cannot be read is reported beside the page, not thrown: one bad row
+            // must not hide every other event (invariant 7).
+            var rows: [(position: EventCursor?, event: Result<StoredEvent, SQLiteStoreError>)] = []
             try connection.query(sql, values) { row in
-                events.append(try Self.storedEvent(row))
-            }
-            var next: EventCursor?
-            if events.count > query.limit {
-                events.removeLast()
-                if let last = events.last {
-                    next = EventCursor(receivedAt: last.receivedAt, eventID: last.id)
+                let position = row.text(0).flatMap(EventID.init).map { EventCursor(receivedAt: row.integer(8), eventID: $0) }
+                do {
+                    rows.append((position, .success(try Self.storedEvent(row))))
+                } catch let error as SQLiteStoreError {
+                    rows.append((position, .failure(error)))
                 }
             }
-            return EventPage(events: events, nextCursor: next)
+            var next: EventCursor?
+            if rows.count > query.limit {
+                rows.removeLast()
+                next = rows.last?.position
+            }
+            var events: [StoredEvent] = []
+            var unreadable: [UnreadableRecord] = []
+            for (position, event) in rows {
+                switch event {
+                case .success(let event):
+                    events.append(event)
+                case .failure(let error):
+                    unreadable.append(UnreadableRecord(kind: "event", id: position?.eventID.description ?? "?", reason: error.description))
+                }
+            }
+            return EventPage(events: events, nextCursor: next, unreadable: unreadable)
         }
     }
 

@@ -41,7 +41,7 @@ extension SQLiteStore {
                 for trigger in function.triggers {
                     let conditions = trigger.conditions.isEmpty
                         ? SQLiteValue.null
-                        : .text(JSON.object(.init(uniqueKeysWithValues: trigger.conditions.sorted { $0.key < $1.key })).serialized)
+                        : .text(JSON.object(JSON.Object(uniqueKeysWithValues: trigger.conditions.sorted { $0.key < $1.key }.map { (JSON.Key($0.key), $0.value) })).serialized)
                     try connection.run(
                         "INSERT INTO function_triggers (environment, app_id, function_id, pattern, is_prefix, conditions) VALUES (?, ?, ?, ?, ?, ?)",
                         environment, app, id, .text(trigger.pattern.text), .integer(trigger.pattern.isPrefix ? 1 : 0), conditions)
@@ -176,7 +176,7 @@ struct TriggerIndex {
                 guard case .object(let members)? = try? JSON(parsing: text) else {
                     throw SQLiteStoreError.corruptRow(table: "function_triggers", reason: "conditions are not a JSON object")
                 }
-                conditions = Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.value) })
+                conditions = Dictionary(members.map { ($0.key.string, $0.value) }, uniquingKeysWith: { _, last in last })
             }
             let target = Target(app: row.text(0) ?? "", function: row.text(1) ?? "", conditions: conditions, cancelOn: StoredCancelOn.parse(row.text(5)))
             let pattern = row.text(2) ?? ""

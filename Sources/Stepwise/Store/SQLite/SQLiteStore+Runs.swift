@@ -21,35 +21,67 @@ extension SQLiteStore {
             }
             var claimed: [ClaimedRun] = []
             for (id, previousStatus) in ids {
-                try Self.endSuspension(runID: id, status: previousStatus, now: request.now, connection: connection)
-                var run: RunRecord?
-                var token: Int64 = 0
-                try connection.query(
-                    """
-                    UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, available_at = ?,
-                        started_at = COALESCE(started_at, ?)
-                    WHERE id = ? RETURNING \(Self.runColumns)
-                    """,
-                    [.text(request.owner), .integer(request.now + request.leaseDuration), .integer(request.now), .text(id)]
-                ) { row in
-                    run = try Self.runRecord(row)
-                    token = row.integer(13)
+                do {
+                    if let run = try Self.claim(runID: id, previousStatus: previousStatus, request, connection: connection) {
+                        claimed.append(run)
+                    }
+                } catch SQLiteStoreError.corruptRow(_, let reason) {
+                    // One run that cannot be replayed fails alone, here, rather than failing
+                    // every claim that would include it (invariant 7).
+                    try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
                 }
-                guard let run else { continue }
-                var event: StoredEvent?
-                try connection.query("SELECT \(Self.eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
-                    event = try Self.storedEvent(row)
-                }
-                guard let event else {
-                    throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(id) names event \(run.eventID), which does not exist")
-                }
-                let steps = try Self.steps(runID: id, connection: connection)
-                claimed.append(ClaimedRun(
-                    run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event,
-                    steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })))
             }
             return claimed
         }
+    }
+
+    /// Claims one run inside the claim's transaction: its new lease, its event and its steps.
+    ///
+    /// - Throws: ``SQLiteStoreError/corruptRow(table:reason:)`` when the run's event or steps
+    ///   cannot be read.
+    private static func claim(
+        runID id: String, previousStatus: String, _ request: ClaimRequest, connection: SQLiteConnection
+    ) throws -> ClaimedRun? {
+        try endSuspension(runID: id, status: previousStatus, now: request.now, connection: connection)
+        var run: RunRecord?
+        var token: Int64 = 0
+        try connection.query(
+            """
+            UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, available_at = ?,
+                started_at = COALESCE(started_at, ?)
+            WHERE id = ? RETURNING \(runColumns)
+            """,
+            [.text(request.owner), .integer(request.now + request.leaseDuration), .integer(request.now), .text(id)]
+        ) { row in
+            run = try runRecord(row)
+            token = row.integer(13)
+        }
+        guard let run else { return nil }
+        var event: StoredEvent?
+        try connection.query("SELECT \(eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
+            event = try storedEvent(row)
+        }
+        guard let event else {
+            throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(id) names event \(run.eventID), which does not exist")
+        }
+        let records = try Self.steps(runID: id, strict: true, connection: connection)
+        return ClaimedRun(
+            run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event,
+            steps: Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// Fails a run that cannot be replayed, because its event or a step of it cannot be read,
+    /// with an error that says so. No `function.failed` is emitted: it would carry the very
+    /// event that may be what cannot be read.
+    private static func failUnreadable(runID: String, reason: String, now: Int64, connection: SQLiteConnection) throws {
+        let error = ErrorRecord(name: "Stepwise.UnreadableRun", message: "the run cannot be replayed: \(reason)")
+        try connection.run(
+            """
+            UPDATE runs SET status = 'failed', error = ?, available_at = NULL, ended_at = ?, lease_owner = NULL
+            WHERE id = ?
+            """,
+            try errorValue(error), .integer(now), .text(runID))
+        try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
     }
 
     /// A sleeping run claimed at its wake time has slept, and a waiting run claimed at its
@@ -365,13 +397,16 @@ extension SQLiteStore {
     }
 
     public func steps(runID: RunID) async throws -> [StepRecord] {
-        try await read { connection in try Self.steps(runID: runID.description, connection: connection) }
+        try await read { connection in try Self.steps(runID: runID.description, strict: false, connection: connection) }
     }
 
-    static func steps(runID: String, connection: SQLiteConnection) throws -> [StepRecord] {
+    /// A run's steps. `strict` for a replay, which must not go on without a step's output:
+    /// an output that cannot be read throws. Otherwise (a listing) the step is listed without
+    /// its output, with an error that says why (invariant 7).
+    static func steps(runID: String, strict: Bool, connection: SQLiteConnection) throws -> [StepRecord] {
         var steps: [StepRecord] = []
         try connection.query("SELECT \(stepColumns) FROM steps WHERE run_id = ? ORDER BY seq", [.text(runID)]) { row in
-            steps.append(try stepRecord(row))
+            steps.append(try stepRecord(row, strict: strict))
         }
         return steps
     }
@@ -380,29 +415,41 @@ extension SQLiteStore {
         guard let id = row.text(0).flatMap(ULID.init), let eventID = row.text(4).flatMap(ULID.init),
               let status = row.text(5).flatMap(RunStatus.init(rawValue:))
         else { throw SQLiteStoreError.corruptRow(table: "runs", reason: "an id, event id or status does not parse") }
-        let output = try row.text(7).map { text in
-            do { return try JSON(parsing: text) } catch {
-                throw SQLiteStoreError.corruptRow(table: "runs", reason: "the output of run \(id) is not JSON")
+        // An output that cannot be read is listed as missing, with an error that says why,
+        // rather than making every listing that includes the run throw (invariant 7).
+        var output: JSON?
+        var error = errorRecord(row.text(8))
+        if let text = row.text(7) {
+            do {
+                output = try JSON(parsing: text)
+            } catch let parseError {
+                error = ErrorRecord(name: "Stepwise.UnreadableOutput", message: "the output of run \(id) could not be read: \(parseError)")
             }
         }
         return RunRecord(
             id: id, environment: row.text(1) ?? "", appID: row.text(2) ?? "", functionID: row.text(3) ?? "", eventID: eventID,
-            status: status, attempt: Int(row.integer(6)), output: output, error: errorRecord(row.text(8)),
+            status: status, attempt: Int(row.integer(6)), output: output, error: error,
             createdAt: row.integer(9), startedAt: row.isNull(10) ? nil : row.integer(10), endedAt: row.isNull(11) ? nil : row.integer(11),
             availableAt: row.isNull(12) ? nil : row.integer(12), rerunOf: row.text(14).flatMap(ULID.init))
     }
 
-    static func stepRecord(_ row: SQLiteStatement) throws -> StepRecord {
+    static func stepRecord(_ row: SQLiteStatement, strict: Bool) throws -> StepRecord {
         guard let runID = row.text(0).flatMap(ULID.init), let key = row.text(1), let stepID = row.text(2),
               let kind = row.text(3).flatMap(StepKind.init(rawValue:)), let status = row.text(4).flatMap(StepStatus.init(rawValue:))
         else { throw SQLiteStoreError.corruptRow(table: "steps", reason: "a key, kind or status does not parse") }
-        let output = try row.text(5).map { text in
-            do { return try JSON(parsing: text) } catch {
-                throw SQLiteStoreError.corruptRow(table: "steps", reason: "the output of step \(key) of run \(runID) is not JSON")
+        var output: JSON?
+        var error = errorRecord(row.text(6))
+        if let text = row.text(5) {
+            do {
+                output = try JSON(parsing: text)
+            } catch let parseError {
+                let reason = "the output of step \(key) of run \(runID) could not be read: \(parseError)"
+                if strict { throw SQLiteStoreError.corruptRow(table: "steps", reason: reason) }
+                error = ErrorRecord(name: "Stepwise.UnreadableOutput", message: reason)
             }
         }
         return StepRecord(
-            runID: runID, key: key, stepID: stepID, kind: kind, status: status, output: output, error: errorRecord(row.text(6)),
+            runID: runID, key: key, stepID: stepID, kind: kind, status: status, output: output, error: error,
             failedAttempts: Int(row.integer(7)), startedAt: row.integer(8), endedAt: row.integer(9))
     }
 }

@@ -95,12 +95,14 @@ extension SQLiteStore {
         ) { row in run = try runRecord(row) }
         guard let run else { return }
         try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
-        var data: OrderedDictionary<String, JSON> = [
+        var data: JSON.Object = [
             "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(runID),
             "reason": .string("cancelOn"), "cancelled_by": .string(event.id.description),
         ]
         try connection.query("SELECT \(eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
-            data["event"] = SystemEvent.eventSummary(try storedEvent(row))
+            // An event that cannot be read is left out of the summary: it must not stop the
+            // append of the event that cancels the run (invariant 7).
+            if let triggering = try? storedEvent(row) { data["event"] = SystemEvent.eventSummary(triggering) }
         }
         let cancelled = NewEvent(systemEvent: SystemEvent.functionCancelled, data: .object(data), at: event.receivedAt)
         _ = try appendEvents(
