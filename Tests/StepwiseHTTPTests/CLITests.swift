@@ -238,6 +238,23 @@ struct CLITests {
         #expect(both.stderr.contains("not both"))
     }
 
+    @Test("the storefront example and the tool share a default database, and each says which it uses")
+    func sharedDefaultDatabase() throws {
+        let directory = try TemporaryDirectory()
+        let example = try runCommand(builtExecutable("storefront"), [], directory: directory.url)
+        #expect(example.status == 0, "\(example.stderr)")
+        #expect(example.stdout.contains("storefront: database .stepwise/dev.db"), "\(example.stdout)")
+        #expect(example.stdout.contains("all runs done"))
+        // The tool, in the same folder and given no --db, sees what the example did.
+        let functions = try runCommand(stepwiseTool, ["functions", "list"], directory: directory.url)
+        #expect(functions.status == 0, "\(functions.stderr)")
+        for id in ["send-receipt", "update-inventory", "award-loyalty-points", "email-receipt"] {
+            #expect(functions.stdout.contains(id), "\(id): \(functions.stdout)")
+        }
+        let runs = try runCommand(stepwiseTool, ["runs", "list", "--status", "completed", "--json"], directory: directory.url)
+        #expect(try JSON(parsing: runs.stdout)["data"]?.arrayValue?.count == 4, "three fan-out runs and the one their event starts: \(runs.stdout)")
+    }
+
     @Test("--help works for every command")
     func help() throws {
         for command in [[], ["dev"], ["serve"], ["send"], ["events"], ["events", "list"], ["events", "show"], ["runs"], ["runs", "list"],
