@@ -84,6 +84,19 @@ struct SeedEnvironmentRerunTests {
         #expect(try await allEvents(client.store).count == 1)
     }
 
+    @Test("a seeded retry is compared byte for byte: a canonically equivalent spelling is another event", arguments: [
+        Event(name: "cafe\u{301}", data: ["k": "é"]), Event(name: "café", data: ["k": "e\u{301}"]),
+    ])
+    func seededRetryComparesBytes(changed: Event) async throws {
+        let client = try makeClient()
+        let seed = EventIDSeed.random(milliseconds: 1_800_000_000_000)
+        _ = try await client.send([Event(name: "café", data: ["k": "é"])], environment: "default", idSeed: seed)
+        await #expect(throws: EventIDSeedConflict.self) {
+            try await client.send([changed], environment: "default", idSeed: seed)
+        }
+        #expect(try await allEvents(client.store).count == 1)
+    }
+
     @Test("a seeded retry without ts matches its first try, received at another time")
     func seededRetryWithoutTimestamp() async throws {
         let clock = ManualClock()

@@ -129,8 +129,17 @@ extension SQLiteStore {
         try connection.query(
             "SELECT environment, name, data, user, dedupe_id, ts, v FROM events WHERE id = ?", [.text(id.description)]
         ) { row in
-            same = row.text(0) == environment && row.text(1) == event.name && row.text(2) == event.dataText
-                && row.text(3) == event.userText && row.text(4) == event.dedupeID && row.text(6) == event.v
+            // Byte for byte: String's == holds canonically equivalent spellings equal (é and
+            // e + U+0301), which are different events to JSON and to their senders.
+            func equal(_ stored: String?, _ sent: String?) -> Bool {
+                switch (stored, sent) {
+                case (nil, nil): return true
+                case (let stored?, let sent?): return stored.utf8.elementsEqual(sent.utf8)
+                default: return false
+                }
+            }
+            same = equal(row.text(0), environment) && equal(row.text(1), event.name) && equal(row.text(2), event.dataText)
+                && equal(row.text(3), event.userText) && equal(row.text(4), event.dedupeID) && equal(row.text(6), event.v)
                 && (!event.timestampGiven || row.integer(5) == event.ts)
         }
         guard let same else { return false }
