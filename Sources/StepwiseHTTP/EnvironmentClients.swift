@@ -28,7 +28,7 @@ final class EnvironmentClients: Sendable {
             if others.count >= Self.cacheLimit { others.removeAll() }
             var configuration = served.configuration
             configuration.environment = environment
-            let client = StepwiseClient(id: served.id, store: served.store, configuration: configuration, logger: Logger(label: "stepwise"))
+            let client = StepwiseClient(id: served.id, store: served.store, configuration: configuration, logger: served.logger)
             others[key] = client
             return client
         }

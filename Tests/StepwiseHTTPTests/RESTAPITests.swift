@@ -166,6 +166,26 @@ struct RESTAPITests {
         }
     }
 
+    @Test("a branch environment's client logs through the app's logger, not one of its own")
+    func branchClientUsesAppLogger() async throws {
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .info
+        let logger = Logger(label: "app", factory: { _ in handler })
+        let store = try SQLiteStore(.init(path: nil))
+        let served = StepwiseClient(id: "shop", store: store, logger: logger)
+        let branch = StepwiseClient(id: "shop", store: store, configuration: .init(environment: "feature/x"), logger: quietLogger())
+        try branch.createFunction(id: "nap", trigger: .event("nap")) { _, step in try await step.sleep("z", for: .seconds(60)) }
+        try await branch.send(Event(name: "nap"))
+        let runID = try #require(try await branch.runs(function: "nap").first?.id)
+        try await withAPIServer(client: served, configuration: development) { url in
+            let cancelled = try await request(.POST, "\(url)/v1/runs/\(runID)/cancel", headers: [("x-inngest-env", "feature/x")])
+            #expect(cancelled.status == 200)
+        }
+        let line = try #require(handler.entries.first { $0.message.description == "run cancelled" })
+        #expect(line.metadata["stepwise.app"] == "shop")
+        #expect(line.metadata["stepwise.run"] == "\(runID)")
+    }
+
     @Test("the REST API reads the environment x-inngest-env names")
     func environments() async throws {
         let client = try makeClient()

@@ -47,7 +47,9 @@ public final class StepwiseClient: Sendable {
     /// The in-process event bus: every event this client stores is published here after it
     /// commits.
     public let bus: EventBus
-    let logger: Logger
+    /// The app's logger, with `stepwise.app` in its metadata: what Stepwise logs through, and
+    /// what a function's code reads as `Logger.current` (with the run's and step's metadata).
+    public let logger: Logger
     let registry = FunctionRegistry()
 
     public init(

@@ -29,7 +29,9 @@ struct RunExecutor: Sendable {
         let step = Step(client: client, function: function, claimed: claimed, logger: logger)
         let result: Result<JSON, any Error>
         do {
-            result = .success(try await function.handler(claimed.event, step))
+            // The function's own code reads the run's logger as `Logger.current`, with the app,
+            // function and run in its metadata.
+            result = .success(try await withLogger(logger) { _ in try await function.handler(claimed.event, step) })
         } catch {
             result = .failure(error)
         }

@@ -92,7 +92,9 @@ public final class Step: Sendable {
         let startedAt = client.configuration.clock.now()
         let value: Value
         do {
-            value = try await body()
+            // The body logs through `Logger.current` with the step's metadata, as swift-log's
+            // guidance has libraries hand their context to the code they call.
+            value = try await withLogger(logger) { _ in try await body() }
         } catch {
             try await recordFailure(error, key: key, stepID: id, kind: .run, previousFailures: previousFailures, startedAt: startedAt, logger: logger)
         }

@@ -84,7 +84,15 @@ try stepwise.createFunction(id: "charge", trigger: .event("billing/invoice.due")
     try await step.run("charge-invoice") { try await payments.charge(event.data["invoiceId"]?.stringValue ?? "") }
 }
 
-// Docs/Guides/FunctionsAndSteps.md:212
+// Docs/Guides/FunctionsAndSteps.md:217
+try stepwise.createFunction(id: "audit-checkout", trigger: .event("storefront/cart.checkout.completed")) { event, step in
+    Logger.current.info("auditing")                       // stepwise.run, stepwise.function
+    try await step.run("write-audit-record") {
+        Logger.current.info("writing the audit record")   // and stepwise.step
+    }
+}
+
+// Docs/Guides/FunctionsAndSteps.md:228
 let eventID = try await stepwise.send(Event(name: "storefront/cart.checkout.completed", data: ["cartId": "ed12c8bde"]))
 let runs = try await stepwise.runs(event: eventID)      // what an event started
 if let runID = runs.first?.id {
@@ -93,7 +101,7 @@ if let runID = runs.first?.id {
     print(run?.status as Any, steps.map(\.stepID))
 }
 
-// Docs/Guides/FunctionsAndSteps.md:231
+// Docs/Guides/FunctionsAndSteps.md:247
 import StepwiseTesting
 
 let clock = ManualClock()
