@@ -1,0 +1,149 @@
+/// Claims and leases: which runs are due, who holds them, and for how long.
+extension SQLiteStore {
+    public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
+        guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
+        let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
+        return try await writer.write { connection in
+            var ids: [(id: String, status: String)] = []
+            try connection.query(
+                """
+                SELECT id, status FROM runs
+                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
+                  AND function_id IN (SELECT value FROM json_each(?))
+                ORDER BY available_at LIMIT ?
+                """,
+                [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs), .integer(Int64(request.limit))]
+            ) { row in
+                if let id = row.text(0) { ids.append((id, row.text(1) ?? "")) }
+            }
+            var claimed: [ClaimedRun] = []
+            for (id, previousStatus) in ids {
+                do {
+                    if let run = try Self.claim(runID: id, previousStatus: previousStatus, request, connection: connection) {
+                        claimed.append(run)
+                    }
+                } catch SQLiteStoreError.corruptRow(_, let reason) {
+                    // One run that cannot be replayed fails alone, here, rather than failing
+                    // every claim that would include it (invariant 7).
+                    try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
+                }
+            }
+            return claimed
+        }
+    }
+
+    /// Claims one run inside the claim's transaction: its new lease, its event and its steps.
+    ///
+    /// - Throws: ``SQLiteStoreError/corruptRow(table:reason:)`` when the run's event or steps
+    ///   cannot be read.
+    private static func claim(
+        runID id: String, previousStatus: String, _ request: ClaimRequest, connection: SQLiteConnection
+    ) throws -> ClaimedRun? {
+        try endSuspension(runID: id, status: previousStatus, now: request.now, connection: connection)
+        var run: RunRecord?
+        var token: Int64 = 0
+        try connection.query(
+            """
+            UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, available_at = ?,
+                started_at = COALESCE(started_at, ?)
+            WHERE id = ? RETURNING \(runColumns)
+            """,
+            [.text(request.owner), .integer(request.now + request.leaseDuration), .integer(request.now), .text(id)]
+        ) { row in
+            run = try runRecord(row)
+            token = row.integer(13)
+        }
+        guard let run else { return nil }
+        var event: StoredEvent?
+        try connection.query("SELECT \(eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
+            event = try storedEvent(row)
+        }
+        guard let event else {
+            throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(id) names event \(run.eventID), which does not exist")
+        }
+        let records = try Self.steps(runID: id, strict: true, connection: connection)
+        return ClaimedRun(
+            run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event,
+            steps: Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// Fails a run that cannot be replayed, because its event or a step of it cannot be read,
+    /// with an error that says so. No `function.failed` is emitted: it would carry the very
+    /// event that may be what cannot be read.
+    private static func failUnreadable(runID: String, reason: String, now: Int64, connection: SQLiteConnection) throws {
+        let error = ErrorRecord(name: "Stepwise.UnreadableRun", message: "the run cannot be replayed: \(reason)")
+        try connection.run(
+            """
+            UPDATE runs SET status = 'failed', error = ?, available_at = NULL, ended_at = ?, lease_owner = NULL
+            WHERE id = ?
+            """,
+            try errorValue(error), .integer(now), .text(runID))
+        try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
+    }
+
+    /// A sleeping run claimed at its wake time has slept, and a waiting run claimed at its
+    /// timeout has timed out: recorded in the claim's transaction, so the replay passes the
+    /// step without another commit, and no event can match the wait once the run is claimed.
+    private static func endSuspension(runID: String, status: String, now: Int64, connection: SQLiteConnection) throws {
+        switch status {
+        case "sleeping":
+            try connection.run(
+                """
+                UPDATE steps SET status = 'completed', ended_at = ?
+                WHERE run_id = ? AND kind = 'sleep' AND status = 'waiting' AND json_extract(output, '$.until') <= ?
+                """,
+                .integer(now), .text(runID), .integer(now))
+        case "waiting":
+            try connection.run(
+                """
+                UPDATE steps SET status = 'completed', output = 'null', ended_at = ?
+                WHERE run_id = ? AND kind IN ('waitForEvent', 'invoke') AND status = 'waiting'
+                """,
+                .integer(now), .text(runID))
+            // The step's waits only: a cancelOn listens for the run's whole life.
+            try connection.run("DELETE FROM run_waits WHERE run_id = ? AND kind = 'step'", .text(runID))
+        default:
+            break
+        }
+    }
+
+    public func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease] {
+        guard !leases.isEmpty else { return [] }
+        return try await writer.write { connection in
+            var lost: [RunLease] = []
+            for lease in leases {
+                let changed = try connection.run(
+                    "UPDATE runs SET available_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+                    .integer(until), .text(lease.runID.description), .integer(lease.token))
+                guard changed == 0 else { continue }
+                // Not renewed: either another claim took the run (its token moved on), or this
+                // worker's own checkpoint set it aside after the leases were listed, which
+                // leaves the token as it was. Only the first is a lost lease.
+                let token = try connection.scalarInteger(
+                    "SELECT lease_token FROM runs WHERE id = ?", .text(lease.runID.description))
+                if token != lease.token { lost.append(lease) }
+            }
+            return lost
+        }
+    }
+
+    public func nextDueTime(environment: String, appID: String, functionIDs: [String]) async throws -> Int64? {
+        guard !functionIDs.isEmpty else { return nil }
+        let ids = JSON.array(functionIDs.map { .string($0) }).serialized
+        return try await read { connection in
+            // The next run due, or the next schedule tick, whichever comes first.
+            try connection.scalarInteger(
+                """
+                SELECT MIN(due) FROM (
+                    SELECT MIN(available_at) AS due FROM runs
+                    WHERE environment = ?1 AND app_id = ?2 AND status IN ('queued', 'running', 'sleeping', 'waiting')
+                      AND function_id IN (SELECT value FROM json_each(?3))
+                    UNION ALL
+                    SELECT MIN(next_at) FROM cron_schedules
+                    WHERE environment = ?1 AND app_id = ?2 AND function_id IN (SELECT value FROM json_each(?3))
+                )
+                """,
+                .text(environment), .text(appID), .text(ids))
+        }
+    }
+}

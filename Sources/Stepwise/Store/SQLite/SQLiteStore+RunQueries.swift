@@ -1,0 +1,68 @@
+/// Reads of runs and their steps.
+extension SQLiteStore {
+    public func environmentExists(_ environment: String) async throws -> Bool {
+        try await read { connection in
+            try connection.scalarInteger(
+                """
+                SELECT EXISTS (SELECT 1 FROM functions WHERE environment = ?1)
+                    OR EXISTS (SELECT 1 FROM events WHERE environment = ?1)
+                """,
+                .text(environment)) == 1
+        }
+    }
+
+    public func run(id: RunID, environment: String) async throws -> RunRecord? {
+        try await read { connection in
+            var run: RunRecord?
+            try connection.query(
+                "SELECT \(Self.runColumns) FROM runs WHERE id = ? AND environment = ?", [.text(id.description), .text(environment)]
+            ) { row in
+                run = try Self.runRecord(row)
+            }
+            return run
+        }
+    }
+
+    public func runs(_ query: RunQuery) async throws -> [RunRecord] {
+        try await read { connection in
+            var sql = "SELECT \(Self.runColumns) FROM runs WHERE environment = ?"
+            var values: [SQLiteValue] = [.text(query.environment)]
+            if let functionID = query.functionID {
+                sql += " AND function_id = ?"
+                values.append(.text(functionID))
+            }
+            if let status = query.status {
+                sql += " AND status = ?"
+                values.append(.text(status.rawValue))
+            }
+            if let eventID = query.eventID {
+                sql += " AND event_id = ?"
+                values.append(.text(eventID.description))
+            }
+            if let before = query.before {
+                sql += " AND id < ?"
+                values.append(.text(before.description))
+            }
+            sql += " ORDER BY id DESC LIMIT ?"
+            values.append(.integer(Int64(max(1, min(query.limit, 1000)))))
+            var runs: [RunRecord] = []
+            try connection.query(sql, values) { row in runs.append(try Self.runRecord(row)) }
+            return runs
+        }
+    }
+
+    public func steps(runID: RunID) async throws -> [StepRecord] {
+        try await read { connection in try Self.steps(runID: runID.description, strict: false, connection: connection) }
+    }
+
+    /// A run's steps. `strict` for a replay, which must not go on without a step's output:
+    /// an output that cannot be read throws. Otherwise (a listing) the step is listed without
+    /// its output, with an error that says why (invariant 7).
+    static func steps(runID: String, strict: Bool, connection: SQLiteConnection) throws -> [StepRecord] {
+        var steps: [StepRecord] = []
+        try connection.query("SELECT \(stepColumns) FROM steps WHERE run_id = ? ORDER BY seq", [.text(runID)]) { row in
+            steps.append(try stepRecord(row, strict: strict))
+        }
+        return steps
+    }
+}
