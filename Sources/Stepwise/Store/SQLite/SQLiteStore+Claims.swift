@@ -51,7 +51,7 @@ extension SQLiteStore {
             [.text(request.owner), .integer(request.now + request.leaseDuration), .integer(request.now), .text(id)]
         ) { row in
             run = try runRecord(row)
-            token = row.integer(13)
+            token = row.integer(RunColumn.leaseToken)
         }
         guard let run else { return nil }
         var event: StoredEvent?

@@ -183,7 +183,9 @@ extension SQLiteStore {
             // must not hide every other event (invariant 7).
             var rows: [(position: EventCursor?, event: Result<StoredEvent, SQLiteStoreError>)] = []
             try connection.query(sql, values) { row in
-                let position = row.text(0).flatMap(EventID.init).map { EventCursor(receivedAt: row.integer(8), eventID: $0) }
+                let position = row.text(EventColumn.id).flatMap(EventID.init).map {
+                    EventCursor(receivedAt: row.integer(EventColumn.receivedAt), eventID: $0)
+                }
                 do {
                     rows.append((position, .success(try Self.storedEvent(row))))
                 } catch let error as SQLiteStoreError {
@@ -209,22 +211,22 @@ extension SQLiteStore {
         }
     }
 
-    static let eventColumns = "id, environment, name, data, user, dedupe_id, ts, v, received_at"
+    static let eventColumns = EventColumn.list
 
     /// Reads a row of ``eventColumns``. A row that does not parse means the file was changed
     /// behind Stepwise's back: reported as corruption rather than trusted.
     static func storedEvent(_ row: SQLiteStatement) throws -> StoredEvent {
-        guard let idText = row.text(0), let id = EventID(idText) else {
+        guard let idText = row.text(EventColumn.id), let id = EventID(idText) else {
             throw SQLiteStoreError.corruptRow(table: "events", reason: "an id is not a ULID")
         }
         let data: JSON
         do {
-            data = try JSON(parsing: row.text(3) ?? "")
+            data = try JSON(parsing: row.text(EventColumn.data) ?? "")
         } catch {
             throw SQLiteStoreError.corruptRow(table: "events", reason: "the data of event \(idText) is not JSON: \(error)")
         }
         var user: JSON?
-        if let userText = row.text(4) {
+        if let userText = row.text(EventColumn.user) {
             do {
                 user = try JSON(parsing: userText)
             } catch {
@@ -232,7 +234,8 @@ extension SQLiteStore {
             }
         }
         return StoredEvent(
-            id: id, environment: row.text(1) ?? "", name: row.text(2) ?? "", data: data, user: user,
-            dedupeID: row.text(5), ts: row.integer(6), v: row.text(7), receivedAt: row.integer(8))
+            id: id, environment: row.text(EventColumn.environment) ?? "", name: row.text(EventColumn.name) ?? "", data: data,
+            user: user, dedupeID: row.text(EventColumn.dedupeID), ts: row.integer(EventColumn.ts), v: row.text(EventColumn.v),
+            receivedAt: row.integer(EventColumn.receivedAt))
     }
 }

@@ -1,9 +1,8 @@
 /// How runs and steps are read from their rows and errors written to them.
 extension SQLiteStore {
-    static let runColumns =
-        "id, environment, app_id, function_id, event_id, status, attempt, output, error, created_at, started_at, ended_at, available_at, lease_token, rerun_of"
+    static let runColumns = RunColumn.list
 
-    static let stepColumns = "run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at"
+    static let stepColumns = StepColumn.list
 
     static func errorValue(_ error: ErrorRecord?) throws -> SQLiteValue {
         guard let error else { return .null }
@@ -16,14 +15,14 @@ extension SQLiteStore {
     }
 
     static func runRecord(_ row: SQLiteStatement) throws -> RunRecord {
-        guard let id = row.text(0).flatMap(ULID.init), let eventID = row.text(4).flatMap(ULID.init),
-              let status = row.text(5).flatMap(RunStatus.init(rawValue:))
+        guard let id = row.text(RunColumn.id).flatMap(ULID.init), let eventID = row.text(RunColumn.eventID).flatMap(ULID.init),
+              let status = row.text(RunColumn.status).flatMap(RunStatus.init(rawValue:))
         else { throw SQLiteStoreError.corruptRow(table: "runs", reason: "an id, event id or status does not parse") }
         // An output that cannot be read is listed as missing, with an error that says why,
         // rather than making every listing that includes the run throw (invariant 7).
         var output: JSON?
-        var error = errorRecord(row.text(8))
-        if let text = row.text(7) {
+        var error = errorRecord(row.text(RunColumn.error))
+        if let text = row.text(RunColumn.output) {
             do {
                 output = try JSON(parsing: text)
             } catch let parseError {
@@ -31,19 +30,21 @@ extension SQLiteStore {
             }
         }
         return RunRecord(
-            id: id, environment: row.text(1) ?? "", appID: row.text(2) ?? "", functionID: row.text(3) ?? "", eventID: eventID,
-            status: status, attempt: Int(row.integer(6)), output: output, error: error,
-            createdAt: row.integer(9), startedAt: row.isNull(10) ? nil : row.integer(10), endedAt: row.isNull(11) ? nil : row.integer(11),
-            availableAt: row.isNull(12) ? nil : row.integer(12), rerunOf: row.text(14).flatMap(ULID.init))
+            id: id, environment: row.text(RunColumn.environment) ?? "", appID: row.text(RunColumn.appID) ?? "",
+            functionID: row.text(RunColumn.functionID) ?? "", eventID: eventID, status: status,
+            attempt: Int(row.integer(RunColumn.attempt)), output: output, error: error, createdAt: row.integer(RunColumn.createdAt),
+            startedAt: row.optionalInteger(RunColumn.startedAt), endedAt: row.optionalInteger(RunColumn.endedAt),
+            availableAt: row.optionalInteger(RunColumn.availableAt), rerunOf: row.text(RunColumn.rerunOf).flatMap(ULID.init))
     }
 
     static func stepRecord(_ row: SQLiteStatement, strict: Bool) throws -> StepRecord {
-        guard let runID = row.text(0).flatMap(ULID.init), let key = row.text(1), let stepID = row.text(2),
-              let kind = row.text(3).flatMap(StepKind.init(rawValue:)), let status = row.text(4).flatMap(StepStatus.init(rawValue:))
+        guard let runID = row.text(StepColumn.runID).flatMap(ULID.init), let key = row.text(StepColumn.key),
+              let stepID = row.text(StepColumn.stepID), let kind = row.text(StepColumn.kind).flatMap(StepKind.init(rawValue:)),
+              let status = row.text(StepColumn.status).flatMap(StepStatus.init(rawValue:))
         else { throw SQLiteStoreError.corruptRow(table: "steps", reason: "a key, kind or status does not parse") }
         var output: JSON?
-        var error = errorRecord(row.text(6))
-        if let text = row.text(5) {
+        var error = errorRecord(row.text(StepColumn.error))
+        if let text = row.text(StepColumn.output) {
             do {
                 output = try JSON(parsing: text)
             } catch let parseError {
@@ -54,6 +55,7 @@ extension SQLiteStore {
         }
         return StepRecord(
             runID: runID, key: key, stepID: stepID, kind: kind, status: status, output: output, error: error,
-            failedAttempts: Int(row.integer(7)), startedAt: row.integer(8), endedAt: row.integer(9))
+            failedAttempts: Int(row.integer(StepColumn.failedAttempts)), startedAt: row.integer(StepColumn.startedAt),
+            endedAt: row.integer(StepColumn.endedAt))
     }
 }
