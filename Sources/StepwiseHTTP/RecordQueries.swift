@@ -139,7 +139,7 @@ public struct RecordQueries: Sendable {
     /// Queues a new run of the run's function on its event; a 409 when no app registers the
     /// function any more.
     public func rerun(_ id: String) async throws -> JSON {
-        let runID = try Self.ulid(id, "run")
+        let runID = try Self.id(id, "run", as: RunID.self)
         do {
             guard let run = try await client.rerun(runID) else { throw APIError(.notFound, "no run \(runID) in this environment") }
             return ["data": RESTRepresentation.run(run)]
@@ -151,13 +151,13 @@ public struct RecordQueries: Sendable {
     // MARK: Parameters
 
     private func storedEvent(_ id: String) async throws -> StoredEvent {
-        let eventID = try Self.ulid(id, "event")
+        let eventID = try Self.id(id, "event", as: EventID.self)
         guard let event = try await client.event(id: eventID) else { throw APIError(.notFound, "no event \(eventID) in this environment") }
         return event
     }
 
     private func storedRun(_ id: String) async throws -> RunRecord {
-        let runID = try Self.ulid(id, "run")
+        let runID = try Self.id(id, "run", as: RunID.self)
         guard let run = try await client.run(id: runID) else { throw APIError(.notFound, "no run \(runID) in this environment") }
         return run
     }
@@ -178,8 +178,8 @@ public struct RecordQueries: Sendable {
         return time
     }
 
-    private static func ulid(_ text: String, _ what: String) throws -> ULID {
-        guard let id = ULID(text) else { throw APIError(.badRequest, "'\(text)' is not \(what == "event" ? "an" : "a") \(what) id (a ULID)") }
+    private static func id<ID: ULIDIdentifier>(_ text: String, _ what: String, as type: ID.Type) throws -> ID {
+        guard let id = ID(text) else { throw APIError(.badRequest, "'\(text)' is not \(what == "event" ? "an" : "a") \(what) id (a ULID)") }
         return id
     }
 }

@@ -126,8 +126,8 @@ struct EventBusTests {
         let branchOnly = bus.subscribe(in: "branch")
         let now: Int64 = 1_800_000_000_000
         let generator = ULIDGenerator()
-        let a = StoredEvent(id: generator.next(milliseconds: now), environment: "default", name: "a", data: [:], user: nil, dedupeID: nil, ts: now, v: nil, receivedAt: now)
-        let b = StoredEvent(id: generator.next(milliseconds: now), environment: "branch", name: "a", data: [:], user: nil, dedupeID: nil, ts: now, v: nil, receivedAt: now)
+        let a = StoredEvent(id: EventID(generator.next(milliseconds: now)), environment: "default", name: "a", data: [:], user: nil, dedupeID: nil, ts: now, v: nil, receivedAt: now)
+        let b = StoredEvent(id: EventID(generator.next(milliseconds: now)), environment: "branch", name: "a", data: [:], user: nil, dedupeID: nil, ts: now, v: nil, receivedAt: now)
         bus.publish([a, b])
         var iterator = branchOnly.makeAsyncIterator()
         #expect(await iterator.next()?.id == b.id)

@@ -139,7 +139,7 @@ struct NestingDepthTests {
     @Test("a system event's summary leaves out a payload it could not hold, and says so")
     func summaryOmitsTooDeepPayload() throws {
         let deep = StoredEvent(
-            id: ULID(milliseconds: 1, random: 0, 0), environment: "default", name: "x", data: nestedObject(depth: 254),
+            id: EventID(ULID(milliseconds: 1, random: 0, 0)), environment: "default", name: "x", data: nestedObject(depth: 254),
             user: nestedObject(depth: 2), dedupeID: nil, ts: 1, v: nil, receivedAt: 1)
         let summary = SystemEvent.eventSummary(deep)
         #expect(summary["data"] == .emptyObject)

@@ -121,7 +121,7 @@ struct SendTests {
     @Test("an unknown id reads as nil")
     func unknownID() async throws {
         let client = try makeClient()
-        #expect(try await client.event(id: ULIDGenerator().next(milliseconds: 1)) == nil)
+        #expect(try await client.event(id: EventID(ULIDGenerator().next(milliseconds: 1))) == nil)
     }
 
     @Test("events list by name and time range, newest first, in pages")

@@ -9,8 +9,9 @@ struct ULIDTests {
         let text = id.description
         #expect(text.count == 26)
         #expect(text.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
-        #expect(EventID(text) == id)
-        #expect(EventID(text.lowercased()) == id)
+        #expect(ULID(text) == id)
+        #expect(EventID(text)?.ulid == id)
+        #expect(ULID(text.lowercased()) == id)
         #expect(id.milliseconds == 1_700_000_000_000)
     }
 
@@ -43,17 +44,30 @@ struct ULIDTests {
     func concurrent() async {
         let generator = ULIDGenerator()
         let perTask = 2_000
-        let batches = await withTaskGroup(of: [EventID].self) { group in
+        let batches = await withTaskGroup(of: [ULID].self) { group in
             for _ in 0..<16 {
                 group.addTask {
                     (0..<perTask).map { _ in generator.next(milliseconds: 5_000) }
                 }
             }
-            return await group.reduce(into: [[EventID]]()) { $0.append($1) }
+            return await group.reduce(into: [[ULID]]()) { $0.append($1) }
         }
         for batch in batches {
             #expect(zip(batch, batch.dropFirst()).allSatisfy { $0 < $1 })
         }
         #expect(Set(batches.joined()).count == 16 * perTask)
+    }
+
+    @Test("event and run ids are distinct types over the same ULID text, encoded as strings")
+    func distinctIDTypes() throws {
+        let ulid = ULIDGenerator().next(milliseconds: 1_700_000_000_000)
+        let event = EventID(ulid)
+        let run = RunID(ulid)
+        #expect(event.description == run.description && event.milliseconds == 1_700_000_000_000)
+        #expect(ObjectIdentifier(EventID.self) != ObjectIdentifier(RunID.self), "an event id is no run id")
+        let encoded = try JSON(encoding: [event])
+        #expect(encoded == [.string(ulid.description)])
+        #expect(try encoded.decode(as: [RunID].self) == [run])
+        #expect(RunID("not an id") == nil)
     }
 }

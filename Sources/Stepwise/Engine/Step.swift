@@ -145,7 +145,7 @@ public final class Step: Sendable {
         if let record = memo(key) {
             switch record.status {
             case .completed:
-                guard let ids = record.output?["ids"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(ULID.init) }) else {
+                guard let ids = record.output?["ids"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(EventID.init) }) else {
                     throw NonRetriableError("the record of sendEvent step '\(id)' holds no event ids")
                 }
                 return ids

@@ -59,7 +59,7 @@ extension StoredEvent {
 
     /// The event a waiting step recorded, or `nil` for a recorded `null` (the wait timed out).
     static func decodedFromStep(_ json: JSON) -> StoredEvent? {
-        guard let id = json["id"]?.stringValue.flatMap(ULID.init), let name = json["name"]?.stringValue else { return nil }
+        guard let id = json["id"]?.stringValue.flatMap(EventID.init), let name = json["name"]?.stringValue else { return nil }
         return StoredEvent(
             id: id, environment: json["environment"]?.stringValue ?? "default", name: name, data: json["data"] ?? .emptyObject,
             user: json["user"], dedupeID: json["dedupe_id"]?.stringValue, ts: json["ts"]?.intValue ?? 0, v: json["v"]?.stringValue,

@@ -59,7 +59,7 @@ public struct EventIDSeed: Sendable, Hashable, CustomStringConvertible {
     public func eventID(at index: Int) -> EventID {
         let (low, overflow) = entropyLow.addingReportingOverflow(UInt64(index))
         let high = overflow ? entropyHigh &+ 1 : entropyHigh
-        return ULID(milliseconds: UInt64(milliseconds), random: high, low)
+        return EventID(ULID(milliseconds: UInt64(milliseconds), random: high, low))
     }
 }
 

@@ -145,8 +145,3 @@ public final class ULIDGenerator: Sendable {
     }
 }
 
-/// The id of an event: a ``ULID``.
-public typealias EventID = ULID
-
-/// The id of a function run: a ``ULID``.
-public typealias RunID = ULID

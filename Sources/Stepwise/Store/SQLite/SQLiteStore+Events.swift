@@ -81,7 +81,7 @@ extension SQLiteStore {
                 if seedAnswered != nil { throw EventIDSeedConflict(eventID: seededID, index: index, isBeyondFirstTry: true) }
                 seedStored = index
             }
-            let id = seededID ?? generator.next(milliseconds: batch.receivedAt)
+            let id = seededID ?? EventID(generator.next(milliseconds: batch.receivedAt))
             let idText = id.description
             // Reset as soon as it has run: resolving waits below may append (a cancellation's
             // system event) through this same statement.

@@ -15,7 +15,7 @@ extension SQLiteStore {
     }
 
     static func runRecord(_ row: SQLiteStatement) throws -> RunRecord {
-        guard let id = row.text(RunColumn.id).flatMap(ULID.init), let eventID = row.text(RunColumn.eventID).flatMap(ULID.init),
+        guard let id = row.text(RunColumn.id).flatMap(RunID.init), let eventID = row.text(RunColumn.eventID).flatMap(EventID.init),
               let status = row.text(RunColumn.status).flatMap(RunStatus.init(rawValue:))
         else { throw SQLiteStoreError.corruptRow(table: "runs", reason: "an id, event id or status does not parse") }
         // An output that cannot be read is listed as missing, with an error that says why,
@@ -34,11 +34,11 @@ extension SQLiteStore {
             functionID: row.text(RunColumn.functionID) ?? "", eventID: eventID, status: status,
             attempt: Int(row.integer(RunColumn.attempt)), output: output, error: error, createdAt: row.integer(RunColumn.createdAt),
             startedAt: row.optionalInteger(RunColumn.startedAt), endedAt: row.optionalInteger(RunColumn.endedAt),
-            availableAt: row.optionalInteger(RunColumn.availableAt), rerunOf: row.text(RunColumn.rerunOf).flatMap(ULID.init))
+            availableAt: row.optionalInteger(RunColumn.availableAt), rerunOf: row.text(RunColumn.rerunOf).flatMap(RunID.init))
     }
 
     static func stepRecord(_ row: SQLiteStatement, strict: Bool) throws -> StepRecord {
-        guard let runID = row.text(StepColumn.runID).flatMap(ULID.init), let key = row.text(StepColumn.key),
+        guard let runID = row.text(StepColumn.runID).flatMap(RunID.init), let key = row.text(StepColumn.key),
               let stepID = row.text(StepColumn.stepID), let kind = row.text(StepColumn.kind).flatMap(StepKind.init(rawValue:)),
               let status = row.text(StepColumn.status).flatMap(StepStatus.init(rawValue:))
         else { throw SQLiteStoreError.corruptRow(table: "steps", reason: "a key, kind or status does not parse") }
