@@ -16,7 +16,7 @@ extension Worker {
             throw RunUntilIdleError(rounds: 0, clientClockIsAnother: true)
         }
         for _ in 0..<maximumRounds {
-            guard let next = try await drain() else { return }
+            guard let next = try await executeDueRuns() else { return }
             clock.advance(to: next)
         }
         throw RunUntilIdleError(rounds: maximumRounds, clientClockIsAnother: false)
@@ -39,5 +39,18 @@ public struct RunUntilIdleError: Error, CustomStringConvertible {
         }
         return "runs were still due after \(rounds) rounds of moving the clock on: a function that retries for ever, "
             + "or sleeps in a loop?"
+    }
+}
+
+extension Worker {
+    /// Executes every run that is due now, and the runs those make due now, until none is
+    /// left: for tests that drive the engine step by step with their own clock (send the event
+    /// a wait waits for between two calls), instead of running the worker as a service.
+    ///
+    /// - Returns: when the next run falls due, in milliseconds since the epoch; `nil` when
+    ///   none will.
+    @discardableResult
+    public func drain() async throws -> Int64? {
+        try await executeDueRuns()
     }
 }

@@ -3,6 +3,7 @@ import ServiceLifecycleTestKit
 import Synchronization
 import Testing
 @testable import Stepwise
+import StepwiseTesting
 
 @Suite("Worker service")
 struct WorkerServiceTests {

@@ -198,10 +198,9 @@ public final class Worker: Service, Sendable {
     }
 
     /// Executes every run that is due now, and the runs those make due now, until none is
-    /// left; returns the time the next run falls due, if any. For tests and scripts that
-    /// drive the engine step by step with their own clock, instead of running the service.
-    @discardableResult
-    public func drain() async throws -> Int64? {
+    /// left; returns the time the next run falls due, if any. A test driver, published by
+    /// StepwiseTesting as `drain()`: an app runs the worker as a service.
+    package func executeDueRuns() async throws -> Int64? {
         try await client.registerFunctions(completeSet: true)
         while true {
             try await fireSchedules()
