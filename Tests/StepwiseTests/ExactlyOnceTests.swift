@@ -100,45 +100,4 @@ struct ExactlyOnceTests {
         #expect(try await store.run(id: run.id, environment: "default")?.status == .completed)
         #expect(try await client.events(named: SystemEvent.functionFinished).events.count == 1)
     }
-
-    @Test("the store refuses a commit under an old lease, and a second ending of a run")
-    func storeFencing() async throws {
-        let store = try SQLiteStore(.init(path: nil))
-        let clock = ManualClock()
-        let client = StepwiseClient(id: "test-app", store: store, configuration: .init(clock: clock))
-        try client.createFunction(id: "f", trigger: .event("e")) { event, step in }
-        try await client.send(Event(name: "e"))
-        func claim(_ owner: String) async throws -> [ClaimedRun] {
-            try await store.claim(ClaimRequest(
-                environment: "default", appID: "test-app", functionIDs: ["f"], owner: owner, now: clock.now(), leaseDuration: 1000, limit: 10))
-        }
-        let a = try #require(try await claim("a").first)
-        #expect(try await claim("b").isEmpty, "a leased run is not claimed twice")
-        clock.advance(by: .seconds(2))
-        let b = try #require(try await claim("b").first)
-        #expect(b.lease.token == a.lease.token + 1)
-
-        let step = StepRecord(runID: a.run.id, key: "s", stepID: "s", kind: .run, status: .completed, output: 1, error: nil,
-                              failedAttempts: 0, startedAt: clock.now(), endedAt: clock.now())
-        await #expect(throws: LeaseLostError.self) {
-            try await store.commit(RunCheckpoint(lease: a.lease, now: clock.now(), step: step, events: nil, transition: .none))
-        }
-        #expect(try await store.steps(runID: a.run.id).isEmpty)
-        #expect(try await store.renew([a.lease], until: clock.now() + 1000) == [a.lease])
-        #expect(try await store.renew([b.lease], until: clock.now() + 1000).isEmpty)
-
-        // B completes the run; after that no lease can end it again.
-        _ = try await store.commit(RunCheckpoint(lease: b.lease, now: clock.now(), step: nil, events: nil, transition: .complete(output: "first")))
-        #expect(try await store.renew([b.lease], until: clock.now() + 1000).isEmpty,
-                "a lease its holder gave up by checkpointing is not reported lost")
-        #expect(try await store.renew([a.lease], until: clock.now() + 1000) == [a.lease])
-        await #expect(throws: LeaseLostError.self) {
-            try await store.commit(RunCheckpoint(lease: b.lease, now: clock.now(), step: nil, events: nil,
-                                                 transition: .fail(error: ErrorRecord(name: "x", message: "y"), attempt: 1)))
-        }
-        let run = try #require(try await store.run(id: a.run.id, environment: "default"))
-        #expect(run.status == .completed)
-        #expect(run.output == "first")
-        #expect(try await claim("c").isEmpty, "an ended run is never claimed again")
-    }
 }

@@ -19,13 +19,14 @@ extension StoreConformance {
                 try require(first.receivedAt == context.clock.now(), "received at the batch's time")
                 try require(try await context.store.event(id: ids[0], environment: "other") == nil, "events are kept per environment")
             },
-            Case("a repeated dedupe id within the window is a duplicate of the first, across batches and within one") { context in
+            Case("a repeated dedupe id within the window is a duplicate of the first, across batches, names and within one") { context in
                 let client = context.client()
                 let first = try await client.send(Event(name: "app/a", data: ["n": 1], id: "k"))
                 let again = try await client.send([Event(name: "app/b", data: ["n": 2], id: "k"), Event(name: "app/c"), Event(name: "app/d", id: "k")])
                 try require(again[0] == first && again[2] == first && again[1] != first, "duplicates answer the first id: \(again)")
                 let stored = try await context.allEvents()
                 try require(stored.count == 2, "duplicates are not stored: \(stored.count) events")
+                try require(stored.first { $0.id == first }?.data == ["n": 1], "the first event keeps its payload; a duplicate's is dropped")
                 try require(try await context.client(environment: "branch").send(Event(name: "app/a", id: "k")) != first,
                             "dedupe ids are kept per environment")
             },
