@@ -40,8 +40,10 @@ struct WorkerServiceTests {
                 let clock = ContinuousClock()
                 let start = clock.now
                 try await client.send(Event(name: "echo", data: ["hello": "world"]))
-                let event = try await first(finished)
-                #expect(clock.now - start < .seconds(5))
+                // Anything short of the hour-long poll interval is the bus: the bound is loose
+                // so that a machine starved by the rest of the suite (8 s seen) does not fail it.
+                let event = try await first(finished, timeout: .seconds(30))
+                #expect(clock.now - start < .seconds(30))
                 #expect(event.data["output"] == ["hello": "world"])
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
