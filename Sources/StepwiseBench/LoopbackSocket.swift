@@ -9,8 +9,8 @@ import Darwin
 /// thousands of them held open, silent or stalled. Loopback only, by construction: the address
 /// is not a parameter.
 ///
-/// `@unchecked Sendable`: the bench hands its sockets to one thread at a time.
-final class LoopbackSocket: @unchecked Sendable {
+/// Not `Sendable`: each scenario makes and uses its sockets on one thread of its own.
+final class LoopbackSocket {
     private(set) var descriptor: Int32
 
     /// Starts connecting to 127.0.0.1:`port` without waiting for the connection to complete.
