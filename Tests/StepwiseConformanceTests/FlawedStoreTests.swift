@@ -61,7 +61,7 @@ struct FlawedStore: Store {
             case .complete, .fail:
                 // Records the ending as a retry: the run stays claimable.
                 return try await base.commit(RunCheckpoint(
-                    lease: checkpoint.lease, now: checkpoint.now, step: checkpoint.step, events: checkpoint.events,
+                    lease: checkpoint.lease, now: checkpoint.now, steps: checkpoint.steps, events: checkpoint.events, startsRun: checkpoint.startsRun,
                     transition: .retry(at: checkpoint.now, attempt: 1, error: ErrorRecord(name: "Flawed", message: "not ended"))))
             default:
                 return try await base.commit(checkpoint)
@@ -82,10 +82,11 @@ struct FlawedStore: Store {
     func run(id: RunID, environment: String) async throws -> RunRecord? { try await base.run(id: id, environment: environment) }
     func runs(_ query: RunQuery) async throws -> [RunRecord] { try await base.runs(query) }
     func steps(runID: RunID) async throws -> [StepRecord] { try await base.steps(runID: runID) }
-    func fireSchedules(
-        environment: String, appID: String, functionIDs: [String], now: Int64, afterCommit: (@Sendable ([StoredEvent]) -> Void)?
-    ) async throws -> Int {
-        try await base.fireSchedules(environment: environment, appID: appID, functionIDs: functionIDs, now: now, afterCommit: afterCommit)
+    func dueSchedules(environment: String, appID: String, functionIDs: [String], now: Int64) async throws -> [ScheduleRecord] {
+        try await base.dueSchedules(environment: environment, appID: appID, functionIDs: functionIDs, now: now)
+    }
+    func fire(_ firings: [ScheduleFiring], environment: String, afterCommit: (@Sendable ([StoredEvent]) -> Void)?) async throws -> Int {
+        try await base.fire(firings, environment: environment, afterCommit: afterCommit)
     }
     func cancel(runID: RunID, environment: String, now: Int64, reason: ErrorRecord, events: EventBatch?) async throws -> Bool {
         try await base.cancel(runID: runID, environment: environment, now: now, reason: reason, events: events)

@@ -85,6 +85,15 @@ extension StepwiseClient {
         )
     }
 
+    /// A batch of system events built by ``SystemEvent``'s builders, valid by construction,
+    /// published on the bus once committed.
+    func systemEventBatch(_ events: [NewEvent], at receivedAt: Int64) -> EventBatch {
+        let bus = self.bus
+        return EventBatch(
+            environment: configuration.environment, events: events, receivedAt: receivedAt, dedupeWindow: 0,
+            afterCommit: { bus.publish($0) })
+    }
+
     /// The event with this id in the client's environment, or `nil`.
     public func event(id: EventID) async throws -> StoredEvent? {
         try await store.event(id: id, environment: configuration.environment)

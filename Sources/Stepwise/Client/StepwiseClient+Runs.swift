@@ -26,13 +26,8 @@ extension StepwiseClient {
         } catch SQLiteStoreError.corruptRow {
             event = nil
         }
-        var data: JSON.Object = [
-            "function_id": .string(run.functionID), "app_id": .string(run.appID), "run_id": .string(run.id.description),
-            "reason": .string(reason),
-        ]
-        if let event { data["event"] = SystemEvent.eventSummary(event) }
         let now = configuration.clock.now()
-        let batch = try eventBatch([Event(name: SystemEvent.functionCancelled, data: .object(data))], receivedAt: now, allowReservedNames: true)
+        let batch = systemEventBatch([SystemEvent.cancelled(run: run, triggeringEvent: event, reason: reason, at: now)], at: now)
         let cancelled = try await store.cancel(
             runID: id, environment: configuration.environment, now: now, reason: .runCancelled(reason: reason), events: batch)
         if cancelled {

@@ -16,17 +16,22 @@ struct RunExecutor: Sendable {
             logger.error("claimed a run of a function this client does not hold; leaving it to its lease")
             return
         }
+        let step = Step(client: client, function: function, claimed: claimed, logger: logger)
         if let exceeded = exceededTimeout(claimed.run, function: function) {
+            // Fenced like any checkpoint: a worker that lost the run cancels nothing.
+            let now = client.configuration.clock.now()
+            let cancelled = SystemEvent.cancelled(run: claimed.run, triggeringEvent: claimed.event, reason: exceeded, at: now)
             do {
-                _ = try await client.cancelRun(claimed.run.id, reason: exceeded)
+                try await step.commit(
+                    step: nil, events: client.systemEventBatch([cancelled], at: now),
+                    transition: .cancel(error: .runCancelled(reason: exceeded)))
                 logger.notice("run cancelled", metadata: ["reason": "\(exceeded)"])
             } catch {
-                logger.error("could not cancel a run past its timeout", metadata: ["error": "\(error)"])
+                // Step.commit logged a lost lease or a failing store.
             }
             return
         }
         logger.debug("run started", metadata: ["attempt": "\(claimed.run.attempt)"])
-        let step = Step(client: client, function: function, claimed: claimed, logger: logger)
         let result: Result<JSON, any Error>
         do {
             // The function's own code reads the run's logger as `Logger.current`, with the app,
@@ -46,8 +51,9 @@ struct RunExecutor: Sendable {
         }
         switch result {
         case .success(let output):
-            await finish(step, claimed: claimed, transition: .complete(output: output), systemEvent: SystemEvent.functionFinished,
-                         data: ["output": output], logger: logger)
+            let now = client.configuration.clock.now()
+            await finish(step, transition: .complete(output: output),
+                         event: SystemEvent.finished(run: claimed.run, triggeringEvent: claimed.event, output: output, at: now), at: now)
             logger.debug("run completed")
         case .failure(let error):
             if Task.isCancelled {
@@ -76,45 +82,28 @@ struct RunExecutor: Sendable {
     private func handleFunctionError(_ error: any Error, step: Step, claimed: ClaimedRun, function: StepwiseFunction, logger: Logger) async {
         let record = ErrorRecord(error)
         let attempt = claimed.run.attempt + 1
-        let final = error is NonRetriableError || error is StepError || attempt >= function.retries.maxAttempts
-        if final {
-            await finish(step, claimed: claimed, transition: .fail(error: record, attempt: attempt),
-                         systemEvent: SystemEvent.functionFailed,
-                         data: ["error": ["name": .string(record.name), "message": .string(record.message)]], logger: logger)
-            logger.warning("run failed", metadata: ["error": "\(record)", "attempts": "\(attempt)"])
-            return
-        }
         let now = client.configuration.clock.now()
-        let delay = (error as? RetryAfterError)?.delay.milliseconds ?? function.retries.backoff.delay(afterFailures: attempt)
-        do {
-            try await step.commit(step: nil, events: nil, transition: .retry(at: now + delay, attempt: attempt, error: record))
-            logger.notice("run failed, will retry", metadata: ["error": "\(record)", "attempt": "\(attempt)", "delay_ms": "\(delay)"])
-        } catch {
-            // The step logged why; the lease will bring the run back.
+        switch function.retries.decision(after: error, failures: attempt) {
+        case .fail:
+            await finish(step, transition: .fail(error: record, attempt: attempt),
+                         event: SystemEvent.failed(run: claimed.run, triggeringEvent: claimed.event, error: record, at: now), at: now)
+            logger.warning("run failed", metadata: ["error": "\(record)", "attempts": "\(attempt)"])
+        case .retry(let delay):
+            do {
+                try await step.commit(step: nil, events: nil, transition: .retry(at: now + delay, attempt: attempt, error: record))
+                logger.notice("run failed, will retry", metadata: ["error": "\(record)", "attempt": "\(attempt)", "delay_ms": "\(delay)"])
+            } catch {
+                // The step logged why; the lease will bring the run back.
+            }
         }
     }
 
     /// Ends the run, emitting its system event in the same transaction, so both happen once.
-    private func finish(
-        _ step: Step, claimed: ClaimedRun, transition: RunCheckpoint.Transition, systemEvent: String,
-        data extra: [String: JSON], logger: Logger
-    ) async {
-        var data: JSON.Object = [
-            "function_id": .string(claimed.run.functionID), "app_id": .string(claimed.run.appID),
-            "run_id": .string(claimed.run.id.description),
-        ]
-        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { data[JSON.Key(key)] = value }
-        data["event"] = SystemEvent.eventSummary(claimed.event)
+    private func finish(_ step: Step, transition: RunCheckpoint.Transition, event: NewEvent, at now: Int64) async {
         do {
-            let batch = try client.eventBatch(
-                [Event(name: systemEvent, data: .object(data))], receivedAt: client.configuration.clock.now(), allowReservedNames: true)
-            try await step.commit(step: nil, events: batch, transition: transition)
+            try await step.commit(step: nil, events: client.systemEventBatch([event], at: now), transition: transition)
         } catch {
-            // Step.commit logged a lost lease or a failing store; validation of a system
-            // event cannot fail (no limits, a reserved name allowed, an object payload).
-            if !(error is RunInterruption) {
-                logger.error("could not build the system event", metadata: ["error": "\(error)"])
-            }
+            // Step.commit logged a lost lease or a failing store.
         }
     }
 

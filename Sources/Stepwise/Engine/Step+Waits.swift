@@ -32,14 +32,14 @@ extension Step {
         if now >= until {
             // Awake: recorded as done, so later replays pass straight through.
             let record = StepRecord(
-                runID: run.id, key: key, stepID: id, kind: .sleep, status: .completed, output: ["until": .int(until)],
+                runID: run.id, key: key, stepID: id, kind: .sleep, status: .completed, output: StepRecord.suspensionOutput(until: until),
                 error: nil, failedAttempts: 0, startedAt: memo(key)?.startedAt ?? now, endedAt: now)
             try await commit(step: record, events: nil, transition: .none)
             remember(record)
             return
         }
         let record = StepRecord(
-            runID: run.id, key: key, stepID: id, kind: .sleep, status: .waiting, output: ["until": .int(until)],
+            runID: run.id, key: key, stepID: id, kind: .sleep, status: .waiting, output: StepRecord.suspensionOutput(until: until),
             error: nil, failedAttempts: 0, startedAt: memo(key)?.startedAt ?? now, endedAt: now)
         try await commit(step: record, events: nil, transition: .sleep(until: min(until, finishDeadline ?? until)))
         interrupt(.suspended)
@@ -84,7 +84,7 @@ extension Step {
             let record = StepRecord(
                 runID: run.id, key: key, stepID: id, kind: .waitForEvent, status: .completed, output: .null, error: nil,
                 failedAttempts: 0, startedAt: startedAt, endedAt: now)
-            try await commit(step: record, events: nil, transition: .none)
+            try await commit(StepWrite(record, endsWaits: true), events: nil, transition: .none)
             remember(record)
             return nil
         }
@@ -99,12 +99,12 @@ extension Step {
             }
         }
         let record = StepRecord(
-            runID: run.id, key: key, stepID: id, kind: .waitForEvent, status: .waiting, output: ["until": .int(until)],
+            runID: run.id, key: key, stepID: id, kind: .waitForEvent, status: .waiting, output: StepRecord.suspensionOutput(until: until),
             error: nil, failedAttempts: 0, startedAt: startedAt, endedAt: now)
         let wait = RunWait(
             stepKey: key, eventName: name, matchPath: match, matchValue: matchValue, condition: boundCondition,
             expiresAt: min(until, finishDeadline ?? until))
-        try await commit(step: record, events: nil, transition: .wait(wait))
+        try await commit(step: record, events: nil, transition: .wait(waits: [wait], until: wait.expiresAt))
         interrupt(.suspended)
         stepLogger(key).debug("run waiting for an event", metadata: ["event": "\(name)", "until": "\(until)"])
         throw RunInterruption.suspended
@@ -144,13 +144,13 @@ extension Step {
             // Claimed before the invoked run ended and before the timeout (another worker's
             // clock ran ahead): wait on.
             let until = record.output?["until"]?.intValue ?? now
-            try await commit(step: nil, events: nil, transition: .keepWaiting(until: until))
+            try await commit(step: nil, events: nil, transition: .wait(waits: [], until: until))
             interrupt(.suspended)
             throw RunInterruption.suspended
         default:
             break
         }
-        guard client.registry.function(id: function.id) != nil else {
+        guard let invoked = client.registry.function(id: function.id) else {
             throw NonRetriableError("step '\(id)' invokes function '\(function.id)', which this app does not define")
         }
         let batch: EventBatch
@@ -161,12 +161,24 @@ extension Step {
         } catch {
             throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data it cannot send", cause: error)
         }
+        guard let invokedEvent = batch.events.first else {
+            throw NonRetriableError("step '\(id)' invokes '\(function.id)', but its event was not made")
+        }
         let until = now + timeout.milliseconds
+        // The invoked run's id is chosen here, so that the step records it and waits for the
+        // end of that run, whose system events carry it in `data.run_id`.
+        let invokedRun = NewRun.triggered(
+            id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: client.id, functionID: invoked.id,
+            settings: invoked.settings, by: invokedEvent, receivedAt: now)
         let record = StepRecord(
-            runID: run.id, key: key, stepID: id, kind: .invoke, status: .waiting, output: ["until": .int(until)], error: nil,
+            runID: run.id, key: key, stepID: id, kind: .invoke, status: .waiting,
+            output: StepRecord.suspensionOutput(until: until, invokedRun: invokedRun.id), error: nil,
             failedAttempts: 0, startedAt: now, endedAt: now)
-        try await commit(step: record, events: batch, transition: .invoke(RunInvocation(
-            stepKey: key, appID: client.id, functionID: function.id, expiresAt: until)))
+        let ending = JSON.string(invokedRun.id.description)
+        let waits = [SystemEvent.functionFinished, SystemEvent.functionFailed, SystemEvent.functionCancelled].map { name in
+            RunWait(stepKey: key, eventName: name, matchPath: "data.run_id", matchValue: ending, expiresAt: until)
+        }
+        try await commit(StepWrite(record), events: batch, startsRun: invokedRun, transition: .wait(waits: waits, until: until))
         interrupt(.suspended)
         stepLogger(key).debug("run waiting for an invoked function", metadata: ["invoked": "\(function.id)"])
         throw RunInterruption.suspended

@@ -19,6 +19,10 @@ public final class Step: Sendable {
         var memo: [String: StepRecord]
         var occurrences: [String: Int] = [:]
         var interruption: RunInterruption?
+        /// Steps the engine decided about at the claim (a sleep that has slept, a wait that
+        /// timed out), written with the next checkpoint: every run commits again before it
+        /// ends, and until then a replay decides the same.
+        var pendingWrites: [StepWrite] = []
     }
 
     let client: StepwiseClient
@@ -37,7 +41,30 @@ public final class Step: Sendable {
         self.lease = claimed.lease
         self.triggeringEvent = claimed.event
         self.logger = logger
-        self.state = Mutex(State(memo: claimed.steps))
+        var state = State(memo: claimed.steps)
+        state.pendingWrites = Self.suspensionsEnded(by: claimed)
+        for write in state.pendingWrites { state.memo[write.record.key] = write.record }
+        self.state = Mutex(state)
+    }
+
+    /// What the claim of a set-aside run means for its suspended steps: claimed out of
+    /// `sleeping` at or after a sleep's wake-up time, the sleep is over; claimed out of
+    /// `waiting`, its waits timed out (a matching event would have queued the run instead, and
+    /// now that the run is `running` no event can resume them).
+    private static func suspensionsEnded(by claimed: ClaimedRun) -> [StepWrite] {
+        var writes: [StepWrite] = []
+        for record in claimed.steps.values.sorted(by: { $0.startedAt < $1.startedAt }) where record.status == .waiting {
+            switch (claimed.claimedFrom, record.kind) {
+            case (.sleeping, .sleep):
+                guard let until = record.until, until <= claimed.claimedAt else { continue }
+                writes.append(StepWrite(record.with(status: .completed, output: record.output, endedAt: claimed.claimedAt)))
+            case (.waiting, .waitForEvent), (.waiting, .invoke):
+                writes.append(StepWrite(record.with(status: .completed, output: .null, endedAt: claimed.claimedAt), endsWaits: true))
+            default:
+                continue
+            }
+        }
+        return writes
     }
 
     /// The id of the run these steps belong to.
@@ -145,7 +172,7 @@ public final class Step: Sendable {
         if let record = memo(key) {
             switch record.status {
             case .completed:
-                guard let ids = record.output?["ids"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(EventID.init) }) else {
+                guard let ids = record.sentEventIDs else {
                     throw NonRetriableError("the record of sendEvent step '\(id)' holds no event ids")
                 }
                 return ids
@@ -164,16 +191,14 @@ public final class Step: Sendable {
                 NonRetriableError("step '\(id)' tried to send invalid events", cause: error), key: key, stepID: id,
                 kind: .sendEvent, previousFailures: 0, startedAt: startedAt, logger: logger)
         }
-        // The store fills in the output (the ids) inside the transaction.
+        // The ids are fixed in the transaction that appends the events, and recorded with the
+        // step there: replay returns these same ids.
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .sendEvent, status: .completed, output: nil, error: nil,
             failedAttempts: 0, startedAt: startedAt, endedAt: startedAt)
-        let outcomes = try await commit(step: record, events: batch, transition: .none)
+        let outcomes = try await commit(StepWrite(record, output: .idsOfAppendedEvents), events: batch, transition: .none)
         let ids = outcomes.map(\.eventID)
-        remember(StepRecord(
-            runID: run.id, key: key, stepID: id, kind: .sendEvent, status: .completed,
-            output: ["ids": .array(ids.map { .string($0.description) })], error: nil, failedAttempts: 0,
-            startedAt: startedAt, endedAt: startedAt))
+        remember(record.with(output: StepRecord.sentEventsOutput(ids)))
         logger.debug("step sent events", metadata: ["count": "\(ids.count)"])
         return ids
     }
@@ -201,7 +226,8 @@ public final class Step: Sendable {
         let failures = previousFailures + 1
         let errorRecord = ErrorRecord(error)
         let now = client.configuration.clock.now()
-        if error is NonRetriableError || failures >= function.retries.maxAttempts {
+        switch function.retries.decision(after: error, failures: failures) {
+        case .fail:
             let record = StepRecord(
                 runID: run.id, key: key, stepID: stepID, kind: kind, status: .failed, output: nil, error: errorRecord,
                 failedAttempts: failures, startedAt: startedAt, endedAt: now)
@@ -209,24 +235,33 @@ public final class Step: Sendable {
             remember(record)
             logger.warning("step failed for good", metadata: ["error": "\(errorRecord)", "attempts": "\(failures)"])
             throw StepError(stepID: stepID, error: errorRecord)
+        case .retry(let delay):
+            let record = StepRecord(
+                runID: run.id, key: key, stepID: stepID, kind: kind, status: .errored, output: nil, error: errorRecord,
+                failedAttempts: failures, startedAt: startedAt, endedAt: now)
+            try await commit(step: record, events: nil, transition: .retry(at: now + delay, attempt: run.attempt, error: errorRecord))
+            interrupt(.retryScheduled)
+            logger.notice("step failed, will retry", metadata: ["error": "\(errorRecord)", "attempt": "\(failures)", "delay_ms": "\(delay)"])
+            throw RunInterruption.retryScheduled
         }
-        let delay = (error as? RetryAfterError)?.delay.milliseconds ?? function.retries.backoff.delay(afterFailures: failures)
-        let record = StepRecord(
-            runID: run.id, key: key, stepID: stepID, kind: kind, status: .errored, output: nil, error: errorRecord,
-            failedAttempts: failures, startedAt: startedAt, endedAt: now)
-        try await commit(step: record, events: nil, transition: .retry(at: now + delay, attempt: run.attempt, error: errorRecord))
-        interrupt(.retryScheduled)
-        logger.notice("step failed, will retry", metadata: ["error": "\(errorRecord)", "attempt": "\(failures)", "delay_ms": "\(delay)"])
-        throw RunInterruption.retryScheduled
     }
 
-    /// Commits for this run under its lease. A lost lease, or a store that cannot commit,
-    /// stops the run: nothing more may be done for it here.
+    /// Commits for this run under its lease, with the steps decided at the claim. A lost
+    /// lease, or a store that cannot commit, stops the run: nothing more may be done for it
+    /// here.
     @discardableResult
-    func commit(step: StepRecord?, events: EventBatch?, transition: RunCheckpoint.Transition) async throws -> [EventAppendOutcome] {
+    func commit(
+        _ write: StepWrite?, events: EventBatch?, startsRun: NewRun? = nil, transition: RunCheckpoint.Transition
+    ) async throws -> [EventAppendOutcome] {
+        let pending = state.withLock { $0.pendingWrites }
         do {
-            return try await client.store.commit(RunCheckpoint(
-                lease: lease, now: client.configuration.clock.now(), step: step, events: events, transition: transition))
+            let outcomes = try await client.store.commit(RunCheckpoint(
+                lease: lease, now: client.configuration.clock.now(), steps: pending + (write.map { [$0] } ?? []), events: events,
+                startsRun: startsRun, transition: transition))
+            if !pending.isEmpty {
+                state.withLock { state in state.pendingWrites.removeAll { pending.contains($0) } }
+            }
+            return outcomes
         } catch let error as LeaseLostError {
             interrupt(.leaseLost)
             logger.warning("lease lost; the run's work here is abandoned", metadata: ["error": "\(error)"])
@@ -236,6 +271,12 @@ public final class Step: Sendable {
             logger.error("could not commit a step; the run will be retried when its lease runs out", metadata: ["error": "\(error)"])
             throw RunInterruption.storeFailed
         }
+    }
+
+    /// Commits `step` (its output as recorded), events and a transition. See ``commit(_:events:startsRun:transition:)``.
+    @discardableResult
+    func commit(step: StepRecord?, events: EventBatch?, transition: RunCheckpoint.Transition) async throws -> [EventAppendOutcome] {
+        try await commit(step.map { StepWrite($0) }, events: events, transition: transition)
     }
 
     private func replayed<Value: Decodable>(_ record: StepRecord, as type: Value.Type, stepID: String) throws -> Value {

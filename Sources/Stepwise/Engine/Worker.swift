@@ -144,10 +144,7 @@ public final class Worker: Service, Sendable {
 
     /// Starts the runs of schedules whose tick has come.
     private func fireSchedules() async throws {
-        let bus = client.bus
-        _ = try await client.store.fireSchedules(
-            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids,
-            now: client.configuration.clock.now(), afterCommit: { bus.publish($0) })
+        try await client.fireDueSchedules()
     }
 
     private func claim(limit: Int) async throws -> [ClaimedRun] {

@@ -23,13 +23,15 @@ public struct FunctionRecord: Sendable, Hashable {
     /// The event patterns that trigger it (`app/user.created`, `storefront/*`).
     public let triggers: [EventPattern]
     public let schedules: [Schedule]
+    /// What the store keeps of its options.
+    public let settings: FunctionSettings
     /// The events that cancel its runs.
-    public let cancelOn: [CancelOn]
+    public var cancelOn: [CancelOn] { settings.cancelOn }
     /// When its app last registered it, in milliseconds since the epoch.
     public let registeredAt: Int64
 
     public init(
-        environment: String, appID: String, id: String, triggers: [EventPattern], schedules: [Schedule], cancelOn: [CancelOn],
+        environment: String, appID: String, id: String, triggers: [EventPattern], schedules: [Schedule], settings: FunctionSettings,
         registeredAt: Int64
     ) {
         self.environment = environment
@@ -37,7 +39,7 @@ public struct FunctionRecord: Sendable, Hashable {
         self.id = id
         self.triggers = triggers
         self.schedules = schedules
-        self.cancelOn = cancelOn
+        self.settings = settings
         self.registeredAt = registeredAt
     }
 }

@@ -6,15 +6,15 @@ public struct FunctionRegistration: Sendable, Hashable {
     public struct Function: Sendable, Hashable {
         public let id: String
         public let triggers: [TriggerRegistration]
-        /// The events that cancel a run of the function.
-        public let cancelOn: [CancelOn]
-        /// The schedules that start its runs.
-        public let schedules: [CronSchedule]
+        /// What the store keeps of the function's options, as one value.
+        public let settings: FunctionSettings
+        /// The schedules that start its runs, each with its first tick.
+        public let schedules: [ScheduleRegistration]
 
-        public init(id: String, triggers: [TriggerRegistration], cancelOn: [CancelOn] = [], schedules: [CronSchedule] = []) {
+        public init(id: String, triggers: [TriggerRegistration], settings: FunctionSettings = FunctionSettings(), schedules: [ScheduleRegistration] = []) {
             self.id = id
             self.triggers = triggers
-            self.cancelOn = cancelOn
+            self.settings = settings
             self.schedules = schedules
         }
     }
@@ -27,7 +27,7 @@ public struct FunctionRegistration: Sendable, Hashable {
     /// it are removed and stop getting runs. A worker registers its whole set when it starts;
     /// a process that only sends adds its functions without removing another process's.
     public let isCompleteSet: Bool
-    /// The time of registration: a new schedule's first tick is the next after it.
+    /// The time of registration, in milliseconds since the epoch.
     public let now: Int64
 
     public init(environment: String, appID: String, functions: [Function], isCompleteSet: Bool, now: Int64) {
@@ -36,6 +36,28 @@ public struct FunctionRegistration: Sendable, Hashable {
         self.functions = functions
         self.isCompleteSet = isCompleteSet
         self.now = now
+    }
+}
+
+/// A cron schedule as registered: the engine computes its first tick, so that a store keeps
+/// times and never reads a cron expression.
+public struct ScheduleRegistration: Sendable, Hashable {
+    public let expression: String
+    public let timeZone: String
+    /// The first tick after registration, in milliseconds since the epoch; `Int64.max` when
+    /// the expression has none. A store keeps the tick of a schedule it already holds, so a
+    /// re-registration neither skips nor repeats one.
+    public let firstTickAt: Int64
+
+    public init(expression: String, timeZone: String, firstTickAt: Int64) {
+        self.expression = expression
+        self.timeZone = timeZone
+        self.firstTickAt = firstTickAt
+    }
+
+    /// The registration of `schedule`, its first tick the next after `now`.
+    public init(_ schedule: CronSchedule, after now: Int64) {
+        self.init(expression: schedule.expression, timeZone: schedule.timeZoneIdentifier, firstTickAt: schedule.next(after: now) ?? Int64.max)
     }
 }
 
@@ -50,12 +72,45 @@ public struct TriggerRegistration: Sendable, Hashable {
         self.conditions = conditions
     }
 
-    /// Whether every path in `conditions` (`data.function_id`, `user.id`, `name`) has its value.
+    /// The conditions as a store keeps them: an object of paths to values, its keys sorted so
+    /// that the same trigger is always stored the same way; `nil` for none.
+    public var storedConditions: JSON? {
+        guard !conditions.isEmpty else { return nil }
+        return .object(JSON.Object(uniqueKeysWithValues: conditions.sorted { $0.key < $1.key }.map { (JSON.Key($0.key), $0.value) }))
+    }
+
+    /// A trigger as a store kept it, its conditions from ``storedConditions``.
+    ///
+    /// - Throws: ``StoredTriggerError`` when the conditions are not an object: a store that
+    ///   holds that was changed by something other than Stepwise.
+    public init(pattern: EventPattern, storedConditions: JSON?) throws(StoredTriggerError) {
+        guard let storedConditions else {
+            self.init(pattern: pattern)
+            return
+        }
+        guard case .object(let members) = storedConditions else { throw StoredTriggerError(pattern: pattern.description) }
+        self.init(pattern: pattern, conditions: Dictionary(members.map { ($0.key.string, $0.value) }, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// Whether every path in `conditions` (`data.function_id`, `user.id`, `name`) has its value
+    /// in `event`.
+    public func conditionsHold(for event: StoredEvent) -> Bool {
+        Self.conditionsHold(conditions, name: event.name, data: event.data, user: event.user)
+    }
+
+    /// Whether every path in `conditions` has its value in the event made of these parts.
     static func conditionsHold(_ conditions: [String: JSON], name: String, data: JSON, user: JSON?) -> Bool {
         if conditions.isEmpty { return true }
         let envelope: JSON = ["name": .string(name), "data": data, "user": user ?? .null]
         return conditions.allSatisfy { path, expected in envelope.value(atPath: path) == expected }
     }
+}
+
+/// A stored trigger's conditions are not what Stepwise writes.
+public struct StoredTriggerError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The trigger's pattern.
+    public let pattern: String
+    public var description: String { "the conditions of trigger '\(pattern)' are not a JSON object" }
 }
 
 /// An event that cancels a function's run: the next event with this name, received after the
@@ -80,7 +135,8 @@ public struct CancelOn: Sendable, Hashable {
         CancelOn(eventName: name, match: match, condition: condition, timeout: timeout)
     }
 
-    var json: JSON {
+    /// The cancellation as ``FunctionSettings`` keeps it.
+    public var json: JSON {
         var members: JSON.Object = ["event": .string(eventName)]
         if let match { members["match"] = .string(match) }
         if let condition { members["if"] = .string(condition) }
@@ -95,7 +151,8 @@ public struct CancelOn: Sendable, Hashable {
         self.timeout = timeout
     }
 
-    init?(json: JSON) {
+    /// A cancellation kept as ``json``; `nil` when it is not one.
+    public init?(json: JSON) {
         guard let name = json["event"]?.stringValue else { return nil }
         self.init(
             eventName: name, match: json["match"]?.stringValue, condition: json["if"]?.stringValue,

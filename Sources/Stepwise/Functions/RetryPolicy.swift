@@ -16,6 +16,25 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// How many attempts a step or the function gets in all.
     public var maxAttempts: Int { retries + 1 }
+
+    /// What follows the `failures`-th failed attempt of a step or of the function (1 for the
+    /// first), which threw `error`: the one rule for both, so that a step and a function
+    /// never disagree on what is final.
+    ///
+    /// Final: a ``NonRetriableError``; a ``StepError`` (a step already failed for good, and
+    /// retrying replays the same failure); the last attempt. Otherwise another attempt, after
+    /// a ``RetryAfterError``'s delay or the backoff's.
+    func decision(after error: any Error, failures: Int) -> RetryDecision {
+        if error is NonRetriableError || error is StepError || failures >= maxAttempts { return .fail }
+        let delay = (error as? RetryAfterError)?.delay.milliseconds ?? backoff.delay(afterFailures: failures)
+        return .retry(afterMilliseconds: delay)
+    }
+}
+
+/// What ``RetryPolicy/decision(after:failures:)`` decided.
+enum RetryDecision: Sendable, Hashable {
+    case retry(afterMilliseconds: Int64)
+    case fail
 }
 
 /// How long to wait before the next attempt.

@@ -178,18 +178,19 @@ extension StepwiseClient {
     func registerFunctions(completeSet: Bool) async throws {
         let generation = registry.unregisteredGeneration
         guard completeSet || generation != nil else { return }
+        let now = configuration.clock.now()
         let functions = registry.all.map { function in
             FunctionRegistration.Function(
-                id: function.id, triggers: function.triggers.compactMap(\.registration), cancelOn: function.cancelOn,
-                schedules: function.triggers.compactMap { trigger -> CronSchedule? in
-                    guard case .cron(let expression, let timeZone) = trigger.kind else { return nil }
-                    return try? CronSchedule(expression, timeZone: timeZone)
+                id: function.id, triggers: function.triggers.compactMap(\.registration), settings: function.settings,
+                schedules: function.triggers.compactMap { trigger -> ScheduleRegistration? in
+                    guard case .cron(let expression, let timeZone) = trigger.kind,
+                          let schedule = try? CronSchedule(expression, timeZone: timeZone) else { return nil }
+                    return ScheduleRegistration(schedule, after: now)
                 })
         }
         guard completeSet || !functions.isEmpty else { return }
         try await store.register(FunctionRegistration(
-            environment: configuration.environment, appID: id, functions: functions, isCompleteSet: completeSet,
-            now: configuration.clock.now()))
+            environment: configuration.environment, appID: id, functions: functions, isCompleteSet: completeSet, now: now))
         if let generation { registry.markRegistered(generation) }
     }
 }

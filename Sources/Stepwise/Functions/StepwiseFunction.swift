@@ -15,6 +15,9 @@ public struct StepwiseFunction: Sendable {
     /// The id of the function that handles this one's failures, if it has a handler.
     public let failureHandlerID: String?
 
+    /// What a store keeps of the function's options.
+    var settings: FunctionSettings { FunctionSettings(cancelOn: cancelOn) }
+
     init(
         id: String, triggers: [FunctionTrigger], retries: RetryPolicy, cancelOn: [CancelOn], timeouts: FunctionTimeouts,
         handler: @escaping Handler, failureHandlerID: String?

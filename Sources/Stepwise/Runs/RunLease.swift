@@ -51,12 +51,20 @@ public struct ClaimedRun: Sendable {
     public let event: StoredEvent
     /// The run's recorded steps, by key.
     public let steps: [String: StepRecord]
+    /// The status the run was claimed out of: a run claimed out of `sleeping` has slept, and
+    /// one claimed out of `waiting` has timed out (an event would have queued it), which the
+    /// engine records with its next checkpoint.
+    public let claimedFrom: RunStatus
+    /// The claim's time (``ClaimRequest/now``), by which the store found the run due.
+    public let claimedAt: Int64
 
-    public init(run: RunRecord, lease: RunLease, event: StoredEvent, steps: [String: StepRecord]) {
+    public init(run: RunRecord, lease: RunLease, event: StoredEvent, steps: [String: StepRecord], claimedFrom: RunStatus, claimedAt: Int64) {
         self.run = run
         self.lease = lease
         self.event = event
         self.steps = steps
+        self.claimedFrom = claimedFrom
+        self.claimedAt = claimedAt
     }
 }
 
@@ -73,34 +81,73 @@ public struct RunCheckpoint: Sendable {
         case complete(output: JSON)
         /// The run failed for good.
         case fail(error: ErrorRecord, attempt: Int)
+        /// The run is cancelled by its own worker (past one of its timeouts).
+        case cancel(error: ErrorRecord)
         /// The worker gives the run up unfinished (shutdown): it is queued again at once.
         case release
         /// The run sleeps until `until`, holding nothing but its rows.
         case sleep(until: Int64)
-        /// The run waits for an event that matches `wait`, or until `wait.expiresAt`.
-        case wait(RunWait)
-        /// The run goes on waiting for the waits it registered before, until `until` at most.
-        case keepWaiting(until: Int64)
-        /// The run starts a run of another function with the (one) event in the checkpoint's
-        /// `events`, and waits for it to end.
-        case invoke(RunInvocation)
+        /// The run waits for an event that matches one of `waits` (added to those it has),
+        /// or until `until`, when it is claimed again.
+        case wait(waits: [RunWait], until: Int64)
     }
 
     public let lease: RunLease
     public let now: Int64
-    /// A step to record, if any.
-    public let step: StepRecord?
-    /// Events to append in the same transaction: a `step.sendEvent`'s events (whose ids then
-    /// become the step's output) or the system event of a run that ends.
+    /// Steps to record, in order.
+    public let steps: [StepWrite]
+    /// Events to append in the same transaction: a `step.sendEvent`'s events, an invoke's
+    /// event, or the system event of a run that ends.
     public let events: EventBatch?
+    /// A run to start with the one event of `events`, which must be accepted (an invoke).
+    public let startsRun: NewRun?
     public let transition: Transition
 
-    public init(lease: RunLease, now: Int64, step: StepRecord?, events: EventBatch?, transition: Transition) {
+    public init(lease: RunLease, now: Int64, steps: [StepWrite], events: EventBatch?, startsRun: NewRun? = nil, transition: Transition) {
         self.lease = lease
         self.now = now
-        self.step = step
+        self.steps = steps
         self.events = events
+        self.startsRun = startsRun
         self.transition = transition
+    }
+
+    /// A checkpoint recording at most one step, its output as recorded.
+    public init(lease: RunLease, now: Int64, step: StepRecord?, events: EventBatch?, transition: Transition) {
+        self.init(lease: lease, now: now, steps: step.map { [StepWrite($0)] } ?? [], events: events, transition: transition)
+    }
+}
+
+/// A step for a checkpoint to record.
+public struct StepWrite: Sendable, Hashable {
+    /// Where the recorded output comes from.
+    public enum Output: Sendable, Hashable {
+        /// The record's own ``StepRecord/output``.
+        case recorded
+        /// The ids of the events the checkpoint appends, in order, as
+        /// ``StepRecord/sentEventsOutput(_:)`` writes them: fixed in the transaction that
+        /// appends the events, so that replay returns these same ids (invariant 3).
+        case idsOfAppendedEvents
+    }
+
+    public let record: StepRecord
+    public let output: Output
+    /// Whether the step's waits end with this write (a wait or an invoke that got its event
+    /// or timed out).
+    public let endsWaits: Bool
+
+    public init(_ record: StepRecord, output: Output = .recorded, endsWaits: Bool = false) {
+        self.record = record
+        self.output = output
+        self.endsWaits = endsWaits
+    }
+
+    /// The record to store, once the checkpoint's appended events have their ids.
+    public func resolved(appended outcomes: [EventAppendOutcome]) -> StepRecord {
+        switch output {
+        case .recorded: return record
+        case .idsOfAppendedEvents: return record.with(output: StepRecord.sentEventsOutput(outcomes.map(\.eventID)))
+        }
     }
 }
 
@@ -108,7 +155,16 @@ public struct RunCheckpoint: Sendable {
 /// `matchPath` (a dotted path such as `data.userId`) is `matchValue`, accepted before
 /// `expiresAt`.
 public struct RunWait: Sendable, Hashable {
-    /// The step that waits.
+    /// What a matching event does.
+    public enum Kind: String, Sendable, Hashable {
+        /// It completes the waiting step and queues the run to resume at once.
+        case step
+        /// It cancels the run (a function's `cancelOn`), for the run's whole life.
+        case cancel
+    }
+
+    public let kind: Kind
+    /// The step that waits; for a cancellation, `cancelOn:` and its position in the list.
     public let stepKey: String
     public let eventName: String
     /// Where to look in an incoming event; `nil` when any event with the name matches.
@@ -119,29 +175,16 @@ public struct RunWait: Sendable, Hashable {
     public let condition: EventCondition?
     public let expiresAt: Int64
 
-    public init(stepKey: String, eventName: String, matchPath: String?, matchValue: JSON?, condition: EventCondition? = nil, expiresAt: Int64) {
+    public init(
+        kind: Kind = .step, stepKey: String, eventName: String, matchPath: String?, matchValue: JSON?, condition: EventCondition? = nil,
+        expiresAt: Int64
+    ) {
+        self.kind = kind
         self.stepKey = stepKey
         self.eventName = eventName
         self.matchPath = matchPath
         self.matchValue = matchValue
         self.condition = condition
-        self.expiresAt = expiresAt
-    }
-}
-
-/// A run started by `step.invoke`, and the wait of the invoking step for its end.
-public struct RunInvocation: Sendable, Hashable {
-    /// The invoking step.
-    public let stepKey: String
-    public let appID: String
-    public let functionID: String
-    /// When the invoking step stops waiting and fails with a timeout.
-    public let expiresAt: Int64
-
-    public init(stepKey: String, appID: String, functionID: String, expiresAt: Int64) {
-        self.stepKey = stepKey
-        self.appID = appID
-        self.functionID = functionID
         self.expiresAt = expiresAt
     }
 }

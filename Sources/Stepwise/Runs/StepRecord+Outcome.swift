@@ -48,3 +48,35 @@ public enum InvocationOutcome: Sendable, Hashable {
     /// It did not end within the invoke's timeout.
     case timedOut
 }
+
+/// The step-output format, owned by the engine: the one place that writes what a step's
+/// output holds, beside the readers above.
+extension StepRecord {
+    /// A `step.sendEvent`'s output: the ids its events were given (or, for a duplicate, the
+    /// id of the event it repeated), in order.
+    public static func sentEventsOutput(_ ids: [EventID]) -> JSON {
+        ["ids": .array(ids.map { .string($0.description) })]
+    }
+
+    /// The ids a completed `step.sendEvent` recorded; `nil` for any other step.
+    public var sentEventIDs: [EventID]? {
+        guard kind == .sendEvent, status == .completed else { return nil }
+        return output?["ids"]?.arrayValue?.compactMap { $0.stringValue.flatMap(EventID.init) }
+    }
+
+    /// A sleep's, a wait's or an invoke's output while it is in progress: when it ends, and
+    /// for an invoke, the run it waits for.
+    static func suspensionOutput(until: Int64, invokedRun: RunID? = nil) -> JSON {
+        var members: JSON.Object = ["until": .int(until)]
+        if let invokedRun { members["run_id"] = .string(invokedRun.description) }
+        return .object(members)
+    }
+
+    /// This record with another status, output and end, for the engine's later writes of the
+    /// same step (a sleep that has slept, a wait that timed out).
+    func with(status: StepStatus? = nil, output: JSON?, endedAt: Int64? = nil) -> StepRecord {
+        StepRecord(
+            runID: runID, key: key, stepID: stepID, kind: kind, status: status ?? self.status, output: output, error: error,
+            failedAttempts: failedAttempts, startedAt: startedAt, endedAt: endedAt ?? self.endedAt)
+    }
+}

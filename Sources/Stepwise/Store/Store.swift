@@ -1,21 +1,43 @@
-/// Where Stepwise keeps events (and, as the engine grows, functions, runs and steps).
+/// Where Stepwise keeps events, functions, runs and steps.
 ///
-/// The protocol is small and each requirement is one transaction: a store appends a batch
-/// atomically, and a caller never composes transactions out of smaller calls. That is what
-/// lets the SQLite store commit the calls of concurrent callers together, and what a
-/// PostgreSQL store can implement with one transaction per call.
+/// The engine decides, a store persists: which functions an event triggers, what a wait
+/// matches, the system events, cron ticks, retries and the format of step outputs are the
+/// engine's (``TriggerIndex``, ``WaitMatching``, ``SystemEvent``, ``NewRun``,
+/// ``ScheduleFiring``, ``StepWrite``), and a store that needs one of those decisions inside a
+/// transaction asks those types for it. A store runs each requirement as one transaction
+/// and answers queries.
+///
+/// Each requirement says what concurrent callers see, in any number of processes on the
+/// store, so that a store with one writer (SQLite) and one with a pool of concurrent
+/// transactions (PostgreSQL) keep the same contract. Nothing here promises an order across
+/// processes: the in-process event bus delivers in commit order, per process only.
+///
+/// A requirement that throws ``LeaseLostError`` was refused by the fence and stored
+/// nothing; any other error means the transaction did not commit. The conformance suite in
+/// StepwiseTesting (`StoreConformance`) checks every rule here, racing callers included.
 ///
 /// Stores shipped with Stepwise: ``SQLiteStore`` (the embedded default).
 public protocol Store: Sendable {
-    /// Appends a validated batch in one transaction, dropping duplicates.
+    /// Appends a validated batch in one transaction, dropping duplicates, and starts the runs
+    /// the accepted events trigger and resolves the waits they match, in the same transaction.
     ///
     /// For each event, in order: if it has a dedupe id that an event of the same environment
     /// was accepted with less than `dedupeWindow` before `receivedAt` (or earlier in this
     /// batch), the outcome is ``EventAppendOutcome/duplicate(of:)`` with that event's id and
-    /// nothing is stored; otherwise the event is stored with a new ``EventID`` and the
-    /// outcome is ``EventAppendOutcome/accepted(_:)``.
+    /// nothing is stored; otherwise the event is stored with a new ``EventID`` (or its seeded
+    /// one, see ``EventBatch/idSeed``) and the outcome is ``EventAppendOutcome/accepted(_:)``.
+    /// Then, for an accepted event: one ``NewRun/triggered(id:appID:functionID:settings:by:)-(_,_,_,_,StoredEvent)``
+    /// run for each of ``TriggerIndex/targets(for:)``, and each of
+    /// ``WaitMatching/resolutions(for:candidates:)`` carried out (a cancellation appending its
+    /// ``SystemEvent/cancelled(run:triggeringEvent:reason:cancelledBy:at:)``, which is handled
+    /// like any appended event).
     ///
-    /// Either every accepted event is stored or, when the call throws, none is.
+    /// Either every accepted event, with its runs and resolutions, is stored or, when the call
+    /// throws, none is.
+    ///
+    /// Concurrent callers: of two appends racing with one dedupe id in one environment, exactly
+    /// one stores its event; the other's outcome is a duplicate of it. Two appends under one
+    /// seed store its events once.
     func append(_ batch: EventBatch) async throws -> [EventAppendOutcome]
 
     /// The event with this id in this environment, or `nil`.
@@ -27,29 +49,44 @@ public protocol Store: Sendable {
 
     // MARK: Functions and runs
 
-    /// Stores an app's functions and their triggers, so that ``append(_:)`` in any process
-    /// creates their runs: one run per function whose trigger matches each accepted event,
-    /// in the same transaction as the event.
+    /// Stores an app's functions, their triggers, settings and schedules, so that
+    /// ``append(_:)`` in any process creates their runs. A schedule the store already holds
+    /// keeps its next tick; a new one starts at its ``ScheduleRegistration/firstTickAt``.
+    ///
+    /// Concurrent callers: registrations of one app are applied whole, one after the other.
     func register(_ registration: FunctionRegistration) async throws
 
     /// The functions registered in `environment`, by app and id.
     func functions(environment: String) async throws -> [FunctionRecord]
 
     /// Claims up to `request.limit` due runs, in one transaction: each gets a new lease
-    /// (its token one higher than any before), and comes with its event and recorded steps.
-    /// A run is due when it is queued and its time has come, or running with a lease that ran
-    /// out (its worker died or stalled).
+    /// (its token one higher than any before), and comes with its event, its recorded steps
+    /// and the status it was claimed out of. A run is due when it is queued, sleeping or
+    /// waiting and its time has come, or running with a lease that ran out (its worker died or
+    /// stalled). The earliest due come first.
     ///
     /// A run whose event or steps cannot be read is not returned: it fails in the claim's
     /// transaction, alone, with the error `Stepwise.UnreadableRun`, and the others are claimed
     /// (DESIGN.md, invariant 7). One bad row must not keep every run of an app queued.
+    ///
+    /// Concurrent callers: N claimers racing over the same due runs claim each run once; a
+    /// run is held by one lease at a time.
     func claim(_ request: ClaimRequest) async throws -> [ClaimedRun]
 
-    /// Commits a step, events and a run transition in one transaction, if and only if
-    /// `checkpoint.lease` is still the run's current lease; otherwise throws
-    /// ``LeaseLostError`` and stores nothing.
+    /// Commits steps, events, a started run and a run transition in one transaction, if and
+    /// only if `checkpoint.lease` is still the run's current lease and the run is running;
+    /// otherwise throws ``LeaseLostError`` and stores nothing.
+    ///
+    /// The events are appended as ``append(_:)`` appends them (runs, waits), then
+    /// ``RunCheckpoint/startsRun`` is inserted with the one event appended, then each step is
+    /// written as ``StepWrite/resolved(appended:)`` gives it (dropping its waits when
+    /// ``StepWrite/endsWaits``), then the transition. A run that ends drops all its waits.
     ///
     /// - Returns: the outcomes of `checkpoint.events`, in order.
+    ///
+    /// Concurrent callers: of two commits under one lease token only as many succeed as the
+    /// run stays `running`; a commit under a token another claim moved on throws
+    /// ``LeaseLostError``.
     func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome]
 
     /// Extends the leases still held until `until`; returns the ones another claim took over.
@@ -57,7 +94,8 @@ public protocol Store: Sendable {
     /// leases before renewing them, and runs checkpoint in between.
     func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease]
 
-    /// The earliest time at which a run of these functions is or becomes due, if any is waiting.
+    /// The earliest time at which a run of these functions is or becomes due, or a schedule
+    /// of theirs ticks, if any.
     func nextDueTime(environment: String, appID: String, functionIDs: [String]) async throws -> Int64?
 
     /// The run with this id in this environment, or `nil`.
@@ -69,24 +107,36 @@ public protocol Store: Sendable {
     /// A run's recorded steps, in the order they were first recorded.
     func steps(runID: RunID) async throws -> [StepRecord]
 
-    /// Starts one run for every schedule of these functions whose tick is due at `now`, and
-    /// moves each schedule to its next tick after `now`, in one transaction: so one run per
-    /// tick across every worker, and after downtime one run for all the ticks missed.
+    /// The schedules of these functions whose next tick is at or before `now`: a read, for
+    /// the engine to decide the firings.
+    func dueSchedules(environment: String, appID: String, functionIDs: [String], now: Int64) async throws -> [ScheduleRecord]
+
+    /// Fires schedule ticks, in one transaction: for each firing whose schedule is still at
+    /// ``ScheduleFiring/schedule``'s `nextAt`, moves it to ``ScheduleFiring/nextAt``, appends
+    /// its event as ``append(_:)`` does, and inserts its run with that event. A firing whose
+    /// schedule moved on already is skipped.
     ///
-    /// - Returns: how many runs were started.
-    func fireSchedules(environment: String, appID: String, functionIDs: [String], now: Int64, afterCommit: (@Sendable ([StoredEvent]) -> Void)?) async throws -> Int
+    /// - Returns: how many ticks were fired.
+    ///
+    /// Concurrent callers: of any number of workers firing one tick, exactly one starts its
+    /// run.
+    func fire(_ firings: [ScheduleFiring], environment: String, afterCommit: (@Sendable ([StoredEvent]) -> Void)?) async throws -> Int
 
     /// Cancels a run that has not ended, in one transaction: it ends `cancelled` with
     /// `reason` as its error, its waits are dropped, and `events` (its
-    /// `stepwise/function.cancelled`) are appended. A worker
-    /// running it can commit nothing more for it.
+    /// `stepwise/function.cancelled`) are appended. A worker running it can commit nothing
+    /// more for it.
     ///
     /// - Returns: whether the run was cancelled; `false` when it had already ended or does
     ///   not exist in `environment`.
+    ///
+    /// Concurrent callers: of a cancel racing another cancel or the run's own end, one wins;
+    /// the events of a cancel that returns `false` are not appended.
     func cancel(runID: RunID, environment: String, now: Int64, reason: ErrorRecord, events: EventBatch?) async throws -> Bool
 
     /// Queues a new run of the same function on the same event as the run `runID`, due at
-    /// `now`, whatever became of the first; its ``RunRecord/rerunOf`` names the first.
+    /// `now`, whatever became of the first (``NewRun/rerun(id:of:settings:event:now:)``); its
+    /// ``RunRecord/rerunOf`` names the first.
     ///
     /// - Returns: the new run; `nil` when no run `runID` exists in `environment`.
     /// - Throws: ``RerunError`` when the run's function is no longer registered (no worker

@@ -156,6 +156,15 @@ enum SQLiteMigrations {
         CREATE INDEX runs_by_event ON runs (event_id);
         CREATE INDEX runs_by_function ON runs (environment, function_id, id);
         """,
+        // 5: a function's options are kept as one settings object (FunctionSettings), so a
+        // setting added later needs no column; its cancelOn moves in. DROP COLUMN needs
+        // SQLite 3.35 (https://www.sqlite.org/lang_altertable.html#altertabdropcol), and the
+        // column is in no index, key or constraint, which DROP COLUMN requires.
+        """
+        ALTER TABLE functions ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+        UPDATE functions SET settings = json_object('cancel_on', json(cancel_on)) WHERE cancel_on IS NOT NULL;
+        ALTER TABLE functions DROP COLUMN cancel_on;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

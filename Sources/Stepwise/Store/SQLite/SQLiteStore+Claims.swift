@@ -39,7 +39,6 @@ extension SQLiteStore {
     private static func claim(
         runID id: String, previousStatus: String, _ request: ClaimRequest, connection: SQLiteConnection
     ) throws -> ClaimedRun? {
-        try endSuspension(runID: id, status: previousStatus, now: request.now, connection: connection)
         var run: RunRecord?
         var token: Int64 = 0
         try connection.query(
@@ -64,7 +63,8 @@ extension SQLiteStore {
         let records = try Self.steps(runID: id, strict: true, connection: connection)
         return ClaimedRun(
             run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event,
-            steps: Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }))
+            steps: Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
+            claimedFrom: RunStatus(rawValue: previousStatus) ?? .queued, claimedAt: request.now)
     }
 
     /// Fails a run that cannot be replayed, because its event or a step of it cannot be read,
@@ -79,32 +79,6 @@ extension SQLiteStore {
             """,
             try errorValue(error), .integer(now), .text(runID))
         try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID))
-    }
-
-    /// A sleeping run claimed at its wake time has slept, and a waiting run claimed at its
-    /// timeout has timed out: recorded in the claim's transaction, so the replay passes the
-    /// step without another commit, and no event can match the wait once the run is claimed.
-    private static func endSuspension(runID: String, status: String, now: Int64, connection: SQLiteConnection) throws {
-        switch status {
-        case "sleeping":
-            try connection.run(
-                """
-                UPDATE steps SET status = 'completed', ended_at = ?
-                WHERE run_id = ? AND kind = 'sleep' AND status = 'waiting' AND json_extract(output, '$.until') <= ?
-                """,
-                .integer(now), .text(runID), .integer(now))
-        case "waiting":
-            try connection.run(
-                """
-                UPDATE steps SET status = 'completed', output = 'null', ended_at = ?
-                WHERE run_id = ? AND kind IN ('waitForEvent', 'invoke') AND status = 'waiting'
-                """,
-                .integer(now), .text(runID))
-            // The step's waits only: a cancelOn listens for the run's whole life.
-            try connection.run("DELETE FROM run_waits WHERE run_id = ? AND kind = 'step'", .text(runID))
-        default:
-            break
-        }
     }
 
     public func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease] {

@@ -38,7 +38,7 @@ extension SQLiteStore {
         var outcomes: [EventAppendOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
-        let triggers = try TriggerIndex.load(environment: batch.environment, connection: connection)
+        let triggers = try triggerIndex(environment: batch.environment, connection: connection)
         let hasWaits = try hasWaits(environment: batch.environment, connection: connection)
         let insertEvent = try connection.statement(
             """

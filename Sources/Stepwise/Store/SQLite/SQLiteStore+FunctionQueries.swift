@@ -3,7 +3,7 @@ extension SQLiteStore {
         try await read { connection in
             struct Entry {
                 var registeredAt: Int64
-                var cancelOn: [CancelOn]
+                var settings: FunctionSettings
                 var triggers: [EventPattern] = []
                 var schedules: [FunctionRecord.Schedule] = []
             }
@@ -14,12 +14,12 @@ extension SQLiteStore {
             var order: [Key] = []
             var entries: [Key: Entry] = [:]
             try connection.query(
-                "SELECT app_id, function_id, registered_at, cancel_on FROM functions WHERE environment = ? ORDER BY app_id, function_id",
+                "SELECT app_id, function_id, registered_at, settings FROM functions WHERE environment = ? ORDER BY app_id, function_id",
                 [.text(environment)]
             ) { row in
                 let key = Key(app: row.text(0) ?? "", function: row.text(1) ?? "")
                 order.append(key)
-                entries[key] = Entry(registeredAt: row.integer(2), cancelOn: StoredCancelOn.parse(row.text(3)).map(\.cancelOn))
+                entries[key] = Entry(registeredAt: row.integer(2), settings: Self.settings(row.text(3)))
             }
             try connection.query(
                 "SELECT app_id, function_id, pattern, is_prefix FROM function_triggers WHERE environment = ? ORDER BY rowid",
@@ -43,7 +43,7 @@ extension SQLiteStore {
                 entries[key].map { entry in
                     FunctionRecord(
                         environment: environment, appID: key.app, id: key.function, triggers: entry.triggers,
-                        schedules: entry.schedules, cancelOn: entry.cancelOn, registeredAt: entry.registeredAt)
+                        schedules: entry.schedules, settings: entry.settings, registeredAt: entry.registeredAt)
                 }
             }
         }

@@ -33,9 +33,8 @@ extension SQLiteStore {
                 first = try Self.runRecord(row)
             }
             guard let first else { return nil }
-            guard try connection.scalarInteger(
-                "SELECT 1 FROM functions WHERE environment = ? AND app_id = ? AND function_id = ?",
-                .text(environment), .text(first.appID), .text(first.functionID)) != nil
+            guard let settings = try Self.settings(
+                environment: environment, app: first.appID, function: first.functionID, connection: connection)
             else { throw RerunError(runID: runID, functionID: first.functionID) }
             var event: StoredEvent?
             try connection.query("SELECT \(Self.eventColumns) FROM events WHERE id = ?", [.text(first.eventID.description)]) { row in
@@ -44,15 +43,9 @@ extension SQLiteStore {
             guard let event else {
                 throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(runID) names event \(first.eventID), which does not exist")
             }
-            let id = generator.next(milliseconds: now).description
-            try connection.run(
-                """
-                INSERT INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of)
-                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-                """,
-                .text(id), .text(environment), .text(first.appID), .text(first.functionID), .text(first.eventID.description),
-                .integer(now), .integer(now), .text(runID.description))
-            try Self.registerCancellations(runID: id, app: first.appID, function: first.functionID, event: event, connection: connection)
+            let run = NewRun.rerun(id: RunID(generator.next(milliseconds: now)), of: first, settings: settings, event: event, now: now)
+            try Self.insertRun(run, environment: environment, eventID: first.eventID, connection: connection)
+            let id = run.id.description
             var rerun: RunRecord?
             try connection.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)]) { row in
                 rerun = try Self.runRecord(row)

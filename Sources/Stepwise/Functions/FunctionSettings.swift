@@ -1,0 +1,35 @@
+/// The part of a function's options that a store keeps, as one value: what a process that
+/// does not hold the function's code needs to start its runs (its `cancelOn`), and what
+/// someone looking at the store needs to recognise it (its display name).
+///
+/// A store keeps it as the JSON of ``json`` in one column and hands it back unread, so that
+/// a setting added later (flow control) needs no new column in any store: only this type
+/// learns it. Keys this version does not know are ignored when read, so an older process on
+/// a store written by a newer one still reads the settings it knows.
+public struct FunctionSettings: Sendable, Hashable {
+    /// A name to show instead of the id, if the app gave one.
+    public var name: String?
+    /// The events that cancel a run of the function.
+    public var cancelOn: [CancelOn]
+
+    public init(name: String? = nil, cancelOn: [CancelOn] = []) {
+        self.name = name
+        self.cancelOn = cancelOn
+    }
+
+    /// The settings as a store keeps them.
+    public var json: JSON {
+        var members: JSON.Object = [:]
+        if let name { members["name"] = .string(name) }
+        if !cancelOn.isEmpty { members["cancel_on"] = .array(cancelOn.map(\.json)) }
+        return .object(members)
+    }
+
+    /// The settings kept as `json`; entries that do not parse are left out rather than
+    /// failing the read, because they were written by Stepwise, and a cancellation that cannot
+    /// be read is one that cannot fire (the run goes on, as it would without it).
+    public init(json: JSON) {
+        self.name = json["name"]?.stringValue
+        self.cancelOn = json["cancel_on"]?.arrayValue?.compactMap(CancelOn.init(json:)) ?? []
+    }
+}
