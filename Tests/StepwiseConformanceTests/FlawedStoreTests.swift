@@ -14,6 +14,12 @@ struct FlawedStore: Store {
         case swallowsLeaseLost
         /// Leaves a run claimable after it ended.
         case endsTwice
+        /// Writes a step's output as given, not the ids of the events it appended.
+        case ignoresAppendedIDs
+        /// Keeps a step's waits when the engine says they end.
+        case keepsEndedWaits
+        /// Appends an invoke's event but starts no run with it.
+        case dropsStartedRun
 
         var description: String {
             switch self {
@@ -21,6 +27,9 @@ struct FlawedStore: Store {
             case .ignoresLeases: "claims leased runs"
             case .swallowsLeaseLost: "a stale commit reports success"
             case .endsTwice: "an ended run is claimed again"
+            case .ignoresAppendedIDs: "a step does not record the ids it appended"
+            case .keepsEndedWaits: "ended waits are kept"
+            case .dropsStartedRun: "a started run is dropped"
             }
         }
 
@@ -31,6 +40,9 @@ struct FlawedStore: Store {
             case .ignoresLeases: ["is not claimed again while its lease holds", "N concurrent claimers"]
             case .swallowsLeaseLost: ["a commit under a stale lease throws", "a run ends once"]
             case .endsTwice: ["a run ends once"]
+            case .ignoresAppendedIDs: ["records the ids of the events appended"]
+            case .keepsEndedWaits: ["ends its waits drops them"]
+            case .dropsStartedRun: ["a checkpoint that starts a run"]
             }
         }
     }
@@ -66,6 +78,16 @@ struct FlawedStore: Store {
             default:
                 return try await base.commit(checkpoint)
             }
+        case .ignoresAppendedIDs, .keepsEndedWaits:
+            let flawed = checkpoint.steps.map { write in
+                flaw == .ignoresAppendedIDs ? StepWrite(write.record, endsWaits: write.endsWaits) : StepWrite(write.record, output: write.output)
+            }
+            return try await base.commit(RunCheckpoint(
+                lease: checkpoint.lease, now: checkpoint.now, steps: flawed, events: checkpoint.events, startsRun: checkpoint.startsRun,
+                transition: checkpoint.transition))
+        case .dropsStartedRun:
+            return try await base.commit(RunCheckpoint(
+                lease: checkpoint.lease, now: checkpoint.now, steps: checkpoint.steps, events: checkpoint.events, transition: checkpoint.transition))
         case .noDedupe, .ignoresLeases:
             return try await base.commit(checkpoint)
         }
