@@ -104,6 +104,7 @@ struct FlawedStore: Store {
     func run(id: RunID, environment: String) async throws -> RunRecord? { try await base.run(id: id, environment: environment) }
     func runs(_ query: RunQuery) async throws -> [RunRecord] { try await base.runs(query) }
     func steps(runID: RunID) async throws -> [StepRecord] { try await base.steps(runID: runID) }
+    func attempts(runID: RunID) async throws -> [StepAttempt] { try await base.attempts(runID: runID) }
     func dueSchedules(environment: String, appID: String, functionIDs: [String], now: Int64) async throws -> [ScheduleRecord] {
         try await base.dueSchedules(environment: environment, appID: appID, functionIDs: functionIDs, now: now)
     }

@@ -83,5 +83,10 @@ extension StepwiseClient {
     public func steps(ofRun id: RunID) async throws -> [StepRecord] {
         try await store.steps(runID: id)
     }
+
+    /// Every attempt of a run's steps, by step, then by number: a run's timeline.
+    public func attempts(ofRun id: RunID) async throws -> [StepAttempt] {
+        try await store.attempts(runID: id)
+    }
 }
 

@@ -31,6 +31,9 @@ public final class Step: Sendable {
     let lease: RunLease
     /// The event that triggered the run.
     let triggeringEvent: StoredEvent
+    /// Every event that started the run, in order: the one a function receives as `event`,
+    /// or a batch's (flow control's `batchEvents`), whose first is `event`.
+    public let events: [StoredEvent]
     let logger: Logger
     private let state: Mutex<State>
 
@@ -40,6 +43,7 @@ public final class Step: Sendable {
         self.run = claimed.run
         self.lease = claimed.lease
         self.triggeringEvent = claimed.event
+        self.events = claimed.events
         self.logger = logger
         var state = State(memo: claimed.steps)
         state.pendingWrites = Self.suspensionsEnded(by: claimed)
@@ -136,7 +140,7 @@ public final class Step: Sendable {
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .run, status: .completed, output: output, error: nil,
             failedAttempts: previousFailures, startedAt: startedAt, endedAt: client.configuration.clock.now())
-        try await commit(step: record, events: nil, transition: .none)
+        try await commit(StepWrite(record, attempt: StepAttempt(ending: record)), events: nil, transition: .none)
         remember(record)
         logger.debug("step completed")
         return try replayed(record, as: Value.self, stepID: id)
@@ -196,7 +200,8 @@ public final class Step: Sendable {
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .sendEvent, status: .completed, output: nil, error: nil,
             failedAttempts: 0, startedAt: startedAt, endedAt: startedAt)
-        let outcomes = try await commit(StepWrite(record, output: .idsOfAppendedEvents), events: batch, transition: .none)
+        let outcomes = try await commit(
+            StepWrite(record, output: .idsOfAppendedEvents, attempt: StepAttempt(ending: record)), events: batch, transition: .none)
         let ids = outcomes.map(\.eventID)
         remember(record.with(output: StepRecord.sentEventsOutput(ids)))
         logger.debug("step sent events", metadata: ["count": "\(ids.count)"])
@@ -231,7 +236,7 @@ public final class Step: Sendable {
             let record = StepRecord(
                 runID: run.id, key: key, stepID: stepID, kind: kind, status: .failed, output: nil, error: errorRecord,
                 failedAttempts: failures, startedAt: startedAt, endedAt: now)
-            try await commit(step: record, events: nil, transition: .none)
+            try await commit(StepWrite(record, attempt: StepAttempt(ending: record)), events: nil, transition: .none)
             remember(record)
             logger.warning("step failed for good", metadata: ["error": "\(errorRecord)", "attempts": "\(failures)"])
             throw StepError(stepID: stepID, error: errorRecord)
@@ -239,7 +244,9 @@ public final class Step: Sendable {
             let record = StepRecord(
                 runID: run.id, key: key, stepID: stepID, kind: kind, status: .errored, output: nil, error: errorRecord,
                 failedAttempts: failures, startedAt: startedAt, endedAt: now)
-            try await commit(step: record, events: nil, transition: .retry(at: now + delay, attempt: run.attempt, error: errorRecord))
+            try await commit(
+                StepWrite(record, attempt: StepAttempt(ending: record)), events: nil,
+                transition: .retry(at: now + delay, attempt: run.attempt, error: errorRecord))
             interrupt(.retryScheduled)
             logger.notice("step failed, will retry", metadata: ["error": "\(errorRecord)", "attempt": "\(failures)", "delay_ms": "\(delay)"])
             throw RunInterruption.retryScheduled

@@ -48,7 +48,10 @@ public struct ClaimRequest: Sendable {
 public struct ClaimedRun: Sendable {
     public let run: RunRecord
     public let lease: RunLease
+    /// The event that started the run; the first of ``events``.
     public let event: StoredEvent
+    /// Every event that started the run, in order: one, or a batch's.
+    public let events: [StoredEvent]
     /// The run's recorded steps, by key.
     public let steps: [String: StepRecord]
     /// The status the run was claimed out of: a run claimed out of `sleeping` has slept, and
@@ -58,10 +61,14 @@ public struct ClaimedRun: Sendable {
     /// The claim's time (``ClaimRequest/now``), by which the store found the run due.
     public let claimedAt: Int64
 
-    public init(run: RunRecord, lease: RunLease, event: StoredEvent, steps: [String: StepRecord], claimedFrom: RunStatus, claimedAt: Int64) {
+    public init(
+        run: RunRecord, lease: RunLease, event: StoredEvent, events: [StoredEvent]? = nil, steps: [String: StepRecord], claimedFrom: RunStatus,
+        claimedAt: Int64
+    ) {
         self.run = run
         self.lease = lease
         self.event = event
+        self.events = events ?? [event]
         self.steps = steps
         self.claimedFrom = claimedFrom
         self.claimedAt = claimedAt
@@ -99,7 +106,8 @@ public struct RunCheckpoint: Sendable {
     /// Events to append in the same transaction: a `step.sendEvent`'s events, an invoke's
     /// event, or the system event of a run that ends.
     public let events: EventBatch?
-    /// A run to start with the one event of `events`, which must be accepted (an invoke).
+    /// A run to start with the events of `events` that are accepted, in order (an invoke's
+    /// one); at least one must be.
     public let startsRun: NewRun?
     public let transition: Transition
 
@@ -135,11 +143,15 @@ public struct StepWrite: Sendable, Hashable {
     /// Whether the step's waits end with this write (a wait or an invoke that got its event
     /// or timed out).
     public let endsWaits: Bool
+    /// The attempt this write ends, to keep beside the record's last state; `nil` for a
+    /// write that ends no attempt (a sleep or a wait beginning).
+    public let attempt: StepAttempt?
 
-    public init(_ record: StepRecord, output: Output = .recorded, endsWaits: Bool = false) {
+    public init(_ record: StepRecord, output: Output = .recorded, endsWaits: Bool = false, attempt: StepAttempt? = nil) {
         self.record = record
         self.output = output
         self.endsWaits = endsWaits
+        self.attempt = attempt
     }
 
     /// The record to store, once the checkpoint's appended events have their ids.

@@ -88,11 +88,13 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
     /// The run this one reruns (`POST /v1/runs/{id}/rerun`), or `nil` for a run its event
     /// triggered.
     public let rerunOf: RunID?
+    /// How many events started the run: one, or a batch's (``eventID`` is then the first).
+    public let eventCount: Int
 
     public init(
         id: RunID, environment: String, appID: String, functionID: String, eventID: EventID, status: RunStatus,
         attempt: Int, output: JSON?, error: ErrorRecord?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?,
-        availableAt: Int64?, rerunOf: RunID? = nil
+        availableAt: Int64?, rerunOf: RunID? = nil, eventCount: Int = 1
     ) {
         self.id = id
         self.environment = environment
@@ -108,6 +110,7 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
         self.endedAt = endedAt
         self.availableAt = availableAt
         self.rerunOf = rerunOf
+        self.eventCount = eventCount
     }
 }
 

@@ -80,7 +80,7 @@ public protocol Store: Sendable {
     /// The events are appended as ``append(_:)`` appends them (runs, waits), then
     /// ``RunCheckpoint/startsRun`` is inserted with the one event appended, then each step is
     /// written as ``StepWrite/resolved(appended:)`` gives it (dropping its waits when
-    /// ``StepWrite/endsWaits``), then the transition. A run that ends drops all its waits.
+    /// ``StepWrite/endsWaits``, keeping its ``StepWrite/attempt``), then the transition. A run that ends drops all its waits.
     ///
     /// - Returns: the outcomes of `checkpoint.events`, in order.
     ///
@@ -106,6 +106,10 @@ public protocol Store: Sendable {
 
     /// A run's recorded steps, in the order they were first recorded.
     func steps(runID: RunID) async throws -> [StepRecord]
+
+    /// Every attempt of a run's steps that a checkpoint recorded (``StepWrite/attempt``), by
+    /// step in the order the steps were first recorded, then by number.
+    func attempts(runID: RunID) async throws -> [StepAttempt]
 
     /// The schedules of these functions whose next tick is at or before `now`: a read, for
     /// the engine to decide the firings.

@@ -104,6 +104,53 @@ extension StoreConformance {
                 let woken = try unwrap(try await context.claim(["f"], owner: "w").first, "claimed when it wakes")
                 try require(woken.claimedFrom == .sleeping, "claimed out of sleeping: \(woken.claimedFrom)")
             },
+            Case("a run started with several events gets them all, in order, in its claim and its rerun") { context in
+                try await context.register([(id: "f", triggers: ["a"]), (id: "batch", triggers: [])])
+                try await context.client().send(Event(name: "a"))
+                let run = try unwrap(try await context.claim(["f"], owner: "w").first, "claimed")
+                let now = context.clock.now()
+                let events = try EventBatch(
+                    validating: (0..<3).map { Event(name: "x/item", data: ["n": .int(Int64($0))]) }, environment: "default", receivedAt: now)
+                let first = try unwrap(events.events.first, "the first event")
+                let batch = NewRun.triggered(
+                    id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: "conformance-app", functionID: "batch",
+                    settings: FunctionSettings(), by: first, receivedAt: now)
+                let outcomes = try await context.store.commit(RunCheckpoint(
+                    lease: run.lease, now: now, steps: [], events: events, startsRun: batch, transition: .complete(output: nil)))
+                let claimed = try unwrap(try await context.claim(["batch"], owner: "w").first, "the batch's run")
+                try require(claimed.events.map(\.id) == outcomes.map(\.eventID), "every event, in order: \(claimed.events.count)")
+                try require(claimed.event.id == outcomes.first?.eventID && claimed.run.eventCount == 3, "the first is the run's event")
+                _ = try await context.store.commit(RunCheckpoint(
+                    lease: claimed.lease, now: now, step: nil, events: nil, transition: .complete(output: nil)))
+                let rerun = try unwrap(try await context.store.rerun(runID: claimed.run.id, environment: "default", now: now), "rerun")
+                let again = try unwrap(try await context.claim(["batch"], owner: "w").first { $0.run.id == rerun.id }, "the rerun")
+                try require(again.events.map(\.id) == outcomes.map(\.eventID), "a rerun gets the same events")
+            },
+            Case("every attempt a checkpoint records is kept, not only the last, by step then number") { context in
+                try await context.register([(id: "f", triggers: ["a"])])
+                try await context.client().send(Event(name: "a"))
+                var lease = try unwrap(try await context.claim(["f"], owner: "w").first, "claimed").lease
+                let failure = ErrorRecord(name: "Boom", message: "try again")
+                for number in 1...3 {
+                    let start = context.clock.now()
+                    context.clock.advance(by: .milliseconds(10))
+                    let status: StepStatus = number < 3 ? .errored : .completed
+                    let record = StepRecord(
+                        runID: lease.runID, key: "charge", stepID: "charge", kind: .run, status: status, output: number < 3 ? nil : 1,
+                        error: number < 3 ? failure : nil, failedAttempts: min(number, 2), startedAt: start, endedAt: context.clock.now())
+                    let attempt = StepAttempt(
+                        key: "charge", number: number, status: status, error: record.error, startedAt: start, endedAt: context.clock.now())
+                    _ = try await context.store.commit(RunCheckpoint(
+                        lease: lease, now: context.clock.now(), steps: [StepWrite(record, attempt: attempt)], events: nil,
+                        transition: number < 3 ? .retry(at: context.clock.now(), attempt: 0, error: failure) : .none))
+                    if number < 3 { lease = try unwrap(try await context.claim(["f"], owner: "w").first, "claimed again").lease }
+                }
+                let attempts = try await context.store.attempts(runID: lease.runID)
+                try require(attempts.map(\.number) == [1, 2, 3], "three attempts: \(attempts.map(\.number))")
+                try require(attempts.map(\.status) == [.errored, .errored, .completed], "each as it ended")
+                try require(attempts[0].error == failure && attempts[2].error == nil, "with its error")
+                try require(attempts.allSatisfy { $0.endedAt - $0.startedAt == 10 }, "and its times")
+            },
         ]
     }
 }

@@ -10,6 +10,9 @@ extension SQLiteColumns {
     /// The columns, in order, for a `SELECT` or `RETURNING` list; build it once.
     static var list: String { allCases.map(\.name).joined(separator: ", ") }
 
+    /// The columns, in order, each named by `table`'s alias, for a join.
+    static func list(of table: String) -> String { allCases.map { "\(table).\($0.name)" }.joined(separator: ", ") }
+
     /// The column's name in SQL.
     var name: String {
         var name = ""
@@ -38,7 +41,7 @@ extension SQLiteStatement {
 /// The columns of `runs` a ``RunRecord`` is read from.
 enum RunColumn: Int32, SQLiteColumns {
     case id, environment, appID, functionID, eventID, status, attempt, output, error
-    case createdAt, startedAt, endedAt, availableAt, leaseToken, rerunOf
+    case createdAt, startedAt, endedAt, availableAt, leaseToken, rerunOf, eventCount
 }
 
 /// The columns of `steps` a ``StepRecord`` is read from.

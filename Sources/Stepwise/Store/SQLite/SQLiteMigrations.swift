@@ -165,6 +165,28 @@ enum SQLiteMigrations {
         UPDATE functions SET settings = json_object('cancel_on', json(cancel_on)) WHERE cancel_on IS NOT NULL;
         ALTER TABLE functions DROP COLUMN cancel_on;
         """,
+        // 6: every attempt of a step, not only the last, for a run's timeline; and runs started
+        // by several events (a batch): `runs.event_id` stays the first, and a run of more than
+        // one lists them all in `run_events`, so a run of one event costs no extra row.
+        """
+        CREATE TABLE step_attempts (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER NOT NULL,
+            PRIMARY KEY (run_id, key, attempt)
+        ) WITHOUT ROWID;
+        ALTER TABLE runs ADD COLUMN event_count INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE run_events (
+            run_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            PRIMARY KEY (run_id, position)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -22,10 +22,14 @@ extension SQLiteStore {
             outcomes = try appendEvents(events, generator: generator, connection: connection, stored: &stored)
         }
         if let run = checkpoint.startsRun {
-            guard outcomes.count == 1, case .accepted(let event) = outcomes[0] else {
-                throw SQLiteStoreError.invalidCheckpoint(reason: "a checkpoint that starts a run must append exactly one new event")
+            let accepted = outcomes.compactMap { outcome -> EventID? in
+                if case .accepted(let event) = outcome { return event.id }
+                return nil
             }
-            try insertRun(run, environment: environment, eventID: event.id, connection: connection)
+            guard !accepted.isEmpty else {
+                throw SQLiteStoreError.invalidCheckpoint(reason: "a checkpoint that starts a run must append at least one new event")
+            }
+            try insertRun(run, environment: environment, eventIDs: accepted, connection: connection)
         }
         for write in checkpoint.steps {
             let step = write.resolved(appended: outcomes)
@@ -39,6 +43,15 @@ extension SQLiteStore {
                 runID, .text(step.key), .text(step.stepID), .text(step.kind.rawValue), .text(step.status.rawValue),
                 step.output.map { .text($0.serialized) } ?? .null, try errorValue(step.error), .integer(Int64(step.failedAttempts)),
                 .integer(step.startedAt), .integer(step.endedAt))
+            if let attempt = write.attempt {
+                try connection.run(
+                    """
+                    INSERT OR REPLACE INTO step_attempts (run_id, key, attempt, status, error, started_at, ended_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    runID, .text(attempt.key), .integer(Int64(attempt.number)), .text(attempt.status.rawValue), try errorValue(attempt.error),
+                    .integer(attempt.startedAt), .integer(attempt.endedAt))
+            }
             if write.endsWaits {
                 try connection.run("DELETE FROM run_waits WHERE run_id = ? AND step_key = ?", runID, .text(step.key))
             }

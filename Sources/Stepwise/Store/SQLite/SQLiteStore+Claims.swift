@@ -60,9 +60,23 @@ extension SQLiteStore {
         guard let event else {
             throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(id) names event \(run.eventID), which does not exist")
         }
+        var events = [event]
+        if run.eventCount > 1 {
+            events = []
+            try connection.query(
+                """
+                SELECT \(EventColumn.list(of: "e")) FROM run_events AS r JOIN events AS e ON e.id = r.event_id
+                WHERE r.run_id = ? ORDER BY r.position
+                """,
+                [.text(id)]
+            ) { row in events.append(try storedEvent(row)) }
+            guard events.count == run.eventCount else {
+                throw SQLiteStoreError.corruptRow(table: "run_events", reason: "run \(id) lists \(events.count) of its \(run.eventCount) events")
+            }
+        }
         let records = try Self.steps(runID: id, strict: true, connection: connection)
         return ClaimedRun(
-            run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event,
+            run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event, events: events,
             steps: Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
             claimedFrom: RunStatus(rawValue: previousStatus) ?? .queued, claimedAt: request.now)
     }

@@ -108,20 +108,24 @@ extension SQLiteStore {
             let run = NewRun.triggered(
                 id: RunID(generator.next(milliseconds: event.receivedAt)), appID: target.appID, functionID: target.functionID,
                 settings: target.settings, by: event)
-            try insertRun(run, environment: event.environment, eventID: event.id, connection: connection)
+            try insertRun(run, environment: event.environment, eventIDs: [event.id], connection: connection)
         }
     }
 
-    /// Inserts `run`, started by the event `eventID`, with its waits; a run that is no rerun is
-    /// inserted only if its function has none for the event yet (a retried append).
+    /// Inserts `run`, started by the events `eventIDs` (one, or a batch's in order), with its
+    /// waits; a run that is no rerun is inserted only if its function has none for the first
+    /// event yet (a retried append).
     ///
     /// - Returns: whether the run was inserted.
     @discardableResult
-    static func insertRun(_ run: NewRun, environment: String, eventID: EventID, connection: SQLiteConnection) throws -> Bool {
+    static func insertRun(_ run: NewRun, environment: String, eventIDs: [EventID], connection: SQLiteConnection) throws -> Bool {
+        guard let eventID = eventIDs.first else {
+            throw SQLiteStoreError.invalidCheckpoint(reason: "run \(run.id) must be started by at least one event")
+        }
         let insert = try connection.statement(
             """
-            INSERT OR IGNORE INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of)
-            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+            INSERT OR IGNORE INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of, event_count)
+            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
             """)
         defer { insert.reset() }
         try insert.bind(.text(run.id.description), at: 1)
@@ -132,8 +136,16 @@ extension SQLiteStore {
         try insert.bind(.integer(run.availableAt), at: 6)
         try insert.bind(.integer(run.createdAt), at: 7)
         try insert.bind(run.rerunOf.map { .text($0.description) } ?? .null, at: 8)
+        try insert.bind(.integer(Int64(eventIDs.count)), at: 9)
         while try insert.step() {}
         guard connection.changes == 1 else { return false }
+        if eventIDs.count > 1 {
+            for (position, id) in eventIDs.enumerated() {
+                try connection.run(
+                    "INSERT INTO run_events (run_id, position, event_id) VALUES (?, ?, ?)",
+                    .text(run.id.description), .integer(Int64(position)), .text(id.description))
+            }
+        }
         for wait in run.waits {
             try insertWait(wait, runID: run.id, environment: environment, connection: connection)
         }
@@ -202,7 +214,7 @@ extension SQLiteStore {
                     EventBatch(environment: environment, events: [firing.event], receivedAt: firing.run.createdAt, dedupeWindow: 0),
                     generator: generator, connection: connection, stored: &stored)
                 guard case .accepted(let event)? = appended.first else { continue }
-                try Self.insertRun(firing.run, environment: environment, eventID: event.id, connection: connection)
+                try Self.insertRun(firing.run, environment: environment, eventIDs: [event.id], connection: connection)
                 outcomes += appended
             }
             return AppendResult(outcomes: outcomes, stored: stored)

@@ -9,7 +9,7 @@ extension SQLiteStore {
         return .text(JSON.object(["name": .string(error.name), "message": .string(error.message)]).serialized)
     }
 
-    private static func errorRecord(_ text: String?) -> ErrorRecord? {
+    static func errorRecord(_ text: String?) -> ErrorRecord? {
         guard let text, let json = try? JSON(parsing: text) else { return nil }
         return ErrorRecord(name: json["name"]?.stringValue ?? "", message: json["message"]?.stringValue ?? "")
     }
@@ -34,7 +34,8 @@ extension SQLiteStore {
             functionID: row.text(RunColumn.functionID) ?? "", eventID: eventID, status: status,
             attempt: Int(row.integer(RunColumn.attempt)), output: output, error: error, createdAt: row.integer(RunColumn.createdAt),
             startedAt: row.optionalInteger(RunColumn.startedAt), endedAt: row.optionalInteger(RunColumn.endedAt),
-            availableAt: row.optionalInteger(RunColumn.availableAt), rerunOf: row.text(RunColumn.rerunOf).flatMap(RunID.init))
+            availableAt: row.optionalInteger(RunColumn.availableAt), rerunOf: row.text(RunColumn.rerunOf).flatMap(RunID.init),
+            eventCount: Int(row.integer(RunColumn.eventCount)))
     }
 
     static func stepRecord(_ row: SQLiteStatement, strict: Bool) throws -> StepRecord {

@@ -44,7 +44,7 @@ extension SQLiteStore {
                 throw SQLiteStoreError.corruptRow(table: "runs", reason: "run \(runID) names event \(first.eventID), which does not exist")
             }
             let run = NewRun.rerun(id: RunID(generator.next(milliseconds: now)), of: first, settings: settings, event: event, now: now)
-            try Self.insertRun(run, environment: environment, eventID: first.eventID, connection: connection)
+            try Self.insertRun(run, environment: environment, eventIDs: try Self.eventIDs(of: first, connection: connection), connection: connection)
             let id = run.id.description
             var rerun: RunRecord?
             try connection.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)]) { row in
@@ -52,5 +52,20 @@ extension SQLiteStore {
             }
             return rerun
         }
+    }
+}
+
+extension SQLiteStore {
+    /// The events that started `run`, in order: its one event, or a batch's.
+    static func eventIDs(of run: RunRecord, connection: SQLiteConnection) throws -> [EventID] {
+        guard run.eventCount > 1 else { return [run.eventID] }
+        var ids: [EventID] = []
+        try connection.query("SELECT event_id FROM run_events WHERE run_id = ? ORDER BY position", [.text(run.id.description)]) { row in
+            if let id = row.text(0).flatMap(EventID.init) { ids.append(id) }
+        }
+        guard ids.count == run.eventCount else {
+            throw SQLiteStoreError.corruptRow(table: "run_events", reason: "run \(run.id) lists \(ids.count) of its \(run.eventCount) events")
+        }
+        return ids
     }
 }

@@ -66,3 +66,28 @@ extension SQLiteStore {
         return steps
     }
 }
+
+extension SQLiteStore {
+    public func attempts(runID: RunID) async throws -> [StepAttempt] {
+        try await read { connection in
+            var attempts: [StepAttempt] = []
+            try connection.query(
+                """
+                SELECT a.key, a.attempt, a.status, a.error, a.started_at, a.ended_at FROM step_attempts AS a
+                LEFT JOIN steps AS s ON s.run_id = a.run_id AND s.key = a.key
+                WHERE a.run_id = ? ORDER BY s.seq, a.attempt
+                """,
+                [.text(runID.description)]
+            ) { row in
+                // A status Stepwise did not write is shown as the error it is, not dropped.
+                let status = row.text(2).flatMap(StepStatus.init(rawValue:))
+                attempts.append(StepAttempt(
+                    key: row.text(0) ?? "", number: Int(row.integer(1)), status: status ?? .failed,
+                    error: status == nil ? ErrorRecord(name: "Stepwise.UnreadableAttempt", message: "status '\(row.text(2) ?? "")'")
+                        : Self.errorRecord(row.text(3)),
+                    startedAt: row.integer(4), endedAt: row.integer(5)))
+            }
+            return attempts
+        }
+    }
+}
