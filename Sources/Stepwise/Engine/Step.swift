@@ -221,12 +221,15 @@ public final class Step: Sendable {
     }
 
     /// Commits for this run under its lease. A lost lease, or a store that cannot commit,
-    /// stops the run: nothing more may be done for it here.
+    /// stops the run: nothing more may be done for it here. A transient store failure is
+    /// retried first (``StoreRetry``): the store promises it stored nothing.
     @discardableResult
     func commit(step: StepRecord?, events: EventBatch?, transition: RunCheckpoint.Transition) async throws -> [EventAppendOutcome] {
         do {
-            return try await client.store.commit(RunCheckpoint(
-                lease: lease, now: client.configuration.clock.now(), step: step, events: events, transition: transition))
+            return try await StoreRetry.standard.run("commit", logger: logger) {
+                try await client.store.commit(RunCheckpoint(
+                    lease: lease, now: client.configuration.clock.now(), step: step, events: events, transition: transition))
+            }
         } catch let error as LeaseLostError {
             interrupt(.leaseLost)
             logger.warning("lease lost; the run's work here is abandoned", metadata: ["error": "\(error)"])

@@ -142,18 +142,23 @@ public final class Worker: Service, Sendable {
         doorbell.ring()
     }
 
-    /// Starts the runs of schedules whose tick has come.
+    /// Starts the runs of schedules whose tick has come; a transient failure is retried.
     private func fireSchedules() async throws {
         let bus = client.bus
-        _ = try await client.store.fireSchedules(
-            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids,
-            now: client.configuration.clock.now(), afterCommit: { bus.publish($0) })
+        _ = try await StoreRetry.standard.run("fireSchedules", logger: logger) {
+            try await client.store.fireSchedules(
+                environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids,
+                now: client.configuration.clock.now(), afterCommit: { bus.publish($0) })
+        }
     }
 
+    /// Claims due runs; a transient failure is retried (a failed claim took no lease).
     private func claim(limit: Int) async throws -> [ClaimedRun] {
-        try await client.store.claim(ClaimRequest(
-            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids, owner: id,
-            now: client.configuration.clock.now(), leaseDuration: configuration.leaseDuration.milliseconds, limit: limit))
+        try await StoreRetry.standard.run("claim", logger: logger) {
+            try await client.store.claim(ClaimRequest(
+                environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids, owner: id,
+                now: client.configuration.clock.now(), leaseDuration: configuration.leaseDuration.milliseconds, limit: limit))
+        }
     }
 
     /// How long to wait before looking again: until the next run is due, at most the poll interval.
