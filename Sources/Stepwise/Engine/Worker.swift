@@ -70,6 +70,10 @@ public final class Worker: Service, Sendable {
     }
 
     public func run() async throws {
+        // A store with a lifecycle may be starting beside this worker, in the same group.
+        if let store = client.store as? any StoreLifecycle {
+            try await store.waitUntilReady()
+        }
         try await client.registerFunctions(completeSet: true)
         logger.info("worker started", metadata: [
             "functions": "\(client.registry.ids.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
