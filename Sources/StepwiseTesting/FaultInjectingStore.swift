@@ -14,11 +14,12 @@ import Synchronization
 ///
 /// An injected failure is thrown *before* the wrapped store is called, so it stores nothing:
 /// what ``StoreFailureKind/transient`` promises, and what lets a test count the attempts.
-/// The wrapper forwards only ``Store``'s requirements: the wrapped store's optional
-/// capabilities are not visible through it.
+/// The wrapped store's change feed (``StoreChangeFeed``) is forwarded, unless
+/// `hidesChangeFeed` says not to (to see what a worker does without one); a lifecycle
+/// (``StoreLifecycle``) is not: run the wrapped store itself.
 ///
 /// Written against the public API only, as a store in another module must be.
-public final class FaultInjectingStore: Store {
+public final class FaultInjectingStore: Store, StoreChangeFeed {
     /// One requirement of ``Store``, to choose the calls that fail.
     public struct Requirement: Sendable, Hashable, CustomStringConvertible {
         /// The requirement's name, as in ``Store``.
@@ -63,13 +64,28 @@ public final class FaultInjectingStore: Store {
 
     /// The store that does the work when no failure is injected.
     public let base: any Store
+    /// Whether ``changes()`` ends at once instead of forwarding the wrapped store's feed.
+    public let hidesChangeFeed: Bool
     private let state: Mutex<State>
 
-    /// - Parameter seed: seeds the generator that ``fail(_:probability:kind:)`` draws from, so
-    ///   that a failing test fails the same way again.
-    public init(_ base: any Store, seed: UInt64 = 0) {
+    /// - Parameters:
+    ///   - seed: seeds the generator that ``fail(_:probability:kind:)`` draws from, so that a
+    ///     failing test fails the same way again.
+    ///   - hidesChangeFeed: makes the store look as if it had no change feed, even when `base`
+    ///     has one.
+    public init(_ base: any Store, seed: UInt64 = 0, hidesChangeFeed: Bool = false) {
         self.base = base
+        self.hidesChangeFeed = hidesChangeFeed
         self.state = Mutex(State(random: SplitMix64(seed: seed)))
+    }
+
+    /// The wrapped store's changes; a feed that ends at once (nothing to report, so the
+    /// worker polls) when it has none or `hidesChangeFeed` is set.
+    public func changes() -> AsyncStream<StoreChange> {
+        if !hidesChangeFeed, let feed = base as? any StoreChangeFeed {
+            return feed.changes()
+        }
+        return AsyncStream { $0.finish() }
     }
 
     /// Fails the next `count` calls of `requirement` with a failure of `kind`, then lets

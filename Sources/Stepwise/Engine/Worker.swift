@@ -30,7 +30,8 @@ public final class Worker: Service, Sendable {
         /// over once their leases run out. Leases are renewed every third of it.
         public var leaseDuration: Duration
         /// How often to look for due runs when nothing wakes the worker: events sent by other
-        /// processes on the store are found this way.
+        /// processes on the store are found this way, unless the store has a change feed
+        /// (``StoreChangeFeed``), which wakes the worker at once.
         public var pollInterval: Duration
         /// How long running runs may go on after shutdown begins.
         public var shutdownGracePeriod: Duration
@@ -80,10 +81,19 @@ public final class Worker: Service, Sendable {
         ])
         // Every event stored through this client may have created runs: wake at once.
         let wakeUps = client.bus.subscribe(to: .all, in: client.configuration.environment, bufferSize: 1)
+        // Every change another process makes, when the store can tell (StoreChangeFeed);
+        // subscribed before the first claim, so that nothing between the two is missed.
+        let changes = (client.store as? any StoreChangeFeed)?.changes()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await _ in wakeUps { self.doorbell.ring() }
+                }
+                if let changes {
+                    let environment = client.configuration.environment
+                    group.addTask {
+                        for await change in changes where change.mayConcern(environment: environment) { self.doorbell.ring() }
+                    }
                 }
                 group.addTask { await self.renewLeases() }
                 await self.claimLoop(group: &group)
