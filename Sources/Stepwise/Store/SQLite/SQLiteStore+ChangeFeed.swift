@@ -7,7 +7,7 @@ import Dispatch
 /// connection in the interim" (sqlite.org/pragma.html#pragma_data_version).
 ///
 /// SQLite has no notifications across processes, so each feed polls, on a read-only
-/// connection of its own (closed when the feed ends), every
+/// connection of its own (opened at the first look, closed when the feed ends), every
 /// ``SQLiteStore/Configuration/changePollInterval``: one cheap pragma, which reads the WAL
 /// index and touches no table. The feed cannot tell what changed, nor whose commit it was
 /// (this store's own writer is another connection too), so every change is
@@ -21,33 +21,33 @@ extension SQLiteStore: StoreChangeFeed {
     }
 
     /// The changes, looked for every `pollInterval`. See ``changes()``.
+    ///
+    /// The polling runs in the consumer's own task, inside each `next()`, rather than in a
+    /// task of its own: the feed does nothing while nobody waits on it, and ends (closing its
+    /// connection) when the consumer's task is cancelled or the stream is dropped.
     public func changes(pollInterval: Duration) -> AsyncStream<StoreChange> {
-        let (stream, continuation) = AsyncStream.makeStream(of: StoreChange.self, bufferingPolicy: .bufferingNewest(1))
         guard let path = configuration.path else {
-            continuation.finish()
-            return stream
+            return AsyncStream { $0.finish() }
         }
         let poller = SQLiteDataVersionPoller(label: "stepwise.sqlite.\(path).changes", path: path, busyTimeout: configuration.busyTimeout)
-        let task = Task {
-            await poller.watch(every: pollInterval, into: continuation)
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+        return AsyncStream(unfolding: { await poller.next(every: pollInterval) })
     }
 }
 
 /// The connection of one change feed, and its last `data_version`.
 ///
-/// `@unchecked Sendable` is safe: `connection` and `version` are read and written only in
-/// blocks running on the serial `queue`, so no two threads touch them at once, and SQLite
-/// calls (which block: opening, and the pragma while another process checkpoints) never run
-/// on the cooperative pool.
+/// `@unchecked Sendable` is safe: `connection`, `version` and `hasLooked` are read and written only in
+/// blocks running on the serial `queue` (and in `deinit`, when no block can be left, since each
+/// holds `self`), so no two threads touch them at once; and SQLite calls, which block (opening,
+/// the pragma while another process holds a lock), never run on the cooperative pool.
 final class SQLiteDataVersionPoller: @unchecked Sendable {
     private let queue: DispatchQueue
     private let path: String
     private let busyTimeout: Duration
     private var connection: SQLiteConnection?
     private var version: Int64?
+    /// Whether `next` was called before: every look after the first waits its interval.
+    private var hasLooked = false
 
     init(label: String, path: String, busyTimeout: Duration) {
         self.queue = DispatchQueue(label: label)
@@ -55,25 +55,35 @@ final class SQLiteDataVersionPoller: @unchecked Sendable {
         self.busyTimeout = busyTimeout
     }
 
-    /// Yields a change at the first look (what happened before it is not known), then one for
-    /// each look that finds a new version, until the task is cancelled; then closes the
-    /// connection and finishes the stream.
-    func watch(every interval: Duration, into continuation: AsyncStream<StoreChange>.Continuation) async {
-        while !Task.isCancelled {
-            let changed: Bool
+    /// The next change: at once on the first look (what happened before it is not known),
+    /// then after the first look, every `interval`, that finds a new version. `nil` when the
+    /// task is cancelled, which closes the connection.
+    func next(every interval: Duration) async -> StoreChange? {
+        var first = await isFirstLook()
+        while true {
+            if !first {
+                do { try await Task.sleep(for: interval) } catch {
+                    await close()
+                    return nil
+                }
+            }
+            first = false
             do {
-                changed = try await look()
+                if try await look() { return .unknown }
             } catch {
                 // The feed cannot see: it must not say that nothing changed. It opens a new
                 // connection at the next look.
                 await close()
-                changed = true
+                return .unknown
             }
-            if changed { continuation.yield(.unknown) }
-            do { try await Task.sleep(for: interval) } catch { break }
         }
-        await close()
-        continuation.finish()
+    }
+
+    private func isFirstLook() async -> Bool {
+        await onQueue {
+            defer { self.hasLooked = true }
+            return !self.hasLooked
+        }
     }
 
     /// Whether the version differs from the last look (or there was none).
@@ -101,12 +111,15 @@ final class SQLiteDataVersionPoller: @unchecked Sendable {
     }
 
     private func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async {
-                self.connection = nil
-                self.version = nil
-                continuation.resume()
-            }
+        await onQueue {
+            self.connection = nil
+            self.version = nil
+        }
+    }
+
+    private func onQueue<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+            queue.async { continuation.resume(returning: body()) }
         }
     }
 }
