@@ -23,7 +23,7 @@ extension StepwiseClient {
         let event: StoredEvent?
         do {
             event = try await store.event(id: run.eventID, environment: configuration.environment)
-        } catch SQLiteStoreError.corruptRow {
+        } catch let failure as any StoreFailure where failure.storeFailureKind == .unreadableRecord {
             event = nil
         }
         let now = configuration.clock.now()

@@ -255,16 +255,19 @@ public final class Step: Sendable {
 
     /// Commits for this run under its lease, with the steps decided at the claim. A lost
     /// lease, or a store that cannot commit, stops the run: nothing more may be done for it
-    /// here.
+    /// here. A transient store failure is retried first (``StoreRetry``): the store promises
+    /// it stored nothing.
     @discardableResult
     func commit(
         _ write: StepWrite?, events: EventBatch?, startsRun: NewRun? = nil, transition: RunCheckpoint.Transition
     ) async throws -> [EventAppendOutcome] {
         let pending = state.withLock { $0.pendingWrites }
         do {
-            let outcomes = try await client.store.commit(RunCheckpoint(
-                lease: lease, now: client.configuration.clock.now(), steps: pending + (write.map { [$0] } ?? []), events: events,
-                startsRun: startsRun, transition: transition))
+            let outcomes = try await StoreRetry.standard.run("commit", logger: logger) {
+                try await client.store.commit(RunCheckpoint(
+                    lease: lease, now: client.configuration.clock.now(), steps: pending + (write.map { [$0] } ?? []), events: events,
+                    startsRun: startsRun, transition: transition))
+            }
             if !pending.isEmpty {
                 state.withLock { state in state.pendingWrites.removeAll { pending.contains($0) } }
             }

@@ -30,7 +30,8 @@ public final class Worker: Service, Sendable {
         /// over once their leases run out. Leases are renewed every third of it.
         public var leaseDuration: Duration
         /// How often to look for due runs when nothing wakes the worker: events sent by other
-        /// processes on the store are found this way.
+        /// processes on the store are found this way, unless the store has a change feed
+        /// (``StoreChangeFeed``), which wakes the worker at once.
         public var pollInterval: Duration
         /// How long running runs may go on after shutdown begins.
         public var shutdownGracePeriod: Duration
@@ -70,16 +71,29 @@ public final class Worker: Service, Sendable {
     }
 
     public func run() async throws {
+        // A store with a lifecycle may be starting beside this worker, in the same group.
+        if let store = client.store as? any StoreLifecycle {
+            try await store.waitUntilReady()
+        }
         try await client.registerFunctions(completeSet: true)
         logger.info("worker started", metadata: [
             "functions": "\(client.registry.ids.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
         ])
         // Every event stored through this client may have created runs: wake at once.
         let wakeUps = client.bus.subscribe(to: .all, in: client.configuration.environment, bufferSize: 1)
+        // Every change another process makes, when the store can tell (StoreChangeFeed);
+        // subscribed before the first claim, so that nothing between the two is missed.
+        let changes = (client.store as? any StoreChangeFeed)?.changes()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await _ in wakeUps { self.doorbell.ring() }
+                }
+                if let changes {
+                    let environment = client.configuration.environment
+                    group.addTask {
+                        for await change in changes where change.mayConcern(environment: environment) { self.doorbell.ring() }
+                    }
                 }
                 group.addTask { await self.renewLeases() }
                 await self.claimLoop(group: &group)
@@ -142,15 +156,20 @@ public final class Worker: Service, Sendable {
         doorbell.ring()
     }
 
-    /// Starts the runs of schedules whose tick has come.
+    /// Starts the runs of schedules whose tick has come; a transient failure is retried.
     private func fireSchedules() async throws {
-        try await client.fireDueSchedules()
+        _ = try await StoreRetry.standard.run("fireSchedules", logger: logger) {
+            try await client.fireDueSchedules()
+        }
     }
 
+    /// Claims due runs; a transient failure is retried (a failed claim took no lease).
     private func claim(limit: Int) async throws -> [ClaimedRun] {
-        try await client.store.claim(ClaimRequest(
-            environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids, owner: id,
-            now: client.configuration.clock.now(), leaseDuration: configuration.leaseDuration.milliseconds, limit: limit))
+        try await StoreRetry.standard.run("claim", logger: logger) {
+            try await client.store.claim(ClaimRequest(
+                environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids, owner: id,
+                now: client.configuration.clock.now(), leaseDuration: configuration.leaseDuration.milliseconds, limit: limit))
+        }
     }
 
     /// How long to wait before looking again: until the next run is due, at most the poll interval.

@@ -34,12 +34,18 @@ public final class SQLiteStore: Store {
         public var busyTimeout: Duration
         /// How many reader connections to open (file databases only).
         public var readers: Int
+        /// How often the change feed (``changes()``) looks for commits by other processes.
+        public var changePollInterval: Duration
 
-        public init(path: String?, durability: Durability = .full, busyTimeout: Duration = .seconds(10), readers: Int = 2) {
+        public init(
+            path: String?, durability: Durability = .full, busyTimeout: Duration = .seconds(10), readers: Int = 2,
+            changePollInterval: Duration = .milliseconds(100)
+        ) {
             self.path = path
             self.durability = durability
             self.busyTimeout = busyTimeout
             self.readers = readers
+            self.changePollInterval = changePollInterval
         }
     }
 
