@@ -21,7 +21,7 @@ struct InvokeTests {
             }
         }
         try harness.client.createFunction(id: "checkout", trigger: .event("storefront/cart.checkout.completed")) { event, step in
-            let quote = try await step.invoke("price", function: pricing, data: ["sku": "9f08sdh84"], as: Quote.self)
+            let quote = try await step.invoke("price", pricing, data: ["sku": "9f08sdh84"])
             return try await step.run("total") { quote.price * 2 }
         }
         try await harness.client.send(Event(name: "storefront/cart.checkout.completed"))
