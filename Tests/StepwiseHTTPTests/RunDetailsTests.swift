@@ -23,7 +23,7 @@ struct RunDetailsTests {
         try client.createFunction(id: "checkout", trigger: .event("shop/checkout")) { _, step in
             try await step.sleep("nap", for: .seconds(60))
             let paid = try await step.waitForEvent("paid", event: "shop/paid", timeout: .seconds(3600))
-            let quote = try await step.invoke("price", function: pricing, as: JSON.self)
+            let quote = try await step.invoke("price", function: pricing.function, as: JSON.self)
             return ["paid": paid?.data["amount"] ?? .null, "quote": quote] as JSON
         }
         let start = harness.clock.now()
@@ -80,7 +80,7 @@ struct RunDetailsTests {
         }
         try client.createFunction(id: "caller", trigger: .event("go"), options: .init(retries: RetryPolicy(retries: 0))) { _, step in
             do {
-                _ = try await step.invoke("charge", function: failing, as: JSON.self)
+                _ = try await step.invoke("charge", function: failing.function, as: JSON.self)
             } catch is StepError {}
         }
         try await client.send(Event(name: "go"))

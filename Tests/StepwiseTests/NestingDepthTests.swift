@@ -105,7 +105,7 @@ struct NestingDepthTests {
         let harness = try Harness()
         let echo = try harness.client.createFunction(id: "echo", trigger: .event("never")) { event, step in event.data }
         try harness.client.createFunction(id: "caller", trigger: .event("go")) { event, step in
-            try await step.invoke("call", function: echo, data: EventPayload(json: nestedObject(depth: 241)), as: JSON.self)
+            try await step.invoke("call", function: echo.function, data: EventPayload(json: nestedObject(depth: 241)), as: JSON.self)
         }
         try await harness.client.send(Event(name: "go"))
         try await harness.runUntilIdle()

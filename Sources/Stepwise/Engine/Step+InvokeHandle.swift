@@ -25,8 +25,8 @@ extension Step {
         try await invoke(id, function: handle.function, data: EventPayload(data), timeout: timeout, as: Output.self)
     }
 
-    /// Runs the function of `handle`, which returns nothing, and waits for its run to end.
-    /// See ``invoke(_:_:data:timeout:)-(_,FunctionHandle<Payload,Output>,_,_)``.
+    /// Runs the function of `handle`, which returns nothing, and waits for its run to end;
+    /// otherwise as the `invoke` through a handle with an output.
     public func invoke<Payload>(
         _ id: String, _ handle: FunctionHandle<Payload, Void>, data: Payload, timeout: Duration = .seconds(24 * 3600)
     ) async throws {

@@ -44,8 +44,8 @@ extension StepwiseClient {
         })
     }
 
-    /// Defines a function that returns nothing (its output is `null`). See
-    /// ``createFunction(id:trigger:options:_:)-(_,_,_,(StoredEvent,Step)->Output)``.
+    /// Defines a function that returns nothing (its output is `null`); otherwise as the
+    /// `createFunction` whose handler returns an output.
     @discardableResult
     @_disfavoredOverload
     public func createFunction(
@@ -72,8 +72,7 @@ extension StepwiseClient {
     ///
     /// An event whose data does not decode fails its run at once, without retries (the same
     /// data would fail again), with an error naming the field (`data.cartId: missing`).
-    /// See ``createFunction(id:trigger:options:_:)-(_,_,_,(StoredEvent,Step)->Output)`` for
-    /// the rest.
+    /// Otherwise as the untyped `createFunction`.
     @discardableResult
     public func createFunction<Payload: Codable & Sendable, Output: Encodable & Sendable>(
         id: String,
@@ -89,8 +88,7 @@ extension StepwiseClient {
         })
     }
 
-    /// Defines a function with typed event data that returns nothing. See
-    /// ``createFunction(id:trigger:eventData:options:_:)-(_,_,_,_,(TypedEvent<Payload>,Step)->Output)``.
+    /// Defines a function with typed event data that returns nothing (its output is `null`).
     @discardableResult
     @_disfavoredOverload
     public func createFunction<Payload: Codable & Sendable>(
