@@ -270,14 +270,18 @@ struct FunctionAPITests {
         let harness = try Harness()
         let start = harness.clock.now()
         try harness.client.createFunction(id: "noop", trigger: .event("tick")) { _, _ in }
-        let first = try await harness.client.send(Event(name: "tick", ts: start - 1_000))
+        var early = Event(name: "tick")
+        early.timestamp = Date(milliseconds: start - 1_000)
+        #expect(early.ts == start - 1_000, "the Date view and the wire field are one")
+        #expect(harness.clock.date == Date(milliseconds: start))
+        let first = try await harness.client.send(early)
         harness.clock.advance(by: .seconds(10))
         let second = try await harness.client.send(Event(name: "tick"))
         try await harness.runUntilIdle()
 
-        let early = try #require(try await harness.client.event(id: first))
-        #expect(early.timestamp == Date(milliseconds: start - 1_000))
-        #expect(early.receivedDate == Date(milliseconds: start))
+        let stored = try #require(try await harness.client.event(id: first))
+        #expect(stored.timestamp == Date(milliseconds: start - 1_000))
+        #expect(stored.receivedDate == Date(milliseconds: start))
 
         let window = try await harness.client.events(
             named: "tick", since: Date(milliseconds: start + 5_000), until: Date(milliseconds: start + 20_000))
