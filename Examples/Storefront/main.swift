@@ -14,6 +14,12 @@ import ServiceLifecycle
 import Stepwise
 import Synchronization
 
+/// The data of a checkout event; the functions below receive it decoded.
+struct CartCompleted: Codable, Sendable {
+    let cartId: String
+    let itemIds: [String]
+}
+
 struct Receipt: Codable, Sendable {
     let cartId: String
     let itemCount: Int
@@ -34,28 +40,30 @@ let stepwise = StepwiseClient(id: "acme-storefront-app", store: try .sqlite(path
 let quickRetries = RetryPolicy(retries: 3, backoff: .constant(.milliseconds(300)))
 
 // 1. Fan-out: three functions triggered by the same event.
-try stepwise.createFunction(id: "send-receipt", trigger: .event("storefront/cart.checkout.completed")) { event, step in
+try stepwise.createFunction(id: "send-receipt", trigger: .event("storefront/cart.checkout.completed"),
+                            eventData: CartCompleted.self) { event, step in
     let receipt = try await step.run("render-receipt") { () -> Receipt in
-        let items = event.data["itemIds"]?.arrayValue?.count ?? 0
-        print("  [send-receipt] rendering the receipt for cart \(event.data["cartId"] ?? nil)")
-        return Receipt(cartId: event.data["cartId"]?.stringValue ?? "?", itemCount: items, text: "Thanks for your \(items) items!")
+        let items = event.data.itemIds.count
+        print("  [send-receipt] rendering the receipt for cart \(event.data.cartId)")
+        return Receipt(cartId: event.data.cartId, itemCount: items, text: "Thanks for your \(items) items!")
     }
     // Emitted exactly once, however often this run is retried or replayed.
     try await step.sendEvent("receipt-rendered", Event(name: "storefront/receipt.rendered", data: receipt))
     return receipt
 }
 
-try stepwise.createFunction(id: "update-inventory", trigger: .event("storefront/cart.checkout.completed")) { event, step in
+try stepwise.createFunction(id: "update-inventory", trigger: .event("storefront/cart.checkout.completed"),
+                            eventData: CartCompleted.self) { event, step in
     let count = try await step.run("reserve-items") { () -> Int in
-        let items = event.data["itemIds"]?.arrayValue ?? []
-        print("  [update-inventory] reserving \(items.count) items")
-        return items.count
+        print("  [update-inventory] reserving \(event.data.itemIds.count) items")
+        return event.data.itemIds.count
     }
     return ["reserved": count]
 }
 
 let pointsServiceCalls = Mutex(0)
-try stepwise.createFunction(id: "award-loyalty-points", trigger: .event("storefront/cart.checkout.completed"), retries: quickRetries) { event, step in
+try stepwise.createFunction(id: "award-loyalty-points", trigger: .event("storefront/cart.checkout.completed"),
+                            options: .init(name: "Award loyalty points", retries: quickRetries)) { event, step in
     try await step.run("award-points") { () -> Int in
         let call = pointsServiceCalls.withLock { $0 += 1; return $0 }
         if call == 1 {
@@ -68,9 +76,10 @@ try stepwise.createFunction(id: "award-loyalty-points", trigger: .event("storefr
 }
 
 // 2. Triggered by the event send-receipt emitted.
-try stepwise.createFunction(id: "email-receipt", trigger: .event("storefront/receipt.rendered")) { event, step in
-    try await step.run("send-email") {
-        print("  [email-receipt] emailing: \(event.data["text"]?.stringValue ?? "")")
+try stepwise.createFunction(id: "email-receipt", trigger: .event("storefront/receipt.rendered"), eventData: Receipt.self) { event, step in
+    // A step for its side effect alone: `perform`, since `run` records a `Codable` result.
+    try await step.perform("send-email") {
+        print("  [email-receipt] emailing: \(event.data.text)")
     }
 }
 

@@ -29,7 +29,7 @@ struct SleepersCommand: AsyncParsableCommand {
         let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: options.durability == .full ? .full : .normal))
         let client = StepwiseClient(id: "bench", store: store)
         try client.createFunction(id: "sleeper", trigger: .event("bench/sleep")) { event, step in
-            try await step.sleepUntil("nap", event.data["wake"]?.intValue ?? 0)
+            try await step.sleepUntil("nap", until: Date(milliseconds: event.data["wake"]?.intValue ?? 0))
             return event.data["wake"] ?? nil
         }
         try await client.registerFunctions()

@@ -44,7 +44,8 @@ public struct RecordQueries: Sendable {
         reading: while true {
             let chunk: EventPage
             do {
-                chunk = try await client.events(named: name, since: sinceTime, until: untilTime, limit: page.nextChunkSize, cursor: position)
+                chunk = try await client.events(
+                    named: name, sinceMilliseconds: sinceTime, untilMilliseconds: untilTime, limit: page.nextChunkSize, cursor: position)
             } catch let error as EventQueryError {
                 throw APIError(.badRequest, error.description)
             }

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
 public import Stepwise
 import Synchronization
 
@@ -29,5 +34,14 @@ public final class ManualClock: WallClock {
     /// Moves the clock to `milliseconds`, if that is later than now.
     public func advance(to milliseconds: Int64) {
         current.withLock { $0 = max($0, milliseconds) }
+    }
+
+    /// What the clock reads, as a `Date`: to compare with records' dates, or to give
+    /// `step.sleepUntil` a time relative to the test's now.
+    public var date: Date { Date(milliseconds: now()) }
+
+    /// Moves the clock to `date` (to the millisecond), if that is later than now.
+    public func advance(to date: Date) {
+        advance(to: date.millisecondsSinceEpoch)
     }
 }

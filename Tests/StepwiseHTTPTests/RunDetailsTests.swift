@@ -23,7 +23,7 @@ struct RunDetailsTests {
         try client.createFunction(id: "checkout", trigger: .event("shop/checkout")) { _, step in
             try await step.sleep("nap", for: .seconds(60))
             let paid = try await step.waitForEvent("paid", event: "shop/paid", timeout: .seconds(3600))
-            let quote = try await step.invoke("price", function: pricing, as: JSON.self)
+            let quote = try await step.invoke("price", function: pricing.function, as: JSON.self)
             return ["paid": paid?.data["amount"] ?? .null, "quote": quote] as JSON
         }
         let start = harness.clock.now()
@@ -72,13 +72,15 @@ struct RunDetailsTests {
         let harness = try HTTPHarness()
         let client = harness.client
         let failing = try client.createFunction(
-            id: "failing", trigger: .event("never/triggered"), retries: RetryPolicy(retries: 0)
+            id: "failing",
+            trigger: .event("never/triggered"),
+            options: .init(retries: RetryPolicy(retries: 0))
         ) { _, _ in
             throw NonRetriableError("card declined")
         }
-        try client.createFunction(id: "caller", trigger: .event("go"), retries: RetryPolicy(retries: 0)) { _, step in
+        try client.createFunction(id: "caller", trigger: .event("go"), options: .init(retries: RetryPolicy(retries: 0))) { _, step in
             do {
-                _ = try await step.invoke("charge", function: failing, as: JSON.self)
+                _ = try await step.invoke("charge", function: failing.function, as: JSON.self)
             } catch is StepError {}
         }
         try await client.send(Event(name: "go"))
@@ -98,13 +100,16 @@ struct RunDetailsTests {
         let harness = try HTTPHarness()
         let client = harness.client
         try client.createFunction(
-            id: "reminder", trigger: .event("cart/abandoned"),
-            cancelOn: [.event("cart/checked-out", match: "data.cart")]
+            id: "reminder",
+            trigger: .event("cart/abandoned"),
+            options: .init(cancelOn: [.event("cart/checked-out", match: "data.cart")])
         ) { _, step in
             try await step.sleep("wait", for: .seconds(3600))
         }
         try client.createFunction(
-            id: "slow", trigger: .event("slow/start"), timeouts: FunctionTimeouts(finish: .seconds(10))
+            id: "slow",
+            trigger: .event("slow/start"),
+            options: .init(timeouts: FunctionTimeouts(finish: .seconds(10)))
         ) { _, step in
             try await step.sleep("long", for: .seconds(3600))
         }
@@ -140,11 +145,11 @@ struct RunDetailsTests {
     func functionsListing() async throws {
         let store = try SQLiteStore(.init(path: nil))
         let shop = StepwiseClient(id: "shop", store: store, logger: quietLogger())
-        try shop.createFunction(id: "receipt", triggers: [.event("shop/checkout"), .event("shop/refund*")]) { _, _ in }
+        try shop.createFunction(id: "receipt", trigger: .event("shop/checkout"), .event("shop/refund*")) { _, _ in }
         try shop.createFunction(id: "nightly", trigger: .cron("0 2 * * *", timeZone: "Europe/Paris")) { _, _ in }
         try await shop.registerFunctions()
         let billing = StepwiseClient(id: "billing", store: store, logger: quietLogger())
-        try billing.createFunction(id: "charge", trigger: .event("billing/due"), cancelOn: [.event("billing/paid")]) { _, _ in }
+        try billing.createFunction(id: "charge", trigger: .event("billing/due"), options: .init(cancelOn: [.event("billing/paid")])) { _, _ in }
         try await billing.registerFunctions()
 
         let functions = try await shop.functions()

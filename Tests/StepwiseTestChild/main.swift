@@ -72,7 +72,7 @@ final class StepLog: Sendable {
 /// function logs once a step returned (so after its result committed).
 func runCrashWorker(client: StepwiseClient, log: StepLog) async throws {
     let pid = getpid()
-    try client.createFunction(id: "producer", trigger: .event("crash/start"), retries: RetryPolicy(retries: 20, backoff: .constant(.milliseconds(50)))) { event, step in
+    try client.createFunction(id: "producer", trigger: .event("crash/start"), options: .init(retries: RetryPolicy(retries: 20, backoff: .constant(.milliseconds(50))))) { event, step in
         let n = event.data["n"]?.intValue ?? -1
         let doubled = try await step.run("compute") { () -> Int64 in
             log.append("start \(step.runID) compute \(pid)")
@@ -82,14 +82,14 @@ func runCrashWorker(client: StepwiseClient, log: StepLog) async throws {
         log.append("committed \(step.runID) compute \(pid)")
         let ids = try await step.sendEvent("emit", Event(name: "crash/emitted", data: ["n": .int(n), "doubled": .int(doubled)]))
         log.append("committed \(step.runID) emit \(pid) \(ids)")
-        try await step.run("after") {
+        try await step.perform("after") {
             log.append("start \(step.runID) after \(pid)")
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...40)))
         }
         log.append("committed \(step.runID) after \(pid)")
         return n
     }
-    try client.createFunction(id: "consumer", trigger: .event("crash/emitted"), retries: RetryPolicy(retries: 20, backoff: .constant(.milliseconds(50)))) { event, step in
+    try client.createFunction(id: "consumer", trigger: .event("crash/emitted"), options: .init(retries: RetryPolicy(retries: 20, backoff: .constant(.milliseconds(50))))) { event, step in
         try await step.run("consume") { () -> Int64 in
             log.append("start \(step.runID) consume \(pid)")
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...30)))

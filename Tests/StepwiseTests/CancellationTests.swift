@@ -9,11 +9,12 @@ struct CancellationTests {
         let harness = try Harness()
         let calls = Counter()
         try harness.client.createFunction(
-            id: "abandoned-cart-reminder", trigger: .event("storefront/cart.abandoned"),
-            cancelOn: [.event("storefront/cart.checkout.completed", match: "data.cartId")]
+            id: "abandoned-cart-reminder",
+            trigger: .event("storefront/cart.abandoned"),
+            options: .init(cancelOn: [.event("storefront/cart.checkout.completed", match: "data.cartId")])
         ) { event, step in
             try await step.sleep("wait-an-hour", for: .seconds(3600))
-            try await step.run("send-reminder") { calls.hit("reminder-\(event.data["cartId"]?.stringValue ?? "")") }
+            try await step.perform("send-reminder") { calls.hit("reminder-\(event.data["cartId"]?.stringValue ?? "")") }
         }
         try await harness.client.send([
             Event(name: "storefront/cart.abandoned", data: ["cartId": "c-1"]),
@@ -49,8 +50,9 @@ struct CancellationTests {
     func cancelOnWindow() async throws {
         let harness = try Harness()
         try harness.client.createFunction(
-            id: "follow-up", trigger: .event("lead/created"),
-            cancelOn: [.event("lead/closed", match: "data.leadId", timeout: .seconds(600))]
+            id: "follow-up",
+            trigger: .event("lead/created"),
+            options: .init(cancelOn: [.event("lead/closed", match: "data.leadId", timeout: .seconds(600))])
         ) { event, step in
             try await step.sleep("a-while", for: .seconds(3600))
         }
@@ -70,8 +72,9 @@ struct CancellationTests {
     func cancelOnWaitingRun() async throws {
         let harness = try Harness()
         try harness.client.createFunction(
-            id: "approval", trigger: .event("expense/submitted"),
-            cancelOn: [.event("expense/withdrawn", match: "data.expenseId")]
+            id: "approval",
+            trigger: .event("expense/submitted"),
+            options: .init(cancelOn: [.event("expense/withdrawn", match: "data.expenseId")])
         ) { event, step in
             _ = try await step.waitForEvent("decision", event: "expense/approved", timeout: .seconds(86_400), match: "data.expenseId")
         }
@@ -89,8 +92,8 @@ struct CancellationTests {
     func startTimeout() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "fresh-only", trigger: .event("tick"), timeouts: FunctionTimeouts(start: .seconds(30))) { event, step in
-            try await step.run("work") { calls.hit("work") }
+        try harness.client.createFunction(id: "fresh-only", trigger: .event("tick"), options: .init(timeouts: FunctionTimeouts(start: .seconds(30)))) { event, step in
+            try await step.perform("work") { calls.hit("work") }
         }
         try await harness.client.send(Event(name: "tick"))
         harness.clock.advance(by: .seconds(31))  // no worker was up in time
@@ -105,9 +108,9 @@ struct CancellationTests {
     func finishTimeout() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "bounded", trigger: .event("go"), timeouts: FunctionTimeouts(finish: .seconds(60))) { event, step in
+        try harness.client.createFunction(id: "bounded", trigger: .event("go"), options: .init(timeouts: FunctionTimeouts(finish: .seconds(60)))) { event, step in
             try await step.sleep("too-long", for: .seconds(3600))
-            try await step.run("after") { calls.hit("after") }
+            try await step.perform("after") { calls.hit("after") }
         }
         let start = harness.clock.now()
         try await harness.client.send(Event(name: "go"))

@@ -66,7 +66,7 @@ struct CronTests {
         let harness = try Harness()
         let ticks = Counter()
         try harness.client.createFunction(id: "every-five", trigger: .cron("*/5 * * * *")) { event, step in
-            try await step.run("tick") { ticks.hit("tick") }
+            try await step.perform("tick") { ticks.hit("tick") }
             return event.data["scheduled_at"] ?? nil
         }
         // The clock starts at 2027-01-15T08:00:00Z: the first tick is at 08:05.

@@ -18,7 +18,7 @@ struct DateEncodingTests {
         let harness = try Harness()
         let moment = self.moment
         let seen = Mutex<[Date]>([])
-        try harness.client.createFunction(id: "stamp", trigger: .event("go"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "stamp", trigger: .event("go"), options: .init(retries: fastRetries)) { event, step in
             let stamped = try await step.run("stamp") { Stamped(at: moment) }
             seen.withLock { $0.append(stamped.at) }
             if step.attempt == 0 { throw PaymentDeclined(code: "once, to replay") }

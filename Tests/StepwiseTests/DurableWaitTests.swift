@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import Stepwise
@@ -10,9 +11,9 @@ struct DurableWaitTests {
         let harness = try Harness()
         let calls = Counter()
         try harness.client.createFunction(id: "reminder", trigger: .event("app/user.signup")) { event, step in
-            try await step.run("welcome") { calls.hit("welcome") }
+            try await step.perform("welcome") { calls.hit("welcome") }
             try await step.sleep("wait-a-day", for: .seconds(24 * 3600))
-            try await step.run("follow-up") { calls.hit("follow-up") }
+            try await step.perform("follow-up") { calls.hit("follow-up") }
             return "done"
         }
         let start = harness.clock.now()
@@ -42,7 +43,7 @@ struct DurableWaitTests {
         let harness = try Harness()
         let wake = harness.clock.now() + 90_000
         try harness.client.createFunction(id: "alarm", trigger: .event("alarm")) { event, step in
-            try await step.sleepUntil("until-then", wake)
+            try await step.sleepUntil("until-then", until: Date(milliseconds: wake))
         }
         try await harness.client.send(Event(name: "alarm"))
         #expect(try await harness.worker.drain() == wake)
@@ -194,9 +195,9 @@ struct DurableWaitTests {
         let harness = try Harness()
         let calls = Counter()
         try harness.client.createFunction(id: "drip", trigger: .event("drip/start")) { event, step in
-            try await step.run("first") { calls.hit("first") }
+            try await step.perform("first") { calls.hit("first") }
             try await step.sleep("pause", for: .seconds(3600))
-            try await step.run("second") { calls.hit("second") }
+            try await step.perform("second") { calls.hit("second") }
         }
         let eventID = try await harness.client.send(Event(name: "drip/start"))
         try await harness.worker.drain()
@@ -227,7 +228,7 @@ struct DurableWaitTests {
                 await proceed.wait(timeout: .seconds(30))
                 return 1
             }
-            try await step.run("never") { calls.hit("never") }
+            try await step.perform("never") { calls.hit("never") }
         }
         try await harness.client.send(Event(name: "long"))
         let draining = Task { try await harness.worker.drain() }
@@ -260,7 +261,7 @@ struct DurableWaitTests {
     func parallelSteps() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "parallel", trigger: .event("fan"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "parallel", trigger: .event("fan"), options: .init(retries: fastRetries)) { event, step in
             async let a = step.run("a") { () -> Int in calls.hit("a"); try await Task.sleep(for: .milliseconds(20)); return 1 }
             async let b = step.run("b") { () -> Int in calls.hit("b"); return 2 }
             async let c = step.run("c") { () -> Int in

@@ -60,8 +60,9 @@ struct EventConditionTests {
     func cancelOnCondition() async throws {
         let harness = try Harness()
         try harness.client.createFunction(
-            id: "dunning", trigger: .event("invoice/overdue"),
-            cancelOn: [.event("invoice/paid", if: "async.data.invoiceId == event.data.invoiceId && async.data.amount >= event.data.total")]
+            id: "dunning",
+            trigger: .event("invoice/overdue"),
+            options: .init(cancelOn: [.event("invoice/paid", if: "async.data.invoiceId == event.data.invoiceId && async.data.amount >= event.data.total")])
         ) { event, step in
             try await step.sleep("grace", for: .seconds(3600))
         }
@@ -83,7 +84,7 @@ struct EventConditionTests {
     func invalidCancelOn() throws {
         let harness = try Harness()
         #expect(throws: FunctionDefinitionError.self) {
-            try harness.client.createFunction(id: "x", trigger: .event("a"), cancelOn: [.event("b", if: "data.x ==")]) { event, step in }
+            try harness.client.createFunction(id: "x", trigger: .event("a"), options: .init(cancelOn: [.event("b", if: "data.x ==")])) { event, step in }
         }
     }
 }

@@ -10,7 +10,7 @@ struct ExactlyOnceTests {
         let harness = try Harness()
         let calls = Counter()
         let sentIDs = Mutex<[[EventID]]>([])
-        try harness.client.createFunction(id: "onboarding", trigger: .event("app/user.signup"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "onboarding", trigger: .event("app/user.signup"), options: .init(retries: fastRetries)) { event, step in
             let ids = try await step.sendEvent("send-activation-event", [
                 Event(name: "app/user.activated", data: ["userId": event.data["userId"] ?? nil]),
                 Event(name: "app/user.welcomed", data: ["userId": event.data["userId"] ?? nil]),

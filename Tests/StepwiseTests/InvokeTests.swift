@@ -21,7 +21,7 @@ struct InvokeTests {
             }
         }
         try harness.client.createFunction(id: "checkout", trigger: .event("storefront/cart.checkout.completed")) { event, step in
-            let quote = try await step.invoke("price", function: pricing, data: ["sku": "9f08sdh84"], as: Quote.self)
+            let quote = try await step.invoke("price", pricing, data: ["sku": "9f08sdh84"])
             return try await step.run("total") { quote.price * 2 }
         }
         try await harness.client.send(Event(name: "storefront/cart.checkout.completed"))
@@ -49,7 +49,7 @@ struct InvokeTests {
         let caught = Mutex<[StepError]>([])
         try harness.client.createFunction(id: "caller", trigger: .event("go")) { event, step in
             do {
-                let _: Int = try await step.invoke("charge", function: failing)
+                let _: Int = try await step.invoke("charge", function: failing.function)
                 return "unexpected"
             } catch let error as StepError {
                 caught.withLock { $0.append(error) }
@@ -74,7 +74,7 @@ struct InvokeTests {
         let caught = Mutex<[StepError]>([])
         try harness.client.createFunction(id: "impatient", trigger: .event("go")) { event, step in
             do {
-                let _: JSON = try await step.invoke("wait-for-slow", function: slow, timeout: .seconds(60))
+                let _: JSON = try await step.invoke("wait-for-slow", function: slow.function, timeout: .seconds(60))
             } catch let error as StepError {
                 caught.withLock { $0.append(error) }
             }
@@ -94,7 +94,7 @@ struct InvokeTests {
         }
         try harness.client.createFunction(id: "caller", trigger: .event("go")) { event, step in
             do {
-                let _: JSON = try await step.invoke("call", function: slow)
+                let _: JSON = try await step.invoke("call", function: slow.function)
                 return "finished"
             } catch let error as StepError {
                 return error.error.name

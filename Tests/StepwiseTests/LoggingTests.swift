@@ -14,7 +14,7 @@ struct LoggingTests {
         let clock = ManualClock()
         let client = StepwiseClient(id: "test-app", store: try SQLiteStore(.init(path: nil)), configuration: .init(clock: clock), logger: logger)
         let calls = Counter()
-        try client.createFunction(id: "logged", trigger: .event("log/me"), retries: fastRetries) { event, step in
+        try client.createFunction(id: "logged", trigger: .event("log/me"), options: .init(retries: fastRetries)) { event, step in
             try await step.run("flaky-step") { () -> Int in
                 calls.hit("step")
                 if calls["step"] == 1 { throw PaymentDeclined(code: "once") }
@@ -44,7 +44,7 @@ struct LoggingTests {
         let client = StepwiseClient(id: "shop", store: try SQLiteStore(.init(path: nil)), configuration: .init(clock: clock), logger: logger)
         try client.createFunction(id: "receipts", trigger: .event("shop/checkout")) { _, step in
             Logger.current.info("between steps")
-            try await step.run("render") { Logger.current.info("inside the step") }
+            try await step.perform("render") { Logger.current.info("inside the step") }
         }
         try await client.send(Event(name: "shop/checkout"))
         try await client.worker().runUntilIdle(advancing: clock)

@@ -71,10 +71,10 @@ struct NestingDepthTests {
     @Test("a step result nested past the limit fails the step, literal or Codable alike")
     func stepResultTooDeep() async throws {
         let harness = try Harness()
-        try harness.client.createFunction(id: "literal", trigger: .event("go"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "literal", trigger: .event("go"), options: .init(retries: fastRetries)) { event, step in
             try await step.run("deep") { nestedObject(depth: 241) }
         }
-        try harness.client.createFunction(id: "codable", trigger: .event("go"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "codable", trigger: .event("go"), options: .init(retries: fastRetries)) { event, step in
             _ = try await step.run("deep") { Nest.nested(depth: 300) }
         }
         try await harness.client.send(Event(name: "go"))
@@ -105,7 +105,7 @@ struct NestingDepthTests {
         let harness = try Harness()
         let echo = try harness.client.createFunction(id: "echo", trigger: .event("never")) { event, step in event.data }
         try harness.client.createFunction(id: "caller", trigger: .event("go")) { event, step in
-            try await step.invoke("call", function: echo, data: EventPayload(json: nestedObject(depth: 241)), as: JSON.self)
+            try await step.invoke("call", function: echo.function, data: EventPayload(json: nestedObject(depth: 241)), as: JSON.self)
         }
         try await harness.client.send(Event(name: "go"))
         try await harness.runUntilIdle()
@@ -121,8 +121,9 @@ struct NestingDepthTests {
         let failures = Counter()
         try harness.client.createFunction(id: "echo", trigger: .event("deep")) { event, step in event.data }
         try harness.client.createFunction(
-            id: "fails", trigger: .event("deep"), retries: RetryPolicy(retries: 0),
-            onFailure: { event, step in failures.hit("onFailure") }
+            id: "fails",
+            trigger: .event("deep"),
+            options: .init(retries: RetryPolicy(retries: 0), onFailure: { event, step in failures.hit("onFailure") })
         ) { event, step in
             throw NonRetriableError("no")
         }

@@ -163,7 +163,7 @@ struct SeedEnvironmentRerunTests {
         let harness = try Harness()
         let counter = Counter()
         try harness.client.createFunction(id: "charge", trigger: .event("order/placed")) { event, step in
-            try await step.run("charge") { counter.hit("charge") }
+            try await step.perform("charge") { counter.hit("charge") }
             return "charged"
         }
         let eventID = try await harness.client.send(Event(name: "order/placed"))

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import Stepwise
@@ -150,7 +151,8 @@ struct SendTests {
 
         // A time range: [since, until) on receive time.
         let start: Int64 = 1_800_000_000_000
-        let ranged = try await client.events(named: "storefront/cart.checkout.completed", since: start + 5_000, until: start + 10_000)
+        let ranged = try await client.events(
+            named: "storefront/cart.checkout.completed", since: Date(milliseconds: start + 5_000), until: Date(milliseconds: start + 10_000))
         #expect(ranged.events.map(\.id) == Array(checkouts[5..<10].reversed()))
         #expect(ranged.nextCursor == nil)
 
@@ -176,7 +178,7 @@ struct SendTests {
     @Test("a reversed time range is refused")
     func reversedRange() async throws {
         let client = try makeClient()
-        await #expect(throws: EventQueryError.self) { try await client.events(since: 10, until: 5) }
+        await #expect(throws: EventQueryError.self) { try await client.events(since: Date(milliseconds: 10), until: Date(milliseconds: 5)) }
     }
 
     @Test("environments keep their events apart")

@@ -56,7 +56,7 @@ struct StepEngineTests {
     func replayIsMemoized() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "checkout", trigger: .event("storefront/cart.checkout.completed"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "checkout", trigger: .event("storefront/cart.checkout.completed"), options: .init(retries: fastRetries)) { event, step in
             let first = try await step.run("first") { calls.hit("first"); return 1 }
             let second = try await step.run("second") { calls.hit("second"); return first + 1 }
             let third = try await step.run("third") { () -> Int in
@@ -87,7 +87,7 @@ struct StepEngineTests {
         let harness = try Harness()
         let printed = Counter()
         try harness.client.createFunction(id: "short", trigger: .event("short")) { event, step in
-            try await step.run("side-effect") { printed.hit("side") }
+            try await step.perform("side-effect") { printed.hit("side") }
             let six = try await step.run("value") { 2 * 3 }
             return try await step.run("doubled") { six * 2 }
         }
@@ -108,7 +108,7 @@ struct StepEngineTests {
     func repeatedIDs() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "mailer", trigger: .event("newsletter/send"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "mailer", trigger: .event("newsletter/send"), options: .init(retries: fastRetries)) { event, step in
             var sent: [Int] = []
             for n in 0..<10 {
                 sent.append(try await step.run("email") { calls.hit("email"); return n })
@@ -132,7 +132,7 @@ struct StepEngineTests {
     func typedResults() async throws {
         let harness = try Harness()
         let seen = Mutex<[Receipt]>([])
-        try harness.client.createFunction(id: "receipt", trigger: .event("storefront/cart.checkout.completed"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "receipt", trigger: .event("storefront/cart.checkout.completed"), options: .init(retries: fastRetries)) { event, step in
             let receipt = try await step.run("render") {
                 Receipt(cartId: event.data["cartId"]?.stringValue ?? "", total: 19.99, lines: ["a", "ü", "👋"])
             }
@@ -152,7 +152,7 @@ struct StepEngineTests {
     func typedErrors() async throws {
         let harness = try Harness()
         let caught = Mutex<[StepError]>([])
-        try harness.client.createFunction(id: "charge", trigger: .event("billing/charge"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "charge", trigger: .event("billing/charge"), options: .init(retries: fastRetries)) { event, step in
             do {
                 try await step.run("charge-card") { () -> Int in throw NonRetriableError("charging failed", cause: PaymentDeclined(code: "insufficient_funds")) }
             } catch let error as StepError {
@@ -180,7 +180,7 @@ struct StepEngineTests {
     func backoff() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "flaky", trigger: .event("flaky"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "flaky", trigger: .event("flaky"), options: .init(retries: fastRetries)) { event, step in
             try await step.run("one") { () -> Int in
                 calls.hit("one")
                 if calls["one"] < 3 { throw PaymentDeclined(code: "one") }
@@ -225,7 +225,7 @@ struct StepEngineTests {
     func retryAfter() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "rate-limited", trigger: .event("api/call"), retries: fastRetries) { event, step in
+        try harness.client.createFunction(id: "rate-limited", trigger: .event("api/call"), options: .init(retries: fastRetries)) { event, step in
             try await step.run("call") { () -> String in
                 calls.hit("call")
                 if calls["call"] == 1 { throw RetryAfterError("429 Too Many Requests", delay: .seconds(30)) }
@@ -247,7 +247,7 @@ struct StepEngineTests {
     func functionLevelRetries() async throws {
         let harness = try Harness()
         let calls = Counter()
-        try harness.client.createFunction(id: "always-fails", trigger: .event("doomed"), retries: RetryPolicy(retries: 2, backoff: .constant(.seconds(5)))) { event, step in
+        try harness.client.createFunction(id: "always-fails", trigger: .event("doomed"), options: .init(retries: RetryPolicy(retries: 2, backoff: .constant(.seconds(5))))) { event, step in
             calls.hit("function")
             throw PaymentDeclined(code: "attempt \(calls["function"])")
         }
@@ -283,11 +283,12 @@ struct StepEngineTests {
         let failures = Mutex<[StoredEvent]>([])
         let trigger = Event(name: "billing/invoice.paid", data: ["invoiceId": "in_1"])
         try harness.client.createFunction(
-            id: "reconcile", trigger: .event("billing/invoice.paid"), retries: fastRetries,
-            onFailure: { event, step in
-                try await step.run("alert") { calls.hit("onFailure") }
+            id: "reconcile",
+            trigger: .event("billing/invoice.paid"),
+            options: .init(retries: fastRetries, onFailure: { event, step in
+                try await step.perform("alert") { calls.hit("onFailure") }
                 failures.withLock { $0.append(event) }
-            }
+            })
         ) { event, step in
             try await step.run("fetch-ledger") { () -> Int in
                 calls.hit("step")
@@ -336,7 +337,7 @@ struct StepEngineTests {
         let calls = Counter()
         for id in ["send-receipt", "update-inventory", "notify-warehouse"] {
             try harness.client.createFunction(id: id, trigger: .event("storefront/cart.checkout.completed")) { event, step in
-                try await step.run("work") { calls.hit(id) }
+                try await step.perform("work") { calls.hit(id) }
             }
         }
         try harness.client.createFunction(id: "audit-storefront", trigger: .event("storefront/*")) { event, step in
@@ -380,7 +381,7 @@ struct StepEngineTests {
             try harness.client.createFunction(id: "", trigger: .event("b")) { event, step in }
         }
         #expect(throws: FunctionDefinitionError.self) {
-            try harness.client.createFunction(id: "none", triggers: []) { event, step in }
+            try harness.client.createFunction(id: "none") { event, step in }
         }
         #expect(harness.client.functions.map(\.id) == ["once"])
     }

@@ -91,7 +91,7 @@ struct UnreadableRowTests {
     func unreadableEventOnCancel() async throws {
         let store = try SQLiteStore(.init(path: nil))
         let harness = try Harness(store: store)
-        try harness.client.createFunction(id: "waiting", trigger: .event("job"), cancelOn: [.event("stop")]) { event, step in
+        try harness.client.createFunction(id: "waiting", trigger: .event("job"), options: .init(cancelOn: [.event("stop")])) { event, step in
             try await step.sleep("nap", for: .seconds(60))
         }
         let id = try await harness.client.send(Event(name: "job"))

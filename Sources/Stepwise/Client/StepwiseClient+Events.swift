@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
 extension StepwiseClient {
     /// Sends one event: validates it, stores it durably, and publishes it on the bus.
     ///
@@ -102,7 +108,17 @@ extension StepwiseClient {
     /// A page of the client's environment's events, newest first, by name and receive time.
     ///
     /// - Throws: ``EventQueryError`` for a limit out of range or an empty time range.
-    public func events(named name: String? = nil, since: Int64? = nil, until: Int64? = nil, limit: Int = 50, cursor: EventCursor? = nil) async throws -> EventPage {
+    public func events(named name: String? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50, cursor: EventCursor? = nil) async throws -> EventPage {
+        try await events(
+            named: name, sinceMilliseconds: since?.millisecondsSinceEpoch, untilMilliseconds: until?.millisecondsSinceEpoch,
+            limit: limit, cursor: cursor)
+    }
+
+    /// As ``events(named:since:until:limit:cursor:)``, with the bounds in milliseconds since the
+    /// epoch, as the REST API and the CLI take them from the wire.
+    package func events(
+        named name: String?, sinceMilliseconds since: Int64?, untilMilliseconds until: Int64?, limit: Int, cursor: EventCursor?
+    ) async throws -> EventPage {
         try await store.events(EventQuery(
             environment: configuration.environment, name: name, since: since, until: until, limit: limit, cursor: cursor))
     }

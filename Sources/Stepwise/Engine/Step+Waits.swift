@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
 extension Step {
     // MARK: - step.sleep
 
@@ -11,8 +17,10 @@ extension Step {
         try await sleep(id, until: { $0 + duration.milliseconds })
     }
 
-    /// Sleeps until `milliseconds` since the Unix epoch, durably. See ``sleep(_:for:)``.
-    public func sleepUntil(_ id: String, _ milliseconds: Int64) async throws {
+    /// Sleeps until `date`, durably; a date already past records the step and goes on. See
+    /// ``sleep(_:for:)``. The store keeps the time to the millisecond.
+    public func sleepUntil(_ id: String, until date: Date) async throws {
+        let milliseconds = date.millisecondsSinceEpoch
         try await sleep(id, until: { _ in milliseconds })
     }
 

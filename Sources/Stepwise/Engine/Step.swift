@@ -100,6 +100,9 @@ public final class Step: Sendable {
     /// attempts run out, or it throws ``NonRetriableError``, the step fails for good and this
     /// throws ``StepError``, now and on every replay.
     ///
+    /// The result must be `Codable`: a result that is not does not compile, rather than
+    /// being recorded as `null`. A body that returns nothing is a ``perform(_:_:)`` step.
+    ///
     /// - Parameters:
     ///   - id: names the step within the run; keep it stable across code changes.
     ///   - body: the work, run at most once per successful attempt.
@@ -146,12 +149,14 @@ public final class Step: Sendable {
         return try replayed(record, as: Value.self, stepID: id)
     }
 
-    /// Runs `body` once for the run, for its side effect; on replay, does nothing.
+    /// Runs `body` once for the run, for its side effect alone; on replay, does nothing.
+    /// A step like ``run(_:_:)`` in every other way (retries, `StepError`, memoization).
     ///
-    /// Disfavoured, so that a one-expression body with a value (`{ price * 2 }`) records that
-    /// value rather than being taken for a body whose result is thrown away.
-    @_disfavoredOverload
-    public func run(_ id: String, _ body: () async throws -> Void) async throws {
+    /// A name of its own rather than a `Void` overload of `run`: Swift takes a one-expression
+    /// closure of any type as a `Void` one, so with such an overload a body whose result is
+    /// not `Codable` compiled and silently recorded `null`. Now that is a compile error in
+    /// `run`, and a step that returns nothing says so here.
+    public func perform(_ id: String, _ body: () async throws -> Void) async throws {
         let _: JSON = try await run(id) {
             try await body()
             return JSON.null

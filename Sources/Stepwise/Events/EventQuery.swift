@@ -1,13 +1,21 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
 /// Which stored events to list: by name and by the time they were received, newest first,
 /// a page at a time.
 public struct EventQuery: Sendable, Hashable {
     public var environment: String
     /// Only events of this exact name; all names when `nil`.
     public var name: String?
-    /// Only events received at or after this time (milliseconds since the epoch).
-    public var since: Int64?
-    /// Only events received before this time (milliseconds since the epoch).
-    public var until: Int64?
+    /// Only events received at or after this time, in milliseconds since the epoch: what a
+    /// store compares (users set ``sinceDate``).
+    package var since: Int64?
+    /// Only events received before this time, in milliseconds since the epoch (users set
+    /// ``untilDate``).
+    package var until: Int64?
     /// How many events a page holds, 1 to ``maximumLimit``.
     public var limit: Int
     /// Where the page starts: the ``EventPage/nextCursor`` of the page before.
@@ -15,9 +23,35 @@ public struct EventQuery: Sendable, Hashable {
 
     public static let maximumLimit = 1000
 
+    /// Only events received at or after this date; `nil` for no lower bound. Kept to the
+    /// millisecond, as events' receive times are.
+    public var sinceDate: Date? {
+        get { since.map(Date.init(milliseconds:)) }
+        set { since = newValue?.millisecondsSinceEpoch }
+    }
+
+    /// Only events received before this date; `nil` for no upper bound.
+    public var untilDate: Date? {
+        get { until.map(Date.init(milliseconds:)) }
+        set { until = newValue?.millisecondsSinceEpoch }
+    }
+
+    /// A query for events received in `[since, until)`, newest first.
     public init(
-        environment: String = "default", name: String? = nil, since: Int64? = nil,
-        until: Int64? = nil, limit: Int = 50, cursor: EventCursor? = nil
+        environment: String = "default", name: String? = nil, since: Date? = nil,
+        until: Date? = nil, limit: Int = 50, cursor: EventCursor? = nil
+    ) {
+        self.init(
+            environment: environment, name: name, since: since?.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch,
+            limit: limit, cursor: cursor)
+    }
+
+    /// A query with its bounds in milliseconds since the epoch, as the REST API and the CLI
+    /// receive them. Both bounds are given (`nil` for none), so that a call with neither is
+    /// not ambiguous with the public initializer.
+    package init(
+        environment: String = "default", name: String? = nil, since: Int64?,
+        until: Int64?, limit: Int = 50, cursor: EventCursor? = nil
     ) {
         self.environment = environment
         self.name = name

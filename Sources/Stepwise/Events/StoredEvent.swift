@@ -12,13 +12,17 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
     public let user: JSON?
     /// The deduplication key the event was sent with, its `id` field on the wire.
     public let dedupeID: String?
-    /// When the event happened, in milliseconds since the Unix epoch.
-    public let ts: Int64
+    /// When the event happened, in milliseconds since the Unix epoch, as stored and sent on
+    /// the wire; ``timestamp`` is the same time as a `Date`.
+    package let ts: Int64
     /// The version of the payload's shape, if the sender gave one.
     public let v: String?
-    /// When Stepwise accepted the event, in milliseconds since the Unix epoch.
-    public let receivedAt: Int64
+    /// When Stepwise accepted the event, in milliseconds since the Unix epoch, as stored;
+    /// ``receivedDate`` is the same time as a `Date`.
+    package let receivedAt: Int64
 
+    /// An event as a store reads it back, its times in milliseconds since the epoch as the
+    /// store keeps them.
     public init(
         id: EventID, environment: String, name: String, data: JSON, user: JSON?,
         dedupeID: String?, ts: Int64, v: String?, receivedAt: Int64

@@ -7,8 +7,8 @@ public struct FunctionRecord: Sendable, Hashable {
         public let expression: String
         public let timeZone: String
         /// When the next run starts, in milliseconds since the epoch; `nil` when the schedule
-        /// has no tick left.
-        public let nextAt: Int64?
+        /// has no tick left. Users read ``nextDate``.
+        package let nextAt: Int64?
 
         public init(expression: String, timeZone: String, nextAt: Int64?) {
             self.expression = expression
@@ -27,8 +27,11 @@ public struct FunctionRecord: Sendable, Hashable {
     public let settings: FunctionSettings
     /// The events that cancel its runs.
     public var cancelOn: [CancelOn] { settings.cancelOn }
-    /// When its app last registered it, in milliseconds since the epoch.
-    public let registeredAt: Int64
+    /// Its display name, if its app gave one.
+    public var name: String? { settings.name }
+    /// When its app last registered it, in milliseconds since the epoch. Users read
+    /// ``registrationDate``.
+    package let registeredAt: Int64
 
     public init(
         environment: String, appID: String, id: String, triggers: [EventPattern], schedules: [Schedule], settings: FunctionSettings,

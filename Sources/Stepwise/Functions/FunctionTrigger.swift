@@ -1,8 +1,11 @@
-/// What starts a function's runs: events, or a schedule.
+/// What starts a function's runs: events, a schedule, or nothing but `step.invoke`.
 public struct FunctionTrigger: Sendable, Hashable, CustomStringConvertible {
     enum Kind: Sendable, Hashable {
         case event(TriggerRegistration)
         case cron(expression: String, timeZone: String)
+        /// No trigger at all: said explicitly, so that a function left without triggers by
+        /// mistake is still refused by `createFunction`.
+        case invokeOnly
     }
 
     let kind: Kind
@@ -20,6 +23,11 @@ public struct FunctionTrigger: Sendable, Hashable, CustomStringConvertible {
     public static func cron(_ expression: String, timeZone: String = "UTC") -> FunctionTrigger {
         FunctionTrigger(kind: .cron(expression: expression, timeZone: timeZone))
     }
+
+    /// No event or schedule starts the function: it runs only when another run calls
+    /// `step.invoke` on it (every function can be invoked; this one can only be invoked).
+    /// Give it alone, not beside other triggers.
+    public static let invokeOnly = FunctionTrigger(kind: .invokeOnly)
 
     init(kind: Kind) {
         self.kind = kind
@@ -39,6 +47,7 @@ public struct FunctionTrigger: Sendable, Hashable, CustomStringConvertible {
         switch kind {
         case .event(let registration): return "event \(registration.pattern)"
         case .cron(let expression, let timeZone): return "cron \(expression) (\(timeZone))"
+        case .invokeOnly: return "invoke only"
         }
     }
 }

@@ -1,4 +1,12 @@
 extension StepwiseClient {
+    // Four overloads, no more: two because a function that returns nothing has `Void` as
+    // its output, which is not `Encodable` (the `Void` ones are disfavoured, so that a
+    // one-expression closure with a value is taken as the output, as `{ event, step in 42 }`);
+    // and two because the event's data type cannot be an `eventData: Payload.Type = JSON.self`
+    // default (Swift infers no generic parameter from a default that other parameters also
+    // name). Triggers are variadic and everything else is in `FunctionOptions`, so neither a
+    // second trigger nor a new setting adds an overload.
+
     /// Defines a function: `handler` runs once for every event that matches one of
     /// `triggers`, as a durable run made of memoized steps.
     ///
@@ -16,105 +24,116 @@ extension StepwiseClient {
     ///
     /// - Parameters:
     ///   - id: unique within the app; it names the function in the store, so keep it stable.
-    ///   - triggers: the events that start runs.
-    ///   - retries: how failed steps and the function are retried (4 retries by default).
-    ///   - cancelOn: events that cancel a run (see ``CancelOn``).
-    ///   - timeouts: how long a run may wait to start, and to finish, before it is cancelled.
-    ///   - onFailure: runs once when a run of this function fails for good, with the
-    ///     `stepwise/function.failed` event (its `data` holds `error` and the triggering `event`).
-    /// - Returns: the function's definition.
-    /// - Throws: ``FunctionDefinitionError`` for a duplicate or empty id, or no triggers.
+    ///   - triggers: the events or schedules that start runs, one or more; or
+    ///     ``FunctionTrigger/invokeOnly`` alone for a function that only `step.invoke` runs.
+    ///   - options: retries, cancellation, timeouts, a failure handler (see ``FunctionOptions``).
+    ///   - handler: the body; its result, encoded as JSON, is the run's output.
+    /// - Returns: the function's handle, typed for `step.invoke`.
+    /// - Throws: ``FunctionDefinitionError`` for a duplicate or invalid id, no triggers, or an
+    ///   invalid trigger or cancelOn condition.
     @discardableResult
     public func createFunction<Output: Encodable & Sendable>(
         id: String,
-        triggers: [FunctionTrigger],
-        retries: RetryPolicy = .default,
-        cancelOn: [CancelOn] = [],
-        timeouts: FunctionTimeouts = FunctionTimeouts(),
-        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
+        trigger triggers: FunctionTrigger...,
+        options: FunctionOptions = .default,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
-    ) throws -> StepwiseFunction {
+    ) throws -> FunctionHandle<JSON, Output> {
         let dates = configuration.dateEncoding
-        return try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
-            let output = try await handler(event, step)
-            do {
-                return try JSON.payload(encoding: output, dates: dates)
-            } catch {
-                throw NonRetriableError("the function's output could not be encoded", cause: error)
-            }
-        }
+        return FunctionHandle(try define(id: id, triggers: triggers, options: options) { event, step in
+            try Self.encodedOutput(try await handler(event, step), dates: dates)
+        })
     }
 
-    /// Defines a function with one trigger. See ``createFunction(id:triggers:retries:onFailure:_:)-(_,_,_,_,(StoredEvent,Step)->Output)``.
-    @discardableResult
-    public func createFunction<Output: Encodable & Sendable>(
-        id: String,
-        trigger: FunctionTrigger,
-        retries: RetryPolicy = .default,
-        cancelOn: [CancelOn] = [],
-        timeouts: FunctionTimeouts = FunctionTimeouts(),
-        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
-        _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Output
-    ) throws -> StepwiseFunction {
-        try createFunction(
-            id: id, triggers: [trigger], retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure, handler)
-    }
-
-    /// Defines a function that returns nothing (its output is `null`).
-    ///
-    /// Disfavoured, so that a one-expression closure with a value is taken as the output.
+    /// Defines a function that returns nothing (its output is `null`); otherwise as the
+    /// `createFunction` whose handler returns an output.
     @discardableResult
     @_disfavoredOverload
     public func createFunction(
         id: String,
-        triggers: [FunctionTrigger],
-        retries: RetryPolicy = .default,
-        cancelOn: [CancelOn] = [],
-        timeouts: FunctionTimeouts = FunctionTimeouts(),
-        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
+        trigger triggers: FunctionTrigger...,
+        options: FunctionOptions = .default,
         _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Void
-    ) throws -> StepwiseFunction {
-        try define(id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure) { event, step in
+    ) throws -> FunctionHandle<JSON, Void> {
+        FunctionHandle(try define(id: id, triggers: triggers, options: options) { event, step in
             try await handler(event, step)
             return .null
-        }
+        })
     }
 
-    /// Defines a function with one trigger that returns nothing.
+    /// Defines a function whose event data is decoded as `eventData` before its code runs,
+    /// so the handler reads `event.data.cartId` rather than digging through JSON.
+    ///
+    /// ```swift
+    /// try stepwise.createFunction(id: "send-receipt", trigger: .event("storefront/cart.checkout.completed"),
+    ///                             eventData: CartCompleted.self) { event, step in
+    ///     try await step.run("render-receipt") { try await render(cartId: event.data.cartId) }
+    /// }
+    /// ```
+    ///
+    /// An event whose data does not decode fails its run at once, without retries (the same
+    /// data would fail again), with an error naming the field (`data.cartId: missing`).
+    /// Otherwise as the untyped `createFunction`.
+    @discardableResult
+    public func createFunction<Payload: Codable & Sendable, Output: Encodable & Sendable>(
+        id: String,
+        trigger triggers: FunctionTrigger...,
+        eventData: Payload.Type,
+        options: FunctionOptions = .default,
+        _ handler: @escaping @Sendable (TypedEvent<Payload>, Step) async throws -> Output
+    ) throws -> FunctionHandle<Payload, Output> {
+        let dates = configuration.dateEncoding
+        return FunctionHandle(try define(id: id, triggers: triggers, options: options) { event, step in
+            let typed = try TypedEvent<Payload>.decoding(event, dates: dates)
+            return try Self.encodedOutput(try await handler(typed, step), dates: dates)
+        })
+    }
+
+    /// Defines a function with typed event data that returns nothing (its output is `null`).
     @discardableResult
     @_disfavoredOverload
-    public func createFunction(
+    public func createFunction<Payload: Codable & Sendable>(
         id: String,
-        trigger: FunctionTrigger,
-        retries: RetryPolicy = .default,
-        cancelOn: [CancelOn] = [],
-        timeouts: FunctionTimeouts = FunctionTimeouts(),
-        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)? = nil,
-        _ handler: @escaping @Sendable (StoredEvent, Step) async throws -> Void
-    ) throws -> StepwiseFunction {
-        try createFunction(
-            id: id, triggers: [trigger], retries: retries, cancelOn: cancelOn, timeouts: timeouts, onFailure: onFailure, handler)
+        trigger triggers: FunctionTrigger...,
+        eventData: Payload.Type,
+        options: FunctionOptions = .default,
+        _ handler: @escaping @Sendable (TypedEvent<Payload>, Step) async throws -> Void
+    ) throws -> FunctionHandle<Payload, Void> {
+        let dates = configuration.dateEncoding
+        return FunctionHandle(try define(id: id, triggers: triggers, options: options) { event, step in
+            try await handler(try TypedEvent<Payload>.decoding(event, dates: dates), step)
+            return .null
+        })
+    }
+
+    /// A function's output as the run records it; an output that cannot be encoded fails the
+    /// run for good, since running the same code again would produce it again.
+    private static func encodedOutput(_ output: some Encodable, dates: JSONDateEncoding) throws -> JSON {
+        do {
+            return try JSON.payload(encoding: output, dates: dates)
+        } catch {
+            throw NonRetriableError("the function's output could not be encoded", cause: error)
+        }
     }
 
     /// The functions this client holds, by id.
     public var functions: [StepwiseFunction] { registry.all }
 
     private func define(
-        id: String,
-        triggers: [FunctionTrigger],
-        retries: RetryPolicy,
-        cancelOn: [CancelOn],
-        timeouts: FunctionTimeouts,
-        onFailure: (@Sendable (StoredEvent, Step) async throws -> Void)?,
-        handler: @escaping StepwiseFunction.Handler
+        id: String, triggers given: [FunctionTrigger], options: FunctionOptions, handler: @escaping StepwiseFunction.Handler
     ) throws(FunctionDefinitionError) -> StepwiseFunction {
         guard !id.isEmpty, !id.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
             throw FunctionDefinitionError(description: "a function id must be non-empty and without whitespace, not '\(id)'")
         }
-        guard !triggers.isEmpty else {
-            throw FunctionDefinitionError(description: "function '\(id)' has no triggers")
+        guard !given.isEmpty else {
+            throw FunctionDefinitionError(
+                description: "function '\(id)' has no triggers; give `.invokeOnly` if only step.invoke should run it")
         }
-        for cancellation in cancelOn {
+        let triggers = given.filter { $0.kind != .invokeOnly }
+        guard triggers.isEmpty || triggers.count == given.count else {
+            throw FunctionDefinitionError(
+                description: "function '\(id)' is invokeOnly and has triggers; every function can be invoked, so drop `.invokeOnly`")
+        }
+        for cancellation in options.cancelOn {
             guard let condition = cancellation.condition else { continue }
             do {
                 _ = try EventCondition(condition)
@@ -138,14 +157,17 @@ extension StepwiseClient {
         }
         var definitions: [StepwiseFunction] = []
         var failureHandlerID: String?
-        if let onFailure {
+        if let onFailure = options.onFailure {
             let failureID = "\(id)-failure"
             failureHandlerID = failureID
             let trigger = FunctionTrigger(registration: TriggerRegistration(
                 pattern: EventPattern(SystemEvent.functionFailed),
                 conditions: ["data.function_id": .string(id), "data.app_id": .string(self.id)]))
+            // Its own options: the function's retries, and none of its cancelOn or timeouts
+            // (the run they would cancel has ended).
+            let failureOptions = FunctionOptions(name: options.name.map { "\($0) (failure)" }, retries: options.retries)
             definitions.append(StepwiseFunction(
-                id: failureID, triggers: [trigger], retries: retries, cancelOn: [], timeouts: FunctionTimeouts(),
+                id: failureID, triggers: [trigger], options: failureOptions,
                 handler: { event, step in
                     try await onFailure(event, step)
                     return .null
@@ -153,8 +175,7 @@ extension StepwiseClient {
                 failureHandlerID: nil))
         }
         let function = StepwiseFunction(
-            id: id, triggers: triggers, retries: retries, cancelOn: cancelOn, timeouts: timeouts, handler: handler,
-            failureHandlerID: failureHandlerID)
+            id: id, triggers: triggers, options: options, handler: handler, failureHandlerID: failureHandlerID)
         definitions.insert(function, at: 0)
         try registry.add(definitions)
         return function

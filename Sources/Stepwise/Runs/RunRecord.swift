@@ -80,17 +80,20 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
     /// Why the run failed, once failed (or the last error, while it waits to retry); why it
     /// was cancelled, once cancelled (``ErrorRecord/runCancelled(reason:)``).
     public let error: ErrorRecord?
-    public let createdAt: Int64
-    public let startedAt: Int64?
-    public let endedAt: Int64?
+    // The times in milliseconds since the epoch, as the store keeps them; users read them as
+    // `Date`s (`creationDate`, `startDate`, `endDate`, `availableDate`).
+    package let createdAt: Int64
+    package let startedAt: Int64?
+    package let endedAt: Int64?
     /// When a queued run may next be claimed, or when a running run's lease runs out.
-    public let availableAt: Int64?
+    package let availableAt: Int64?
     /// The run this one reruns (`POST /v1/runs/{id}/rerun`), or `nil` for a run its event
     /// triggered.
     public let rerunOf: RunID?
     /// How many events started the run: one, or a batch's (``eventID`` is then the first).
     public let eventCount: Int
 
+    /// A run as a store reads it back, its times in milliseconds since the epoch.
     public init(
         id: RunID, environment: String, appID: String, functionID: String, eventID: EventID, status: RunStatus,
         attempt: Int, output: JSON?, error: ErrorRecord?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?,
@@ -155,9 +158,11 @@ public struct StepRecord: Sendable, Hashable {
     public let error: ErrorRecord?
     /// How many attempts failed so far.
     public let failedAttempts: Int
-    public let startedAt: Int64
-    public let endedAt: Int64
+    // In milliseconds since the epoch, as stored; users read `startDate` and `endDate`.
+    package let startedAt: Int64
+    package let endedAt: Int64
 
+    /// A step as a store reads it back, its times in milliseconds since the epoch.
     public init(
         runID: RunID, key: String, stepID: String, kind: StepKind, status: StepStatus, output: JSON?, error: ErrorRecord?,
         failedAttempts: Int, startedAt: Int64, endedAt: Int64

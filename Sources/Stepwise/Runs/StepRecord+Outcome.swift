@@ -2,8 +2,9 @@
 /// (the REST API, the CLI, a dashboard) do not each decode the step-output format.
 extension StepRecord {
     /// When a sleep, a wait or an invoke ends, or ended, in milliseconds since the epoch: a
-    /// sleep's wake-up time; a wait's or an invoke's timeout while it is in progress.
-    public var until: Int64? {
+    /// sleep's wake-up time; a wait's or an invoke's timeout while it is in progress. Users
+    /// read ``untilDate``.
+    package var until: Int64? {
         switch kind {
         case .sleep: return output?["until"]?.intValue
         case .waitForEvent, .invoke: return status == .waiting ? output?["until"]?.intValue : nil

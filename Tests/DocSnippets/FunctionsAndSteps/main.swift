@@ -26,6 +26,23 @@ try stepwise.createFunction(id: "send-receipt", trigger: .event("storefront/cart
 }
 
 // Docs/Guides/FunctionsAndSteps.md:55
+var chargeOptions = FunctionOptions.default
+chargeOptions.name = "Charge a cart"
+chargeOptions.retries = RetryPolicy(retries: 2)
+chargeOptions.timeouts = FunctionTimeouts(finish: .seconds(600))
+
+// Docs/Guides/FunctionsAndSteps.md:68
+struct CartCompleted: Codable, Sendable {
+    let cartId: String
+    let itemIds: [String]
+}
+
+let countItems = try stepwise.createFunction(id: "count-items", trigger: .event("storefront/cart.checkout.completed"),
+                                             eventData: CartCompleted.self) { event, step in
+    event.data.itemIds.count
+}
+
+// Docs/Guides/FunctionsAndSteps.md:93
 import Logging
 import ServiceLifecycle
 
@@ -34,7 +51,7 @@ let worker = stepwise.worker(.init(concurrency: 16))
 // Beside your other services, such as your HTTP server.
 let services = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 
-// Docs/Guides/FunctionsAndSteps.md:84
+// Docs/Guides/FunctionsAndSteps.md:122
 struct Payments: Sendable {
     func charge(_ cartId: String) async throws -> Int { 4200 }
 }
@@ -46,13 +63,23 @@ try stepwise.createFunction(id: "charge-cart", trigger: .event("storefront/cart.
     return total
 }
 
-// Docs/Guides/FunctionsAndSteps.md:112
+// Docs/Guides/FunctionsAndSteps.md:143
+struct Mailer: Sendable {
+    func send(to address: String) async throws {}
+}
+let mailer = Mailer()
+
+try stepwise.createFunction(id: "welcome", trigger: .event("app/user.signup")) { event, step in
+    try await step.perform("send-welcome") { try await mailer.send(to: event.data["email"]?.stringValue ?? "") }
+}
+
+// Docs/Guides/FunctionsAndSteps.md:164
 try stepwise.createFunction(id: "cart-totals", trigger: .event("storefront/cart.updated")) { event, step in
     let totals = try await step.run("totals") { () -> JSON in ["zeta": 1, "alpha": 2.0] }
     return totals
 }
 
-// Docs/Guides/FunctionsAndSteps.md:130
+// Docs/Guides/FunctionsAndSteps.md:182
 try stepwise.createFunction(id: "activate-user", trigger: .event("app/user.signup")) { event, step in
     let userId = event.data["userId"] ?? nil
     let ids = try await step.sendEvent("send-activation-event", [
@@ -61,38 +88,43 @@ try stepwise.createFunction(id: "activate-user", trigger: .event("app/user.signu
     return ids.map(\.description)
 }
 
-// Docs/Guides/FunctionsAndSteps.md:168
+// Docs/Guides/FunctionsAndSteps.md:220
 struct CRM: Sendable {
     func update(_ contact: JSON) async throws {}
 }
 let crm = CRM()
 
-try stepwise.createFunction(id: "sync-crm", trigger: .event("crm/contact.updated"),
-                            retries: RetryPolicy(retries: 10, backoff: .exponentialJitter(base: .seconds(2)))) { event, step in
-    try await step.run("update-contact") { try await crm.update(event.data) }
+try stepwise.createFunction(
+    id: "sync-crm",
+    trigger: .event("crm/contact.updated"),
+    options: .init(retries: RetryPolicy(retries: 10, backoff: .exponentialJitter(base: .seconds(2))))
+) { event, step in
+    try await step.perform("update-contact") { try await crm.update(event.data) }
 }
 
-// Docs/Guides/FunctionsAndSteps.md:194
+// Docs/Guides/FunctionsAndSteps.md:249
 /// Your own code: tells someone.
 func alert(_ error: JSON?) async throws {}
 
-try stepwise.createFunction(id: "charge", trigger: .event("billing/invoice.due"),
-    onFailure: { failure, step in
-        try await step.run("alert-finance") { try await alert(failure.data["error"]) }
-    }
+try stepwise.createFunction(
+    id: "charge",
+    trigger: .event("billing/invoice.due"),
+    options: .init(onFailure: { failure, step in
+        try await step.perform("alert-finance") { try await alert(failure.data["error"]) }
+    })
 ) { event, step in
     try await step.run("charge-invoice") { try await payments.charge(event.data["invoiceId"]?.stringValue ?? "") }
 }
 
-// Docs/Guides/FunctionsAndSteps.md:217
+// Docs/Guides/FunctionsAndSteps.md:274
 try stepwise.createFunction(id: "audit-checkout", trigger: .event("storefront/cart.checkout.completed")) { event, step in
     Logger.current.info("auditing")                       // stepwise.run, stepwise.function
-    try await step.run("write-audit-record") {
+    try await step.perform("write-audit-record") {
         Logger.current.info("writing the audit record")   // and stepwise.step
     }
 }
 
-// Docs/Guides/FunctionsAndSteps.md:228
+// Docs/Guides/FunctionsAndSteps.md:285
 let eventID = try await stepwise.send(Event(name: "storefront/cart.checkout.completed", data: ["cartId": "ed12c8bde"]))
 let runs = try await stepwise.runs(event: eventID)      // what an event started
 if let runID = runs.first?.id {
@@ -101,7 +133,7 @@ if let runID = runs.first?.id {
     print(run?.status as Any, steps.map(\.stepID))
 }
 
-// Docs/Guides/FunctionsAndSteps.md:247
+// Docs/Guides/FunctionsAndSteps.md:304
 import StepwiseTesting
 
 let clock = ManualClock()

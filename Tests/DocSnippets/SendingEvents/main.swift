@@ -45,17 +45,17 @@ let event = try await stepwise.event(id: id)          // StoredEvent?
 let cart = try event?.decodeData(as: CartCompleted.self)
 
 // Newest first, by name and receive time, a page at a time.
-let now = Int64(Date().timeIntervalSince1970 * 1000)
-let startOfDay = now - now % 86_400_000
+let now = Date()
+let startOfDay = Calendar(identifier: .gregorian).startOfDay(for: now)
 var cursor: EventCursor?
 repeat {
     let page = try await stepwise.events(named: "storefront/cart.checkout.completed",
                                          since: startOfDay, until: now, limit: 100, cursor: cursor)
-    for event in page.events { print(event.id, event.data) }
+    for event in page.events { print(event.id, event.receivedDate, event.data) }
     cursor = page.nextCursor
 } while cursor != nil
 
-// Docs/Guides/SendingEvents.md:165
+// Docs/Guides/SendingEvents.md:167
 for await event in stepwise.subscribe(to: "storefront/*") {
     print(event.name, event.data)
 }
