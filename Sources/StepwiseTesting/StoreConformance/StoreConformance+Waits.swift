@@ -39,7 +39,7 @@ extension StoreConformance {
             Case("a cancelOn event cancels the matching run in its transaction, once") { context in
                 let client = context.client()
                 try client.createFunction(
-                    id: "remind", trigger: .event("cart/abandoned"), cancelOn: [.event("cart/checked-out", match: "data.cart")]
+                    id: "remind", trigger: .event("cart/abandoned"), options: .init(cancelOn: [.event("cart/checked-out", match: "data.cart")])
                 ) { _, step in
                     try await step.sleep("later", for: .seconds(3600))
                 }
@@ -58,11 +58,11 @@ extension StoreConformance {
             },
             Case("invoke starts the invoked run once, and the invoking run resumes with its output") { context in
                 let client = context.client()
-                let price = try client.createFunction(id: "price", trigger: .event("never/sent")) { event, _ in
+                let price = try client.createFunction(id: "price", trigger: .invokeOnly) { event, _ in
                     (event.data["sku"]?.stringValue ?? "") + ":1999"
                 }
                 try client.createFunction(id: "quote", trigger: .event("quote/requested")) { _, step in
-                    try await step.invoke("price", function: price, data: ["sku": "s1"], as: String.self)
+                    try await step.invoke("price", price, data: ["sku": "s1"])
                 }
                 try await client.send(Event(name: "quote/requested"))
                 try await client.worker().runUntilIdle(advancing: context.clock)
