@@ -1,4 +1,4 @@
-@testable import Stepwise
+@_spi(StoreImplementation) @testable import Stepwise
 import Testing
 
 /// The decisions the engine makes for every store, tested without one.

@@ -1,5 +1,6 @@
 /// One event trigger of a registered function, as a store hands it back: the function it
 /// starts and that function's settings, which the runs it creates need.
+@_spi(StoreImplementation)
 public struct RegisteredTrigger: Sendable {
     public let appID: String
     public let functionID: String
@@ -21,6 +22,7 @@ public struct RegisteredTrigger: Sendable {
 /// an exact name is a dictionary look-up, a prefix a scan of the (few) prefix triggers. Names
 /// are compared by their UTF-8 bytes, as waits and dedupe ids are: two spellings of é that
 /// Swift's `==` holds equal are different names to a sender and to JSON.
+@_spi(StoreImplementation)
 public struct TriggerIndex: Sendable {
     private var exact: [[UInt8]: [RegisteredTrigger]] = [:]
     private var prefixes: [(prefix: [UInt8], target: RegisteredTrigger)] = []

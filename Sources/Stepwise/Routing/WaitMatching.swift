@@ -1,5 +1,6 @@
 /// A wait a store found for an incoming event by its index (the event's name, and its value
 /// at the wait's match path), for the engine to decide on.
+@_spi(StoreImplementation)
 public struct WaitCandidate: Sendable, Hashable {
     public let runID: RunID
     public let stepKey: String
@@ -19,6 +20,7 @@ public struct WaitCandidate: Sendable, Hashable {
 
 /// What an incoming event does to a wait it matched, for a store to carry out in the
 /// transaction that stores the event.
+@_spi(StoreImplementation)
 public enum WaitResolution: Sendable, Hashable {
     /// Complete the step `stepKey` of the run with `output` and queue the run to resume at
     /// once, if the run is still `waiting` (claimed at its timeout a moment ago, the timeout
@@ -33,6 +35,7 @@ public enum WaitResolution: Sendable, Hashable {
 
 /// How an incoming event meets the runs waiting for events: the engine's rules, which every
 /// store applies the same way inside its append transaction.
+@_spi(StoreImplementation)
 public enum WaitMatching {
     /// The value of `event` at a wait's match path, as a store indexes it: the compact JSON
     /// text of the value, `null` where the path leads nowhere. A store finds the waits an

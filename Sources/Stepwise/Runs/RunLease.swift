@@ -22,18 +22,28 @@ public struct LeaseLostError: Error, Sendable, Hashable, CustomStringConvertible
 }
 
 /// A request to claim runs that are due.
+///
+/// A value with defaults, so that what flow control adds joins it without changing a call
+/// site or a store's signature: an order (priority moves a run ahead of those due before it)
+/// and capacities (a concurrency key's limit, checked in the claim's transaction, so that
+/// workers racing on one store never exceed it). Today a claim takes the earliest due first,
+/// up to ``limit``.
 public struct ClaimRequest: Sendable {
-    public let environment: String
-    public let appID: String
+    public var environment: String
+    public var appID: String
     /// Only runs of these functions: the ones the claiming worker can execute.
-    public let functionIDs: [String]
-    public let owner: String
-    public let now: Int64
+    public var functionIDs: [String]
+    public var owner: String
+    public var now: Int64
     /// How long the lease lasts unless renewed, in milliseconds.
-    public let leaseDuration: Int64
-    public let limit: Int
+    public var leaseDuration: Int64
+    /// How many runs at most: the worker's free slots.
+    public var limit: Int
 
-    public init(environment: String, appID: String, functionIDs: [String], owner: String, now: Int64, leaseDuration: Int64, limit: Int) {
+    public init(
+        environment: String = "default", appID: String, functionIDs: [String], owner: String, now: Int64, leaseDuration: Int64,
+        limit: Int = 1
+    ) {
         self.environment = environment
         self.appID = appID
         self.functionIDs = functionIDs

@@ -56,6 +56,18 @@ extension StoreConformance {
                 try require(cancelledEvents.count == 1, "one function.cancelled: \(cancelledEvents.count)")
                 try require(runs.contains { $0.status == .sleeping }, "the other cart's run sleeps on")
             },
+            Case("a later event of one batch cancels a run an earlier one started, with no other wait about") { context in
+                let client = context.client()
+                try client.createFunction(
+                    id: "remind", trigger: .event("cart/abandoned"), options: .init(cancelOn: [.event("cart/done", match: "data.cart")])
+                ) { _, step in
+                    try await step.sleep("later", for: .seconds(3600))
+                }
+                try await client.registerFunctions()
+                try await client.send([Event(name: "cart/abandoned", data: ["cart": "c"]), Event(name: "cart/done", data: ["cart": "c"])])
+                let run = try unwrap(try await context.store.runs(RunQuery(functionID: "remind")).first, "the run")
+                try require(run.status == .cancelled, "the batch's second event cancels it: \(run.status)")
+            },
             Case("invoke starts the invoked run once, and the invoking run resumes with its output") { context in
                 let client = context.client()
                 let price = try client.createFunction(id: "price", trigger: .invokeOnly) { event, _ in

@@ -39,7 +39,7 @@ extension SQLiteStore {
         outcomes.reserveCapacity(batch.events.count)
         let windowStart = batch.receivedAt - batch.dedupeWindow
         let triggers = try triggerIndex(environment: batch.environment, connection: connection)
-        let hasWaits = try hasWaits(environment: batch.environment, connection: connection)
+        var hasWaits = try hasWaits(environment: batch.environment, connection: connection)
         let insertEvent = try connection.statement(
             """
             INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
@@ -110,7 +110,8 @@ extension SQLiteStore {
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
                 dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
             stored.append(storedEvent)
-            try createRuns(for: storedEvent, triggers: triggers, generator: generator, connection: connection)
+            // A run started here may wait already (its cancelOn), for a later event of this batch.
+            if try createRuns(for: storedEvent, triggers: triggers, generator: generator, connection: connection) { hasWaits = true }
             if hasWaits { try resolveWaits(for: storedEvent, generator: generator, connection: connection, stored: &stored) }
             outcomes.append(.accepted(storedEvent))
         }

@@ -101,15 +101,21 @@ extension SQLiteStore {
 
     /// Creates one run for every registered function the engine says `event` triggers
     /// (fan-out), inside the transaction that stores the event.
-    static func createRuns(for event: StoredEvent, triggers: TriggerIndex, generator: ULIDGenerator, connection: SQLiteConnection) throws {
+    ///
+    /// - Returns: whether a run it created waits for events (its cancelOn).
+    static func createRuns(for event: StoredEvent, triggers: TriggerIndex, generator: ULIDGenerator, connection: SQLiteConnection) throws -> Bool {
         let targets = triggers.targets(for: event)
-        guard !targets.isEmpty else { return }
+        guard !targets.isEmpty else { return false }
+        var waits = false
         for target in targets {
             let run = NewRun.triggered(
                 id: RunID(generator.next(milliseconds: event.receivedAt)), appID: target.appID, functionID: target.functionID,
                 settings: target.settings, by: event)
-            try insertRun(run, environment: event.environment, eventIDs: [event.id], connection: connection)
+            if try insertRun(run, environment: event.environment, eventIDs: [event.id], connection: connection), !run.waits.isEmpty {
+                waits = true
+            }
         }
+        return waits
     }
 
     /// Inserts `run`, started by the events `eventIDs` (one, or a batch's in order), with its
