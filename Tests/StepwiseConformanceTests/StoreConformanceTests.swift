@@ -7,6 +7,7 @@ import Testing
 enum ShippedStores: String, CaseIterable, CustomStringConvertible {
     case sqliteFile = "SQLite file"
     case sqliteInMemory = "SQLite in memory"
+    case inMemory = "in-memory (StepwiseTesting)"
 
     var description: String { rawValue }
 
@@ -19,6 +20,8 @@ enum ShippedStores: String, CaseIterable, CustomStringConvertible {
             }
         case .sqliteInMemory:
             return { try SQLiteStore(.init(path: nil)) }
+        case .inMemory:
+            return { InMemoryStore() }
         }
     }
 }

@@ -28,7 +28,7 @@ struct Harness {
     let worker: Worker
 
     init(store: (any Store)? = nil) throws {
-        let store = try store ?? SQLiteStore(.init(path: nil))
+        let store = try store ?? freshTestStore()
         client = StepwiseClient(id: "test-app", store: store, configuration: .init(clock: clock))
         worker = client.worker(.init(concurrency: 8))
     }

@@ -17,6 +17,17 @@ struct TemporaryDirectory: ~Copyable {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
+/// The store a test gets when it asks for none: SQLite in memory, or, with
+/// `STEPWISE_TEST_STORE=in-memory` in the environment, StepwiseTesting's `InMemoryStore`, so
+/// that the engine's tests can be run on the second store too
+/// (`STEPWISE_TEST_STORE=in-memory swift test --filter StepwiseTests`).
+func freshTestStore() throws -> any Store {
+    if ProcessInfo.processInfo.environment["STEPWISE_TEST_STORE"] == "in-memory" {
+        return InMemoryStore()
+    }
+    return try SQLiteStore(.init(path: nil))
+}
+
 func makeClient(
     store: (any Store)? = nil,
     clock: any WallClock = ManualClock(),
@@ -24,7 +35,7 @@ func makeClient(
     dedupeWindow: Duration = .seconds(86_400),
     limits: EventLimits = .default
 ) throws -> StepwiseClient {
-    let store = try store ?? SQLiteStore(.init(path: nil))
+    let store = try store ?? freshTestStore()
     return StepwiseClient(
         id: "test-app", store: store,
         configuration: .init(environment: environment, dedupeWindow: dedupeWindow, limits: limits, clock: clock))

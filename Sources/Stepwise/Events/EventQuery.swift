@@ -107,7 +107,12 @@ public struct EventQueryError: Error, Sendable, Hashable, CustomStringConvertibl
 }
 
 extension EventQuery {
-    func validated() throws(EventQueryError) -> EventQuery {
+    /// The query, if a store can answer it: every store refuses the same queries with the same
+    /// error, so this check is the engine's, public for stores outside this module.
+    ///
+    /// - Throws: ``EventQueryError`` when `limit` is outside 1 to ``maximumLimit`` or `since`
+    ///   is after `until`.
+    public func validated() throws(EventQueryError) -> EventQuery {
         guard (1...Self.maximumLimit).contains(limit) else {
             throw EventQueryError(description: "limit must be between 1 and \(Self.maximumLimit), not \(limit)")
         }

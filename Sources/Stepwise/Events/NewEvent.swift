@@ -14,7 +14,9 @@ public struct NewEvent: Sendable {
     public let v: String?
     /// Whether the sender gave `ts`, rather than it being the receive time: a retried
     /// request is received later, so only a `ts` the sender gave must be the same again.
-    let timestampGiven: Bool
+    /// Public so that a store outside this module can tell a seeded retry from another
+    /// request (``EventBatch/idSeed``).
+    public let timestampGiven: Bool
 
     init(
         name: String, data: JSON, dataText: String, user: JSON?, userText: String?, dedupeID: String?, ts: Int64, v: String?,

@@ -76,7 +76,9 @@ public struct EventIDSeedConflict: Error, Sendable, Hashable, CustomStringConver
     /// one whose id another event holds.
     public let isBeyondFirstTry: Bool
 
-    init(eventID: EventID, index: Int, isBeyondFirstTry: Bool = false) {
+    /// Made by a store's append, which alone can tell that a seed was used before; public so
+    /// that stores outside this module refuse such a request with the same error.
+    public init(eventID: EventID, index: Int, isBeyondFirstTry: Bool = false) {
         self.eventID = eventID
         self.index = index
         self.isBeyondFirstTry = isBeyondFirstTry

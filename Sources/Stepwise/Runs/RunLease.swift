@@ -18,6 +18,13 @@ public struct RunLease: Sendable, Hashable {
 /// and nothing of it was stored.
 public struct LeaseLostError: Error, Sendable, Hashable, CustomStringConvertible {
     public let runID: RunID
+
+    /// Thrown by a store's fence, the only place that knows the lease moved on; public so that
+    /// stores outside this module refuse a stale commit with the error the engine catches.
+    public init(runID: RunID) {
+        self.runID = runID
+    }
+
     public var description: String { "the lease on run \(runID) was lost; nothing was committed" }
 }
 

@@ -16,7 +16,8 @@
 /// nothing; any other error means the transaction did not commit. The conformance suite in
 /// StepwiseTesting (`StoreConformance`) checks every rule here, racing callers included.
 ///
-/// Stores shipped with Stepwise: ``SQLiteStore`` (the embedded default).
+/// Stores shipped with Stepwise: ``SQLiteStore`` (the embedded default), and `InMemoryStore`
+/// in StepwiseTesting (for tests), written outside this module against its public API alone.
 public protocol Store: Sendable {
     /// Appends a validated batch in one transaction, dropping duplicates, and starts the runs
     /// the accepted events trigger and resolves the waits they match, in the same transaction.
@@ -158,6 +159,13 @@ public struct RerunError: Error, Sendable, Hashable, CustomStringConvertible {
     public let runID: RunID
     /// Its function, which no app registers any more.
     public let functionID: String
+
+    /// Thrown by a store's rerun, which finds the function gone; public so that stores
+    /// outside this module refuse the rerun with the same error.
+    public init(runID: RunID, functionID: String) {
+        self.runID = runID
+        self.functionID = functionID
+    }
 
     /// The error in words.
     public var description: String {

@@ -1,0 +1,82 @@
+@_spi(StoreImplementation) public import Stepwise
+
+/// Claims and leases: which runs are due, who holds them, and for how long.
+extension InMemoryStore {
+    /// Claims the earliest due runs of these functions (queued, sleeping or waiting with their
+    /// time come, or running with a lease run out), each under a lease whose token is one
+    /// higher than any before; ties go to the run inserted first.
+    public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
+        guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
+        let functions = Set(request.functionIDs.map(ExactText.init))
+        let app = AppKey(request.environment, request.appID)
+        let due = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }.filter { run in
+            guard let availableAt = run.availableAt else { return false }
+            return availableAt <= request.now && functions.contains(ExactText(run.functionID))
+        }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }.prefix(request.limit)
+        return try write { transaction in
+            due.compactMap { run in transaction.claim(run, request) }
+        }
+    }
+
+    /// Extends each lease still held; a lease is lost only when another claim moved its token
+    /// on, not when its holder set the run aside or ended it since the leases were listed.
+    public func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease] {
+        guard !leases.isEmpty else { return [] }
+        return try write { transaction in
+            leases.filter { lease in
+                let run = transaction.tables.runs[lease.runID]
+                if let run, run.leaseToken == lease.token, run.status == .running {
+                    transaction.updateRun(lease.runID) { $0.availableAt = until }
+                    return false
+                }
+                return run?.leaseToken != lease.token
+            }
+        }
+    }
+
+    /// The earliest time a run of these functions that has not ended is or becomes due (a
+    /// running one's when its lease runs out), or a schedule of theirs ticks.
+    public func nextDueTime(environment: String, appID: String, functionIDs: [String]) async throws -> Int64? {
+        guard !functionIDs.isEmpty else { return nil }
+        let app = AppKey(environment, appID)
+        let functions = Set(functionIDs.map(ExactText.init))
+        let runs = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }
+            .filter { functions.contains(ExactText($0.functionID)) }.compactMap(\.availableAt).min()
+        let ticks = functionRows(app, functionIDs).flatMap(\.schedules).map(\.nextAt).min()
+        return [runs, ticks].compactMap { $0 }.min()
+    }
+}
+
+extension InMemoryStore.Transaction {
+    /// Claims one due run: its new lease, its event and its steps.
+    ///
+    /// A run whose event is not there cannot be replayed: it fails here, alone, with
+    /// `Stepwise.UnreadableRun`, and is not returned (DESIGN.md, invariant 7).
+    mutating func claim(_ due: InMemoryStore.RunRow, _ request: ClaimRequest) -> ClaimedRun? {
+        let claimed = updateRun(due.id) { run in
+            run.status = .running
+            run.leaseToken += 1
+            run.availableAt = request.now + request.leaseDuration
+            run.startedAt = run.startedAt ?? request.now
+        }
+        guard let claimed else { return nil }
+        let events = claimed.eventIDs.compactMap { tables.events[$0]?.event }
+        guard let event = events.first, events.count == claimed.eventIDs.count else {
+            let missing = claimed.eventIDs.first { tables.events[$0] == nil } ?? claimed.eventID
+            let reason = InMemoryStoreError.eventMissing(runID: claimed.id, eventID: missing).description
+            updateRun(claimed.id) { run in
+                run.status = .failed
+                run.error = ErrorRecord(name: "Stepwise.UnreadableRun", message: "the run cannot be replayed: \(reason)")
+                run.availableAt = nil
+                run.endedAt = request.now
+            }
+            removeWaits(runID: claimed.id)
+            return nil
+        }
+        let steps = tables.steps[claimed.id] ?? []
+        return ClaimedRun(
+            run: claimed.record, lease: RunLease(runID: claimed.id, token: claimed.leaseToken, owner: request.owner), event: event,
+            events: events, steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }), claimedFrom: due.status,
+            claimedAt: request.now)
+    }
+}

@@ -1,0 +1,196 @@
+@_spi(StoreImplementation) import Stepwise
+
+extension InMemoryStore {
+    /// One requirement's changes to the tables, applied wholly or not at all.
+    ///
+    /// Every change is made in place and journaled with what undoes it, so that a requirement
+    /// that throws halfway (a seeded batch refused at its third event, a checkpoint whose
+    /// invoke event turned out a duplicate) rolls back by undoing in reverse, at the cost of
+    /// what it changed rather than a copy of the whole store.
+    struct Transaction {
+        /// Read freely; written only through the journaled methods below.
+        private(set) var tables: Tables
+        let generator: ULIDGenerator
+        private var undo: [(inout Tables) -> Void] = []
+
+        /// A transaction on `tables`, which it takes over, leaving them empty: the one copy then
+        /// changes in place, with nothing else holding its storage.
+        init(taking tables: inout Tables, generator: ULIDGenerator) {
+            self.tables = Tables()
+            self.generator = generator
+            swap(&self.tables, &tables)
+        }
+
+        /// Undoes every change, newest first, and hands the tables back as they were.
+        consuming func rolledBack() -> Tables {
+            for step in undo.reversed() {
+                step(&tables)
+            }
+            return tables
+        }
+
+        /// The tables with every change applied.
+        consuming func committed() -> Tables {
+            tables
+        }
+
+        /// Sets (or, with `nil`, removes) one row of a table.
+        mutating func set<Key: Hashable, Value>(_ table: WritableKeyPath<Tables, [Key: Value]>, _ key: Key, to value: Value?) {
+            let old: Value?
+            if let value {
+                old = tables[keyPath: table].updateValue(value, forKey: key)
+            } else {
+                old = tables[keyPath: table].removeValue(forKey: key)
+            }
+            undo.append { tables in tables[keyPath: table][key] = old }
+        }
+
+        /// Adds `member` to the index entry `key`.
+        mutating func insert<Key: Hashable, Member: Hashable>(
+            _ member: Member, into index: WritableKeyPath<Tables, [Key: Set<Member>]>, at key: Key
+        ) {
+            guard tables[keyPath: index][key, default: []].insert(member).inserted else { return }
+            undo.append { tables in Self.remove(member, from: &tables[keyPath: index], at: key) }
+        }
+
+        /// Removes `member` from the index entry `key`, and the entry once it is empty.
+        mutating func remove<Key: Hashable, Member: Hashable>(
+            _ member: Member, from index: WritableKeyPath<Tables, [Key: Set<Member>]>, at key: Key
+        ) {
+            guard Self.remove(member, from: &tables[keyPath: index], at: key) else { return }
+            undo.append { tables in tables[keyPath: index][key, default: []].insert(member) }
+        }
+
+        @discardableResult
+        private static func remove<Key: Hashable, Member: Hashable>(_ member: Member, from index: inout [Key: Set<Member>], at key: Key) -> Bool {
+            guard index[key]?.remove(member) != nil else { return false }
+            if index[key]?.isEmpty == true { index[key] = nil }
+            return true
+        }
+
+        /// The next number in insertion order.
+        mutating func nextSequence() -> Int {
+            tables.sequence += 1
+            return tables.sequence
+        }
+
+        // MARK: Rows with indexes
+
+        /// Stores an event, counted in its environment.
+        mutating func insertEvent(_ row: EventRow) {
+            set(\.events, row.event.id, to: row)
+            let environment = ExactText(row.event.environment)
+            set(\.eventCounts, environment, to: (tables.eventCounts[environment] ?? 0) + 1)
+        }
+
+        /// Inserts or replaces a run, keeping the index of the runs not ended in step with its
+        /// status.
+        mutating func putRun(_ row: RunRow) {
+            let wasActive = tables.runs[row.id].map { !$0.status.isFinal } ?? false
+            set(\.runs, row.id, to: row)
+            let isActive = !row.status.isFinal
+            if isActive && !wasActive {
+                insert(row.id, into: \.activeRuns, at: row.app)
+            } else if wasActive && !isActive {
+                remove(row.id, from: \.activeRuns, at: row.app)
+            }
+        }
+
+        /// Changes a run, if it exists; returns it as changed.
+        @discardableResult
+        mutating func updateRun(_ id: RunID, _ change: (inout RunRow) -> Void) -> RunRow? {
+            guard var row = tables.runs[id] else { return nil }
+            change(&row)
+            putRun(row)
+            return row
+        }
+
+        /// Records a step of `runID`: a new key is added after the run's other steps; a key
+        /// recorded before keeps its place, id, kind and start, and takes the rest.
+        /// Keeps an attempt; one written again under its number replaces the first.
+        mutating func writeAttempt(_ attempt: StepAttempt, runID: RunID) {
+            var attempts = tables.attempts[runID] ?? []
+            attempts.removeAll { ExactText.same($0.key, attempt.key) && $0.number == attempt.number }
+            attempts.append(attempt)
+            set(\.attempts, runID, to: attempts)
+        }
+
+        mutating func writeStep(_ step: StepRecord, runID: RunID) {
+            let existing = tables.steps[runID]?.firstIndex { ExactText.same($0.key, step.key) }
+            if let index = existing, let old = tables.steps[runID]?[index] {
+                tables.steps[runID]?[index] = StepRecord(
+                    runID: runID, key: old.key, stepID: old.stepID, kind: old.kind, status: step.status, output: step.output,
+                    error: step.error, failedAttempts: step.failedAttempts, startedAt: old.startedAt, endedAt: step.endedAt)
+                undo.append { tables in tables.steps[runID]?[index] = old }
+            } else {
+                tables.steps[runID, default: []].append(StepRecord(
+                    runID: runID, key: step.key, stepID: step.stepID, kind: step.kind, status: step.status, output: step.output,
+                    error: step.error, failedAttempts: step.failedAttempts, startedAt: step.startedAt, endedAt: step.endedAt))
+                undo.append { tables in
+                    // Undone newest first: the step appended last is the last one.
+                    tables.steps[runID]?.removeLast()
+                    if tables.steps[runID]?.isEmpty == true { tables.steps[runID] = nil }
+                }
+            }
+        }
+
+        /// Completes a run's step that is still waiting, with the event it got.
+        mutating func completeWaitingStep(runID: RunID, key: String, output: JSON, endedAt: Int64) {
+            guard let index = tables.steps[runID]?.firstIndex(where: { ExactText.same($0.key, key) }),
+                  let old = tables.steps[runID]?[index], old.status == .waiting
+            else { return }
+            tables.steps[runID]?[index] = StepRecord(
+                runID: old.runID, key: old.key, stepID: old.stepID, kind: old.kind, status: .completed, output: output,
+                error: old.error, failedAttempts: old.failedAttempts, startedAt: old.startedAt, endedAt: endedAt)
+            undo.append { tables in tables.steps[runID]?[index] = old }
+        }
+
+        /// Inserts a wait of a run; a wait of the same step and event name already there keeps
+        /// its row and takes the new expiry.
+        mutating func insertWait(_ wait: RunWait, runID: RunID, environment: String) {
+            let key = WaitKey(runID: runID, stepKey: ExactText(wait.stepKey), eventName: ExactText(wait.eventName))
+            if var existing = tables.waits[key] {
+                existing.expiresAt = wait.expiresAt
+                set(\.waits, key, to: existing)
+                return
+            }
+            let row = WaitRow(
+                runID: runID, environment: environment, kind: wait.kind, stepKey: wait.stepKey, eventName: wait.eventName,
+                matchPath: wait.matchPath, matchValue: wait.matchValue?.serialized, condition: wait.condition?.description,
+                expiresAt: wait.expiresAt, sequence: nextSequence())
+            set(\.waits, key, to: row)
+            insert(key, into: \.waitsByName, at: WaitName(environment: ExactText(environment), eventName: key.eventName))
+            insert(key, into: \.waitsByRun, at: runID)
+        }
+
+        /// Drops a run's waits: all of them, or those of one step.
+        mutating func removeWaits(runID: RunID, stepKey: String? = nil) {
+            guard let keys = tables.waitsByRun[runID] else { return }
+            for key in keys {
+                if let stepKey, key.stepKey != ExactText(stepKey) { continue }
+                guard let row = tables.waits[key] else { continue }
+                set(\.waits, key, to: nil)
+                remove(key, from: \.waitsByName, at: WaitName(environment: ExactText(row.environment), eventName: key.eventName))
+                remove(key, from: \.waitsByRun, at: runID)
+            }
+        }
+    }
+
+    /// Runs `body` as one transaction on the tables: its changes stand when it returns, and
+    /// are undone, all of them, when it throws.
+    ///
+    /// The tables are moved into the transaction rather than copied, so that changing them in
+    /// place copies nothing; the actor runs no other requirement meanwhile, since `body` never
+    /// suspends.
+    func write<Result>(_ body: (inout Transaction) throws -> Result) throws -> Result {
+        var transaction = Transaction(taking: &tables, generator: idGenerator)
+        do {
+            let result = try body(&transaction)
+            tables = transaction.committed()
+            return result
+        } catch {
+            tables = transaction.rolledBack()
+            throw error
+        }
+    }
+}
