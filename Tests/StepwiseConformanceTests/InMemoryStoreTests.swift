@@ -1,4 +1,4 @@
-import Stepwise
+@_spi(StoreImplementation) import Stepwise
 import StepwiseTesting
 import Synchronization
 import Testing

@@ -1,5 +1,5 @@
 import Testing
-@testable import Stepwise
+@_spi(StoreImplementation) @testable import Stepwise
 import StepwiseTesting
 
 /// An object `depth` levels deep: `{"inner": {"inner": … {}}}`.

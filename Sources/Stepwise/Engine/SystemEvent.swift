@@ -30,6 +30,7 @@ public enum SystemEvent {
     /// the event itself is still there to look up by its id. Payloads sent by users are
     /// far from that (``JSON/maximumPayloadNestingDepth``); only a chain of functions each
     /// triggered by another's system event gets there.
+    @_spi(StoreImplementation)
     public static func eventSummary(_ event: StoredEvent) -> JSON {
         let room = JSON.maximumSystemEventNestingDepth - 2
         var omitted: [JSON] = []
@@ -63,11 +64,13 @@ public enum SystemEvent {
 /// depth a system event may have), so it needs no validation.
 extension SystemEvent {
     /// `stepwise/function.finished`: `run` completed with `output`.
+    @_spi(StoreImplementation)
     public static func finished(run: RunRecord, triggeringEvent: StoredEvent, output: JSON, at time: Int64) -> NewEvent {
         about(run, functionFinished, ["output": output], triggeringEvent: triggeringEvent, at: time)
     }
 
     /// `stepwise/function.failed`: `run` failed for good with `error`.
+    @_spi(StoreImplementation)
     public static func failed(run: RunRecord, triggeringEvent: StoredEvent, error: ErrorRecord, at time: Int64) -> NewEvent {
         about(run, functionFailed, ["error": ["name": .string(error.name), "message": .string(error.message)]],
               triggeringEvent: triggeringEvent, at: time)
@@ -78,6 +81,7 @@ extension SystemEvent {
     ///
     /// - Parameter triggeringEvent: the run's event; `nil` when it cannot be read, which
     ///   leaves it out rather than keeping the run from being cancelled (invariant 7).
+    @_spi(StoreImplementation)
     public static func cancelled(
         run: RunRecord, triggeringEvent: StoredEvent?, reason: String, cancelledBy: EventID? = nil, at time: Int64
     ) -> NewEvent {
@@ -87,6 +91,7 @@ extension SystemEvent {
     }
 
     /// `stepwise/scheduled.timer`: the tick at `scheduledAt` of a function's schedule.
+    @_spi(StoreImplementation)
     public static func scheduledTimer(
         appID: String, functionID: String, expression: String, timeZone: String, scheduledAt: Int64, at time: Int64
     ) -> NewEvent {

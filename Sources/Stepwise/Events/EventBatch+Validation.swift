@@ -5,6 +5,7 @@ extension EventBatch {
     /// handed.
     ///
     /// - Throws: ``EventValidationError`` naming the event and the field, as `send` would.
+    @_spi(StoreImplementation)
     public init(
         validating events: [Event], environment: String, receivedAt: Int64, dedupeWindow: Duration = .seconds(86_400),
         limits: EventLimits = .default, idSeed: EventIDSeed? = nil, afterCommit: (@Sendable ([StoredEvent]) -> Void)? = nil

@@ -30,6 +30,7 @@ public struct NewRun: Sendable, Hashable {
 
     /// The run `event` starts of the function `target` names (fan-out, a schedule's tick, an
     /// invoke).
+    @_spi(StoreImplementation)
     public static func triggered(id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: StoredEvent) -> NewRun {
         triggered(id: id, appID: appID, functionID: functionID, settings: settings,
                   by: TriggeringEvent(name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
@@ -37,6 +38,7 @@ public struct NewRun: Sendable, Hashable {
 
     /// The run an event not stored yet will start, once appended in the same transaction at
     /// `receivedAt` (an invoke's `stepwise/function.invoked`, a schedule's tick).
+    @_spi(StoreImplementation)
     public static func triggered(
         id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: NewEvent, receivedAt: Int64
     ) -> NewRun {
@@ -46,6 +48,7 @@ public struct NewRun: Sendable, Hashable {
 
     /// A second run of `run`'s function on `run`'s event, due at `now`. Its cancellations
     /// listen from the event's receipt, as the first run's did.
+    @_spi(StoreImplementation)
     public static func rerun(id: RunID, of run: RunRecord, settings: FunctionSettings, event: StoredEvent, now: Int64) -> NewRun {
         let waits = cancellations(settings, for: id, by: TriggeringEvent(
             name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))

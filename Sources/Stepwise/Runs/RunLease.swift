@@ -172,6 +172,7 @@ public struct StepWrite: Sendable, Hashable {
     }
 
     /// The record to store, once the checkpoint's appended events have their ids.
+    @_spi(StoreImplementation)
     public func resolved(appended outcomes: [EventAppendOutcome]) -> StepRecord {
         switch output {
         case .recorded: return record

@@ -55,6 +55,7 @@ public enum InvocationOutcome: Sendable, Hashable {
 extension StepRecord {
     /// A `step.sendEvent`'s output: the ids its events were given (or, for a duplicate, the
     /// id of the event it repeated), in order.
+    @_spi(StoreImplementation)
     public static func sentEventsOutput(_ ids: [EventID]) -> JSON {
         ["ids": .array(ids.map { .string($0.description) })]
     }

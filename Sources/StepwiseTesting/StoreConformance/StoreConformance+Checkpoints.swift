@@ -1,4 +1,4 @@
-import Stepwise
+@_spi(StoreImplementation) import Stepwise
 
 extension StoreConformance {
     /// What a checkpoint writes as the engine asks: the ids of appended events, a started run,

@@ -1,4 +1,4 @@
-import Stepwise
+@_spi(StoreImplementation) import Stepwise
 
 extension StoreConformance {
     /// Waits, cancelOn, invoke and schedules, driven by the engine as an app would drive them.
