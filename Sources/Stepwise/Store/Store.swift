@@ -212,6 +212,12 @@ public enum EventAppendOutcome: Sendable, Hashable {
     /// The event repeated the dedupe id of the event with this id, and was dropped.
     case duplicate(of: EventID)
 
+    /// The event stored, when it was; `nil` for a duplicate.
+    public var accepted: StoredEvent? {
+        if case .accepted(let event) = self { return event }
+        return nil
+    }
+
     /// The id `send` answers with for this event: its own, or the first event's.
     public var eventID: EventID {
         switch self {

@@ -26,10 +26,7 @@ extension InMemoryStore.Transaction {
             outcomes = try appendEvents(events, stored: &stored)
         }
         if let started = checkpoint.startsRun {
-            let accepted = outcomes.compactMap { outcome -> EventID? in
-                if case .accepted(let event) = outcome { return event.id }
-                return nil
-            }
+            let accepted = outcomes.compactMap { $0.accepted?.id }
             guard !accepted.isEmpty else {
                 throw InMemoryStoreError.invalidCheckpoint(reason: "a checkpoint that starts a run must append at least one new event")
             }

@@ -22,10 +22,7 @@ extension SQLiteStore {
             outcomes = try appendEvents(events, generator: generator, connection: connection, stored: &stored)
         }
         if let run = checkpoint.startsRun {
-            let accepted = outcomes.compactMap { outcome -> EventID? in
-                if case .accepted(let event) = outcome { return event.id }
-                return nil
-            }
+            let accepted = outcomes.compactMap { $0.accepted?.id }
             guard !accepted.isEmpty else {
                 throw SQLiteStoreError.invalidCheckpoint(reason: "a checkpoint that starts a run must append at least one new event")
             }
