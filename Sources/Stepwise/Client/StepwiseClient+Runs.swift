@@ -84,9 +84,12 @@ extension StepwiseClient {
         try await store.steps(runID: id)
     }
 
-    /// Every attempt of a run's steps, by step, then by number: a run's timeline.
+    /// Every attempt of a run's steps (`step.run` and `step.sendEvent`), by step, then by
+    /// number: a run's timeline (``StepAttempt/timeline(steps:recorded:)``).
     public func attempts(ofRun id: RunID) async throws -> [StepAttempt] {
-        try await store.attempts(runID: id)
+        async let steps = store.steps(runID: id)
+        async let recorded = store.attempts(runID: id)
+        return StepAttempt.timeline(steps: try await steps, recorded: try await recorded)
     }
 }
 

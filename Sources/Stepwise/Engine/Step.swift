@@ -143,7 +143,10 @@ public final class Step: Sendable {
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .run, status: .completed, output: output, error: nil,
             failedAttempts: previousFailures, startedAt: startedAt, endedAt: client.configuration.clock.now())
-        try await commit(StepWrite(record, attempt: StepAttempt(ending: record)), events: nil, transition: .none)
+        // A first attempt that succeeds is the step's record itself: only a step that failed
+        // before keeps its attempts apart, so the common step costs no second row.
+        try await commit(
+            StepWrite(record, attempt: previousFailures > 0 ? StepAttempt(ending: record) : nil), events: nil, transition: .none)
         remember(record)
         logger.debug("step completed")
         return try replayed(record, as: Value.self, stepID: id)
@@ -206,7 +209,7 @@ public final class Step: Sendable {
             runID: run.id, key: key, stepID: id, kind: .sendEvent, status: .completed, output: nil, error: nil,
             failedAttempts: 0, startedAt: startedAt, endedAt: startedAt)
         let outcomes = try await commit(
-            StepWrite(record, output: .idsOfAppendedEvents, attempt: StepAttempt(ending: record)), events: batch, transition: .none)
+            StepWrite(record, output: .idsOfAppendedEvents), events: batch, transition: .none)
         let ids = outcomes.map(\.eventID)
         remember(record.with(output: StepRecord.sentEventsOutput(ids)))
         logger.debug("step sent events", metadata: ["count": "\(ids.count)"])

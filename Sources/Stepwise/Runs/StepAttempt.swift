@@ -22,6 +22,25 @@ public struct StepAttempt: Sendable, Hashable {
         self.endedAt = endedAt
     }
 
+    /// A run's timeline: every attempt of every step, by step in the order `steps` lists them,
+    /// then by number. The engine records an attempt apart only for a step that failed at
+    /// least once; a step that succeeded at its first try is its own one attempt, read here
+    /// from its record, so that the common step costs no second row.
+    public static func timeline(steps: [StepRecord], recorded: [StepAttempt]) -> [StepAttempt] {
+        var byKey: [String: [StepAttempt]] = [:]
+        for attempt in recorded { byKey[attempt.key, default: []].append(attempt) }
+        var timeline: [StepAttempt] = []
+        for step in steps {
+            let kept = (byKey[step.key] ?? []).sorted { $0.number < $1.number }
+            if !kept.isEmpty {
+                timeline += kept
+            } else if step.status == .completed || step.status == .failed, step.kind == .run || step.kind == .sendEvent {
+                timeline.append(StepAttempt(ending: step))
+            }
+        }
+        return timeline
+    }
+
     /// The attempt a step record ends: its number follows the failures before it.
     init(ending record: StepRecord) {
         let number = record.status == .completed ? record.failedAttempts + 1 : max(1, record.failedAttempts)

@@ -108,8 +108,9 @@ public protocol Store: Sendable {
     /// A run's recorded steps, in the order they were first recorded.
     func steps(runID: RunID) async throws -> [StepRecord]
 
-    /// Every attempt of a run's steps that a checkpoint recorded (``StepWrite/attempt``), by
-    /// step in the order the steps were first recorded, then by number.
+    /// The attempts of a run's steps that checkpoints recorded apart (``StepWrite/attempt``: the
+    /// engine asks for them for a step that failed at least once), by step in the order the
+    /// steps were first recorded, then by number.
     func attempts(runID: RunID) async throws -> [StepAttempt]
 
     /// The schedules of these functions whose next tick is at or before `now`: a read, for
