@@ -56,6 +56,13 @@ public struct ErrorRecord: Sendable, Hashable, Codable, CustomStringConvertible 
     /// The type name a cancelled run's error carries.
     public static let runCancelledName = "Stepwise.RunCancelled"
 
+    /// Why a store failed a run in its claim (DESIGN.md, invariant 7): its event or a step of
+    /// it cannot be read, named by `reason`. Every store fails such a run with this error, so
+    /// that tools can tell it from the function's own failures.
+    public static func unreadableRun(reason: String) -> ErrorRecord {
+        ErrorRecord(name: "Stepwise.UnreadableRun", message: "the run cannot be replayed: \(reason)")
+    }
+
     /// Why a run was cancelled, as its record keeps it: `reason` is the one its
     /// `stepwise/function.cancelled` event carries (`api`, `cancelOn`, `timeouts.start`,
     /// `timeouts.finish`).

@@ -66,7 +66,7 @@ extension InMemoryStore.Transaction {
             let reason = InMemoryStoreError.eventMissing(runID: claimed.id, eventID: missing).description
             updateRun(claimed.id) { run in
                 run.status = .failed
-                run.error = ErrorRecord(name: "Stepwise.UnreadableRun", message: "the run cannot be replayed: \(reason)")
+                run.error = .unreadableRun(reason: reason)
                 run.availableAt = nil
                 run.endedAt = request.now
             }

@@ -85,7 +85,7 @@ extension SQLiteStore {
     /// with an error that says so. No `function.failed` is emitted: it would carry the very
     /// event that may be what cannot be read.
     private static func failUnreadable(runID: String, reason: String, now: Int64, connection: SQLiteConnection) throws {
-        let error = ErrorRecord(name: "Stepwise.UnreadableRun", message: "the run cannot be replayed: \(reason)")
+        let error = ErrorRecord.unreadableRun(reason: reason)
         try connection.run(
             """
             UPDATE runs SET status = 'failed', error = ?, available_at = NULL, ended_at = ?, lease_owner = NULL
