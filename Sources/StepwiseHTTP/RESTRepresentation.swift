@@ -22,8 +22,9 @@ public enum RESTRepresentation {
         return .object(object)
     }
 
-    /// A run, with its steps when given (`GET /v1/runs/{id}`).
-    public static func run(_ run: RunRecord, steps: [StepRecord]? = nil) -> JSON {
+    /// A run, with its steps when given (`GET /v1/runs/{id}`), each with its attempts when
+    /// those are given too (``StepAttempt/timeline(steps:recorded:)``).
+    public static func run(_ run: RunRecord, steps: [StepRecord]? = nil, attempts: [StepAttempt] = []) -> JSON {
         var object: JSON.Object = [
             "id": .string(run.id.description), "function_id": .string(run.functionID), "app_id": .string(run.appID),
             "event_id": .string(run.eventID.description), "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
@@ -34,7 +35,11 @@ public enum RESTRepresentation {
         if run.status == .cancelled, let error = run.error, error.name == ErrorRecord.runCancelledName {
             object["cancel_reason"] = .string(error.message)
         }
-        if let steps { object["steps"] = .array(steps.map(step)) }
+        if let steps {
+            var byKey: [String: [StepAttempt]] = [:]
+            for attempt in attempts { byKey[attempt.key, default: []].append(attempt) }
+            object["steps"] = .array(steps.map { Self.step($0, history: byKey[$0.key] ?? []) })
+        }
         return .object(object)
     }
 
@@ -42,7 +47,10 @@ public enum RESTRepresentation {
     /// sleep's, wait's or invoke's `until` as a time; a wait's output as the event it
     /// received, and an invoke's as the invoked function's output (or its error), with the
     /// invoked run's id.
-    public static func step(_ step: StepRecord) -> JSON {
+    ///
+    /// - Parameter history: the step's attempts, each with its status, error and times, as
+    ///   `history`: what a run's timeline draws, one bar an attempt.
+    public static func step(_ step: StepRecord, history: [StepAttempt] = []) -> JSON {
         // Attempts made: the failed ones, and the one that completed it.
         let attempts = step.failedAttempts + (step.status == .completed ? 1 : 0)
         var output = step.output ?? .null
@@ -78,6 +86,14 @@ public enum RESTRepresentation {
         ]
         if let until = step.until { object["until"] = time(until) }
         if let invokedRun { object["invoked_run_id"] = .string(invokedRun.description) }
+        if !history.isEmpty {
+            object["history"] = .array(history.map { attempt in
+                [
+                    "attempt": .int(Int64(attempt.number)), "status": .string(attempt.status.rawValue),
+                    "error": attempt.error.map(error) ?? .null, "started_at": time(attempt.startedAt), "ended_at": time(attempt.endedAt),
+                ]
+            })
+        }
         return .object(object)
     }
 

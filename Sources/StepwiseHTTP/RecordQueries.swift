@@ -125,7 +125,9 @@ public struct RecordQueries: Sendable {
     /// One run, with its steps.
     public func run(_ id: String) async throws -> JSON {
         let run = try await storedRun(id)
-        return ["data": RESTRepresentation.run(run, steps: try await client.steps(ofRun: run.id))]
+        let steps = try await client.steps(ofRun: run.id)
+        let attempts = StepAttempt.timeline(steps: steps, recorded: try await client.store.attempts(runID: run.id))
+        return ["data": RESTRepresentation.run(run, steps: steps, attempts: attempts)]
     }
 
     /// Cancels a run that has not ended; a 409 when it had.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Stepwise
 @testable import StepwiseCLI
@@ -11,6 +12,39 @@ struct RunDetailsTests {
     static func isTime(_ value: JSON?) -> Bool {
         guard let text = value?.stringValue else { return false }
         return text.count == 24 && text.hasSuffix("Z") && RESTRepresentation.parseTime(text) != nil
+    }
+
+    struct Declined: Error {}
+
+    @Test("a step's history lists each attempt, the failed ones with their errors, for a timeline")
+    func stepHistory() async throws {
+        let harness = try HTTPHarness()
+        let client = harness.client
+        let tries = Mutex(0)
+        try client.createFunction(
+            id: "charge", trigger: .event("shop/checkout"), options: .init(retries: RetryPolicy(retries: 3, backoff: .constant(.seconds(1))))
+        ) { _, step in
+            try await step.run("card") { () -> String in
+                let attempt = tries.withLock { count in
+                    count += 1
+                    return count
+                }
+                if attempt < 2 { throw Declined() }
+                return "charged"
+            }
+        }
+        try await client.send(Event(name: "shop/checkout"))
+        try await harness.runUntilIdle()
+        try await withAPIServer(client: client, configuration: development) { url in
+            let runID = try #require(try await client.runs(function: "charge").first?.id)
+            let step = try #require(try await get("\(url)/v1/runs/\(runID)").json?["data"]?["steps"]?[0])
+            let history = try #require(step["history"]?.arrayValue)
+            #expect(history.map { $0["attempt"] } == [1, 2])
+            #expect(history.map { $0["status"] } == ["errored", "completed"])
+            #expect(history[0]["error"]?["name"]?.stringValue?.hasSuffix("Declined") == true && history[1]["error"] == .null)
+            #expect(history.allSatisfy { Self.isTime($0["started_at"]) && Self.isTime($0["ended_at"]) })
+            #expect(step["attempts"] == 2)
+        }
     }
 
     @Test("a sleep's and a wait's until are times; a wait shows the event it got, an invoke the invoked function's output")
