@@ -1,4 +1,3 @@
-import OrderedCollections
 
 extension StepwiseClient {
     /// Cancels a run that has not ended: it ends `cancelled` and runs no further step, and

@@ -1,5 +1,4 @@
 import Logging
-import OrderedCollections
 
 /// Replays one claimed run: calls the function's closure with the run's event and steps, and
 /// commits how the run ends (completed, retried, failed, or released on shutdown).

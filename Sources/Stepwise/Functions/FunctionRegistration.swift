@@ -95,13 +95,8 @@ public struct TriggerRegistration: Sendable, Hashable {
     /// Whether every path in `conditions` (`data.function_id`, `user.id`, `name`) has its value
     /// in `event`.
     public func conditionsHold(for event: StoredEvent) -> Bool {
-        Self.conditionsHold(conditions, name: event.name, data: event.data, user: event.user)
-    }
-
-    /// Whether every path in `conditions` has its value in the event made of these parts.
-    static func conditionsHold(_ conditions: [String: JSON], name: String, data: JSON, user: JSON?) -> Bool {
         if conditions.isEmpty { return true }
-        let envelope: JSON = ["name": .string(name), "data": data, "user": user ?? .null]
+        let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
         return conditions.allSatisfy { path, expected in envelope.value(atPath: path) == expected }
     }
 }
