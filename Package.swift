@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "Stepwise", targets: ["Stepwise"]),
         .library(name: "StepwiseTesting", targets: ["StepwiseTesting"]),
+        .library(name: "StepwisePostgres", targets: ["StepwisePostgres"]),
         .executable(name: "storefront", targets: ["Storefront"]),
         .library(name: "StepwiseHTTP", targets: ["StepwiseHTTP"]),
         .library(name: "StepwiseHTTPClient", targets: ["StepwiseHTTPClient"]),
@@ -37,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // The PostgreSQL store's driver, used by StepwisePostgres alone.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -50,6 +53,19 @@ let package = Package(
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The PostgreSQL store, for apps that run on many hosts: its own module, so that an
+        // app on SQLite builds no postgres-nio.
+        .target(
+            name: "StepwisePostgres",
+            dependencies: [
+                "Stepwise",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
@@ -160,6 +176,20 @@ let package = Package(
         .testTarget(
             name: "StepwiseConformanceTests",
             dependencies: ["Stepwise", "StepwiseTesting"],
+            swiftSettings: strictSettings
+        ),
+        // The PostgreSQL store against a real server (STEPWISE_TEST_POSTGRES_URL; `.ci/run`
+        // starts one): the conformance suite, migrations, faults.
+        .testTarget(
+            name: "StepwisePostgresTests",
+            dependencies: [
+                "Stepwise",
+                "StepwiseTesting",
+                "StepwisePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

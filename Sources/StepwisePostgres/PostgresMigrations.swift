@@ -1,0 +1,183 @@
+import Foundation
+/// The schema of a Stepwise PostgreSQL store, as numbered migrations, in a schema of its own
+/// (`stepwise` unless configured): ``PostgresStore/Configuration/schema``.
+///
+/// The schema's `schema_version` table holds how many have been applied. The store's `run()`
+/// applies the missing ones in one transaction (PostgreSQL's DDL is transactional), under a
+/// transaction-scoped advisory lock, re-reading the version inside it: ten instances starting
+/// at once migrate once, and the nine others find the work done. A schema newer than this
+/// build is refused (``PostgresStoreError/schemaTooNew(found:known:)``) rather than written
+/// with assumptions that no longer hold.
+///
+/// Teams that run their own migration tool print the SQL (`stepwise postgres schema`, or
+/// ``sql(schema:from:)``) and apply it themselves; the store then finds the version current.
+///
+/// Conventions, the same as SQLite's so that both stores read alike:
+/// - Times are `bigint` milliseconds since the epoch, as every record carries them, and come
+///   from the engine's clock (the hosts'), never the database's: see the guide's "Clocks".
+/// - JSON (event data, outputs, errors, settings) is `text`, never `jsonb`: a stored event
+///   must read back byte for byte (a retried request is compared with what it first stored),
+///   and `jsonb` reorders keys and drops duplicates.
+/// - Every text the engine compares or orders is `COLLATE "C"`: byte order and byte equality,
+///   whatever the database's locale, as in the other stores.
+public enum PostgresMigrations {
+    /// The migrations, in order; `{schema}` stands for the quoted schema name.
+    static let all: [String] = [
+        // 1: the whole schema of Stepwise's store contract, as of schema 6 in SQLite.
+        """
+        CREATE TABLE {schema}.events (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text COLLATE "C" NOT NULL UNIQUE,
+            environment text COLLATE "C" NOT NULL,
+            name text COLLATE "C" NOT NULL,
+            data text NOT NULL,
+            "user" text,
+            dedupe_id text COLLATE "C",
+            ts bigint NOT NULL,
+            v text,
+            received_at bigint NOT NULL
+        );
+        CREATE INDEX events_by_received ON {schema}.events (environment, received_at, id);
+        CREATE INDEX events_by_name ON {schema}.events (environment, name, received_at, id);
+        CREATE TABLE {schema}.event_dedupe (
+            environment text COLLATE "C" NOT NULL,
+            dedupe_id text COLLATE "C" NOT NULL,
+            event_id text COLLATE "C" NOT NULL,
+            accepted_at bigint NOT NULL,
+            PRIMARY KEY (environment, dedupe_id)
+        );
+        CREATE TABLE {schema}.functions (
+            environment text COLLATE "C" NOT NULL,
+            app_id text COLLATE "C" NOT NULL,
+            function_id text COLLATE "C" NOT NULL,
+            registered_at bigint NOT NULL,
+            settings text NOT NULL DEFAULT '{}',
+            PRIMARY KEY (environment, app_id, function_id)
+        );
+        CREATE TABLE {schema}.function_triggers (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            environment text COLLATE "C" NOT NULL,
+            app_id text COLLATE "C" NOT NULL,
+            function_id text COLLATE "C" NOT NULL,
+            pattern text COLLATE "C" NOT NULL,
+            is_prefix boolean NOT NULL,
+            conditions text,
+            FOREIGN KEY (environment, app_id, function_id) REFERENCES {schema}.functions ON DELETE CASCADE
+        );
+        CREATE INDEX function_triggers_by_function ON {schema}.function_triggers (environment, app_id, function_id);
+        CREATE TABLE {schema}.cron_schedules (
+            environment text COLLATE "C" NOT NULL,
+            app_id text COLLATE "C" NOT NULL,
+            function_id text COLLATE "C" NOT NULL,
+            expression text COLLATE "C" NOT NULL,
+            time_zone text COLLATE "C" NOT NULL,
+            next_at bigint NOT NULL,
+            PRIMARY KEY (environment, app_id, function_id, expression, time_zone),
+            FOREIGN KEY (environment, app_id, function_id) REFERENCES {schema}.functions ON DELETE CASCADE
+        );
+        CREATE INDEX cron_schedules_due ON {schema}.cron_schedules (environment, app_id, next_at);
+        CREATE TABLE {schema}.runs (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text COLLATE "C" NOT NULL UNIQUE,
+            environment text COLLATE "C" NOT NULL,
+            app_id text COLLATE "C" NOT NULL,
+            function_id text COLLATE "C" NOT NULL,
+            event_id text COLLATE "C" NOT NULL,
+            status text COLLATE "C" NOT NULL,
+            attempt integer NOT NULL DEFAULT 0,
+            available_at bigint,
+            lease_token bigint NOT NULL DEFAULT 0,
+            lease_owner text,
+            output text,
+            error text,
+            created_at bigint NOT NULL,
+            started_at bigint,
+            ended_at bigint,
+            rerun_of text COLLATE "C",
+            event_count integer NOT NULL DEFAULT 1
+        );
+        -- One run per function per event, for triggered runs: a rerun is a second on purpose.
+        CREATE UNIQUE INDEX runs_once_per_event ON {schema}.runs (environment, app_id, function_id, event_id)
+            WHERE rerun_of IS NULL;
+        -- The claim's index: only runs that have not ended, so it stays as small as the work.
+        CREATE INDEX runs_due ON {schema}.runs (environment, app_id, available_at, seq)
+            WHERE status IN ('queued', 'running', 'sleeping', 'waiting');
+        CREATE INDEX runs_by_event ON {schema}.runs (event_id);
+        CREATE INDEX runs_by_environment ON {schema}.runs (environment, id);
+        CREATE INDEX runs_by_function ON {schema}.runs (environment, function_id, id);
+        CREATE TABLE {schema}.run_events (
+            run_id text COLLATE "C" NOT NULL,
+            position integer NOT NULL,
+            event_id text COLLATE "C" NOT NULL,
+            PRIMARY KEY (run_id, position)
+        );
+        CREATE TABLE {schema}.steps (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id text COLLATE "C" NOT NULL,
+            key text COLLATE "C" NOT NULL,
+            step_id text NOT NULL,
+            kind text COLLATE "C" NOT NULL,
+            status text COLLATE "C" NOT NULL,
+            output text,
+            error text,
+            failed_attempts integer NOT NULL,
+            started_at bigint NOT NULL,
+            ended_at bigint NOT NULL,
+            UNIQUE (run_id, key)
+        );
+        CREATE TABLE {schema}.step_attempts (
+            run_id text COLLATE "C" NOT NULL,
+            key text COLLATE "C" NOT NULL,
+            attempt integer NOT NULL,
+            status text COLLATE "C" NOT NULL,
+            error text,
+            started_at bigint NOT NULL,
+            ended_at bigint NOT NULL,
+            PRIMARY KEY (run_id, key, attempt)
+        );
+        CREATE TABLE {schema}.run_waits (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            environment text COLLATE "C" NOT NULL,
+            run_id text COLLATE "C" NOT NULL,
+            kind text COLLATE "C" NOT NULL,
+            step_key text COLLATE "C" NOT NULL,
+            event_name text COLLATE "C" NOT NULL,
+            match_path text COLLATE "C",
+            match_value text COLLATE "C",
+            condition text,
+            expires_at bigint NOT NULL,
+            UNIQUE (run_id, step_key, event_name)
+        );
+        CREATE INDEX run_waits_by_match ON {schema}.run_waits (environment, event_name, match_path, match_value);
+        """,
+    ]
+
+    /// The version this build writes.
+    public static var latestVersion: Int { all.count }
+
+    /// The SQL that brings a schema at version `from` to ``latestVersion``, creating the
+    /// schema and its version table first: what `run()` executes, for teams that apply
+    /// migrations with a tool of their own.
+    public static func sql(schema: String, from version: Int = 0) -> String {
+        let quoted = PostgresIdentifier.quoted(schema)
+        var statements = [
+            "CREATE SCHEMA IF NOT EXISTS \(quoted);",
+            "CREATE TABLE IF NOT EXISTS \(quoted).schema_version (version integer NOT NULL);",
+        ]
+        for migration in all[min(max(version, 0), all.count)...] {
+            statements.append(migration.replacingOccurrences(of: "{schema}", with: quoted))
+        }
+        statements.append("DELETE FROM \(quoted).schema_version;")
+        statements.append("INSERT INTO \(quoted).schema_version (version) VALUES (\(latestVersion));")
+        return statements.joined(separator: "\n")
+    }
+}
+
+/// PostgreSQL identifiers, quoted so that any schema name is one identifier and no SQL.
+enum PostgresIdentifier {
+    /// `"name"`, with each `"` doubled, as https://www.postgresql.org/docs/15/sql-syntax-lexical.html
+    /// says: "to include a double quote, write two double quotes".
+    static func quoted(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,157 @@
+@_spi(StoreImplementation) public import Stepwise
+import PostgresNIO
+
+/// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
+extension PostgresStore {
+    public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
+        let result = try await transaction { transaction in try await commit(checkpoint, in: transaction) }
+        Self.publish(result.stored, to: checkpoint.events?.afterCommit)
+        // A run set aside (retried, released, asleep, waiting) is due again some time, and
+        // events may have started runs: workers elsewhere learn of both.
+        let movesRun: Bool = if case .none = checkpoint.transition { false } else { true }
+        if movesRun || !result.stored.isEmpty { notifier.mark(result.environment) }
+        return result.outcomes
+    }
+
+    /// The body of a checkpoint: the fence first, so that a worker that lost its lease changes
+    /// nothing; then the events (as an append), the run they start, the steps and the
+    /// transition, in the order ``Store/commit(_:)`` gives.
+    private func commit(_ checkpoint: RunCheckpoint, in transaction: PostgresTransaction) async throws -> CommitResult {
+        let lease = checkpoint.lease
+        let runID = lease.runID.description
+        // The fence: a locked read, which waits for a claim of the run that is committing and
+        // then reads its new token (a plain SELECT would take no lock and could read the row
+        // as it was before that claim). The lock holds until this transaction ends, so no
+        // claim moves the lease on between the check and the writes.
+        guard let fence = try await transaction.row("SELECT environment, lease_token, status FROM runs WHERE id = \(runID) FOR UPDATE"),
+              try fence.integer(1) == lease.token, try fence.text(2) == RunStatus.running.rawValue, let environment = try fence.text(0)
+        else { throw LeaseLostError(runID: lease.runID) }
+
+        var outcomes: [EventAppendOutcome] = []
+        var stored: [StoredEvent] = []
+        if let events = checkpoint.events {
+            outcomes = try await appendEvents(events, in: transaction, stored: &stored)
+        }
+        if let run = checkpoint.startsRun {
+            let accepted = outcomes.compactMap { $0.accepted?.id }
+            guard !accepted.isEmpty else {
+                throw PostgresStoreError.invalidCheckpoint(reason: "a checkpoint that starts a run must append at least one new event")
+            }
+            try await insertRuns([(run, accepted)], environment: environment, in: transaction)
+        }
+        try await writeSteps(checkpoint.steps, runID: runID, outcomes: outcomes, in: transaction)
+
+        let now = checkpoint.now
+        // The transition applies to the run as it is now: the events above may have changed it
+        // (a `cancelOn` its own `sendEvent` matched), as they do in the other stores.
+        switch checkpoint.transition {
+        case .none:
+            break
+        case .retry(let at, let attempt, let error):
+            try await transaction.execute(
+                """
+                UPDATE runs SET status = 'queued', available_at = \(at), attempt = \(Int64(attempt)), error = \(Self.errorText(error)),
+                    lease_owner = NULL WHERE id = \(runID)
+                """)
+        case .complete(let output):
+            try await transaction.execute(
+                """
+                UPDATE runs SET status = 'completed', output = \(output.serialized), error = NULL, available_at = NULL,
+                    ended_at = \(now), lease_owner = NULL WHERE id = \(runID)
+                """)
+        case .fail(let error, let attempt):
+            try await transaction.execute(
+                """
+                UPDATE runs SET status = 'failed', error = \(Self.errorText(error)), attempt = \(Int64(attempt)), available_at = NULL,
+                    ended_at = \(now), lease_owner = NULL WHERE id = \(runID)
+                """)
+        case .cancel(let error):
+            try await transaction.execute(
+                """
+                UPDATE runs SET status = 'cancelled', error = \(Self.errorText(error)), available_at = NULL, ended_at = \(now),
+                    lease_owner = NULL WHERE id = \(runID)
+                """)
+        case .release:
+            try await transaction.execute(
+                "UPDATE runs SET status = 'queued', available_at = \(now), lease_owner = NULL WHERE id = \(runID)")
+        case .sleep(let until):
+            try await transaction.execute(
+                "UPDATE runs SET status = 'sleeping', available_at = \(until), lease_owner = NULL WHERE id = \(runID)")
+        case .wait(let waits, let until):
+            try await insertWaits(waits.map { (lease.runID, $0) }, environment: environment, in: transaction)
+            try await transaction.execute(
+                "UPDATE runs SET status = 'waiting', available_at = \(until), lease_owner = NULL WHERE id = \(runID)")
+        }
+        // Every wait of a run ends with the run.
+        switch checkpoint.transition {
+        case .complete, .fail, .cancel:
+            try await transaction.execute("DELETE FROM run_waits WHERE run_id = \(runID)")
+        case .none, .retry, .release, .sleep, .wait:
+            break
+        }
+        return CommitResult(outcomes: outcomes, stored: stored, environment: environment)
+    }
+
+    /// What a checkpoint's transaction did.
+    struct CommitResult: Sendable {
+        var outcomes: [EventAppendOutcome]
+        var stored: [StoredEvent]
+        var environment: String
+    }
+
+    /// Writes a checkpoint's steps in one statement, their attempts in another, and drops the
+    /// waits of those that end theirs.
+    private func writeSteps(_ writes: [StepWrite], runID: String, outcomes: [EventAppendOutcome], in transaction: PostgresTransaction)
+        async throws
+    {
+        guard !writes.isEmpty else { return }
+        // One row per key, the last write winning, at its key's first place: a statement's
+        // ON CONFLICT may not touch one row twice.
+        var steps: [StepRecord] = []
+        var positions: [String: Int] = [:]
+        for write in writes {
+            let step = write.resolved(appended: outcomes)
+            if let position = positions[step.key] {
+                steps[position] = step
+            } else {
+                positions[step.key] = steps.count
+                steps.append(step)
+            }
+        }
+        try await transaction.execute(
+            """
+            INSERT INTO steps (run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at)
+            SELECT \(runID), key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at
+            FROM unnest(\(steps.map(\.key))::text[], \(steps.map(\.stepID))::text[], \(steps.map(\.kind.rawValue))::text[],
+                        \(steps.map(\.status.rawValue))::text[], \(NullableTextArray(steps.map { $0.output?.serialized }))::text[],
+                        \(NullableTextArray(steps.map { Self.errorText($0.error) }))::text[], \(steps.map { Int64($0.failedAttempts) })::integer[],
+                        \(steps.map(\.startedAt))::bigint[], \(steps.map(\.endedAt))::bigint[])
+                WITH ORDINALITY AS s (key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at, position)
+            ORDER BY position
+            ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error,
+                failed_attempts = excluded.failed_attempts, ended_at = excluded.ended_at
+            """)
+        var attempts: [StepAttempt] = []
+        for attempt in writes.compactMap(\.attempt) {
+            attempts.removeAll { $0.key == attempt.key && $0.number == attempt.number }
+            attempts.append(attempt)
+        }
+        if !attempts.isEmpty {
+            try await transaction.execute(
+                """
+                INSERT INTO step_attempts (run_id, key, attempt, status, error, started_at, ended_at)
+                SELECT \(runID), key, attempt, status, error, started_at, ended_at
+                FROM unnest(\(attempts.map(\.key))::text[], \(attempts.map { Int64($0.number) })::integer[],
+                            \(attempts.map(\.status.rawValue))::text[], \(NullableTextArray(attempts.map { Self.errorText($0.error) }))::text[],
+                            \(attempts.map(\.startedAt))::bigint[], \(attempts.map(\.endedAt))::bigint[])
+                    AS a (key, attempt, status, error, started_at, ended_at)
+                ON CONFLICT (run_id, key, attempt) DO UPDATE SET status = excluded.status, error = excluded.error,
+                    started_at = excluded.started_at, ended_at = excluded.ended_at
+                """)
+        }
+        let endingWaits = writes.filter(\.endsWaits).map(\.record.key)
+        if !endingWaits.isEmpty {
+            try await transaction.execute("DELETE FROM run_waits WHERE run_id = \(runID) AND step_key = ANY(\(endingWaits)::text[])")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Stepwise
+@testable import StepwisePostgres
+import Testing
+
+/// The PostgreSQL server the tests use: `STEPWISE_TEST_POSTGRES_URL`, which `.ci/run` sets
+/// after starting a throwaway server. Without it the tests are skipped on a developer's
+/// machine, and fail under `CI=true`: CI never goes green by skipping.
+enum PostgresTestServer {
+    static let url = ProcessInfo.processInfo.environment["STEPWISE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// Whether the PostgreSQL tests run: a server is named, or CI requires one (and then
+    /// ``configuration(schema:)`` fails each test, saying why).
+    static var enabled: Bool { url != nil || isCI }
+
+    static var logger: Logger {
+        var logger = Logger(label: "stepwise.postgres.tests")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// The server's configuration with a schema of the test's own.
+    static func configuration(schema: String = uniqueSchema()) throws -> PostgresStore.Configuration {
+        guard let url else {
+            throw PostgresTestSetupError(
+                message: "CI=true but STEPWISE_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL before the tests")
+        }
+        var configuration = try PostgresStore.Configuration(url: url)
+        configuration.schema = schema
+        configuration.poolSize = 8
+        return configuration
+    }
+
+    static func uniqueSchema(_ prefix: String = "test") -> String {
+        "stepwise_\(prefix)_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
+    }
+
+    /// Runs `body` with a started store in a schema of its own, dropped afterwards.
+    static func withStore<Result: Sendable>(
+        _ configuration: PostgresStore.Configuration? = nil, _ body: @Sendable (PostgresStore) async throws -> Result
+    ) async throws -> Result {
+        let configuration = try configuration ?? self.configuration()
+        let store = try PostgresStore(configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            try await store.waitUntilReady()
+            let result: Result
+            do {
+                result = try await body(store)
+            } catch {
+                try? await dropSchema(configuration.schema, store: store)
+                group.cancelAll()
+                throw error
+            }
+            try await dropSchema(configuration.schema, store: store)
+            group.cancelAll()
+            return result
+        }
+    }
+
+    static func dropSchema(_ schema: String, store: PostgresStore) async throws {
+        try await store.client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(PostgresIdentifier.quoted(schema)) CASCADE"))
+    }
+}
+
+struct PostgresTestSetupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
