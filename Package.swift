@@ -220,7 +220,9 @@ let package = Package(
 // The Swift code blocks of README.md and Docs/, one program per page, copied by
 // Scripts/doc-snippets.py (whose --check in .ci/run fails when a copy is stale) and compiled
 // here, so that every block compiles as pasted into a user's main.swift. Never run.
-let documentedPages = ["README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI"]
+let documentedPages = [
+    "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL",
+]
 package.targets += documentedPages.map { page in
     .executableTarget(
         name: "DocSnippets\(page)",
@@ -229,6 +231,7 @@ package.targets += documentedPages.map { page in
             "StepwiseTesting",
             "StepwiseHTTP",
             "StepwiseHTTPClient",
+            "StepwisePostgres",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

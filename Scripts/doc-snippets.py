@@ -27,6 +27,7 @@ PAGES = {
     "Docs/Guides/FunctionsAndSteps.md": "FunctionsAndSteps",
     "Docs/Guides/SleepsWaitsInvokeAndCancellation.md": "SleepsWaitsInvokeAndCancellation",
     "Docs/Guides/EventAPIAndCLI.md": "EventAPIAndCLI",
+    "Docs/Guides/RunningOnPostgreSQL.md": "RunningOnPostgreSQL",
 }
 
 
