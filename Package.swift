@@ -163,6 +163,7 @@ let package = Package(
             name: "StepwiseTests",
             dependencies: [
                 "Stepwise",
+                "StepwisePostgres",
                 "StepwiseTesting",
                 "StepwiseTestChild",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -18,12 +18,16 @@ struct TemporaryDirectory: ~Copyable {
 }
 
 /// The store a test gets when it asks for none: SQLite in memory, or, with
-/// `STEPWISE_TEST_STORE=in-memory` in the environment, StepwiseTesting's `InMemoryStore`, so
-/// that the engine's tests can be run on the second store too
+/// `STEPWISE_TEST_STORE=in-memory` in the environment, StepwiseTesting's `InMemoryStore`, or
+/// with `STEPWISE_TEST_STORE=postgres`, a ``PostgresTestStore`` on the server of
+/// `STEPWISE_TEST_POSTGRES_URL`, so that the engine's tests can be run on every store
 /// (`STEPWISE_TEST_STORE=in-memory swift test --filter StepwiseTests`).
 func freshTestStore() throws -> any Store {
     if ProcessInfo.processInfo.environment["STEPWISE_TEST_STORE"] == "in-memory" {
         return InMemoryStore()
+    }
+    if ProcessInfo.processInfo.environment["STEPWISE_TEST_STORE"] == "postgres" {
+        return try PostgresTestStore()
     }
     return try SQLiteStore(.init(path: nil))
 }
