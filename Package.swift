@@ -137,6 +137,8 @@ let package = Package(
             name: "StepwiseBench",
             dependencies: [
                 "Stepwise",
+                "StepwisePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "StepwiseHTTP",
                 "StepwiseHTTPClient",
                 "CSQLite",

@@ -27,7 +27,10 @@ struct IngestCommand: AsyncParsableCommand {
     func run() async throws {
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
-        reporter.header("ingest (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
+        let postgres = options.store == .postgres ? try BenchPostgres(url: options.postgresURL, durability: options.durability) : nil
+        defer { postgres?.stop() }
+        reporter.header(
+            "ingest\(postgres == nil ? "" : " on PostgreSQL") (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
 
         let workloads: [(metric: String, events: Int, batchSize: Int, senders: Int)] = [
             ("single", singles, 1, 1),
@@ -41,9 +44,19 @@ struct IngestCommand: AsyncParsableCommand {
             for _ in 0..<options.rounds {
                 // The baseline commits one row a transaction for single and concurrent8 alike:
                 // what a plain SQLite app pays per durable event.
+                if let postgres {
+                    baselineRates.append(try await postgres.rawInsertRate(
+                        events: workload.events, perTransaction: workload.batchSize, connections: workload.senders,
+                        data: Self.payload.serialized, durability: options.durability))
+                    stepwiseRates.append(try await postgres.withStore(durability: options.durability) { store in
+                        try await stepwiseRate(events: workload.events, batchSize: workload.batchSize, senders: workload.senders, store: store)
+                    })
+                    continue
+                }
                 baselineRates.append(try await baselineRate(events: workload.events, perTransaction: workload.batchSize, workspace: workspace))
                 stepwiseRates.append(try await stepwiseRate(
-                    events: workload.events, batchSize: workload.batchSize, senders: workload.senders, workspace: workspace))
+                    events: workload.events, batchSize: workload.batchSize, senders: workload.senders,
+                    store: try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))))
             }
             reporter.report(Measurement(
                 workload: "ingest", metric: workload.metric, value: median(stepwiseRates), unit: "events/s",
@@ -65,8 +78,7 @@ struct IngestCommand: AsyncParsableCommand {
         return Double(events) / seconds
     }
 
-    private func stepwiseRate(events: Int, batchSize: Int, senders: Int, workspace: Workspace) async throws -> Double {
-        let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))
+    private func stepwiseRate(events: Int, batchSize: Int, senders: Int, store: any Store) async throws -> Double {
         let client = StepwiseClient(id: "bench", store: store)
         let event = Event(name: "storefront/cart.checkout.completed", data: Self.payload)
         let perSender = events / senders

@@ -27,6 +27,10 @@ struct StepsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if options.store == .postgres {
+            try await runOnPostgres()
+            return
+        }
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
         reporter.header("steps (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
@@ -58,7 +62,11 @@ struct StepsCommand: AsyncParsableCommand {
     /// A client with the benchmark function (10 steps, each returning a small struct) and a
     /// one-step function for latency, and a running worker.
     private func engine(workspace: Workspace, concurrency: Int) throws -> (StepwiseClient, Worker) {
-        let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))
+        try engine(store: try SQLiteStore(.init(path: workspace.freshPath(), durability: durability)), concurrency: concurrency)
+    }
+
+    /// The benchmark's functions on `store`, and a worker of `concurrency` runs.
+    func engine(store: any Store, concurrency: Int) throws -> (StepwiseClient, Worker) {
         let client = StepwiseClient(id: "bench", store: store)
         try client.createFunction(id: "ten-steps", trigger: .event("bench/ten-steps")) { event, step in
             var last = Line(index: 0, label: "")
@@ -79,7 +87,11 @@ struct StepsCommand: AsyncParsableCommand {
     /// the timed part is the engine alone: claiming, replaying, checkpointing each step, and
     /// ending each run.
     private func stepsRate(runs: Int, inFlight: Int, workspace: Workspace) async throws -> Double {
-        let (client, worker) = try engine(workspace: workspace, concurrency: inFlight)
+        try await stepsRate(runs: runs, inFlight: inFlight, engine: try engine(workspace: workspace, concurrency: inFlight))
+    }
+
+    func stepsRate(runs: Int, inFlight: Int, engine: (StepwiseClient, Worker)) async throws -> Double {
+        let (client, worker) = engine
         try await client.registerFunctions()
         var sent = 0
         while sent < runs {
@@ -102,7 +114,11 @@ struct StepsCommand: AsyncParsableCommand {
     }
 
     private func sendToFinishLatencies(runs: Int, workspace: Workspace) async throws -> [Double] {
-        let (client, worker) = try engine(workspace: workspace, concurrency: 16)
+        try await sendToFinishLatencies(runs: runs, engine: try engine(workspace: workspace, concurrency: 16))
+    }
+
+    func sendToFinishLatencies(runs: Int, engine: (StepwiseClient, Worker)) async throws -> [Double] {
+        let (client, worker) = engine
         try await client.registerFunctions()
         let finished = client.subscribe(to: "stepwise/function.finished", bufferSize: 100_000)
         let service = Task { try await worker.run() }

@@ -7,7 +7,10 @@ struct StepwiseBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stepwise-bench",
         abstract: "Benchmarks Stepwise against raw SQLite measured in the same run.",
-        subcommands: [IngestCommand.self, StepsCommand.self, SleepersCommand.self, WaitCommand.self, HTTPCommand.self, HostileCommand.self]
+        subcommands: [
+            IngestCommand.self, StepsCommand.self, SleepersCommand.self, WaitCommand.self, HTTPCommand.self, HostileCommand.self,
+            WakeWorkerCommand.self,
+        ]
     )
 }
 
@@ -24,6 +27,16 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: "Directory for the benchmark's database files (a fresh temporary one by default).")
     var directory: String?
+
+    @Option(help: "The store measured: sqlite, or postgres (against raw postgres-nio commits to the same server).")
+    var store: StoreOption = .sqlite
+
+    @Option(help: "The PostgreSQL server for --store postgres; without it the bench starts a throwaway PostgreSQL 15 of its own.")
+    var postgresURL: String?
+}
+
+enum StoreOption: String, ExpressibleByArgument, CaseIterable {
+    case sqlite, postgres
 }
 
 enum DurabilityOption: String, ExpressibleByArgument, CaseIterable {
