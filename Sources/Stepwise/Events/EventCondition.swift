@@ -54,10 +54,13 @@ public struct EventCondition: Sendable, Hashable, CustomStringConvertible {
 
 /// Why a condition could not be read.
 public struct EventConditionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The condition as it was given.
     public let condition: String
     /// The character offset (0-based) at which reading stopped.
     public let offset: Int
+    /// What was expected there, as ``ExpressionParseError/reason`` says it.
     public let reason: String
+    /// The condition, the offset and the reason in one line, for a definition error.
     public var description: String {
         // Cut short like ExpressionParseError's: a stored condition can be megabytes long.
         let shown = condition.prefix(200)

@@ -10,10 +10,13 @@ public struct ExpressionEvaluationError: Error, Sendable, Hashable, CustomString
     /// What went wrong, such as "'+' cannot add a string and a number".
     public let reason: String
 
+    /// An error as the evaluator reports it; public so that a store or engine outside this
+    /// module can record one in the same shape.
     public init(expression: String, reason: String) {
         self.expression = expression
         self.reason = reason
     }
 
+    /// The problem and the expression in one line, as an admission record keeps it.
     public var description: String { "\(reason), evaluating \(ExpressionParseError.quoted(expression))" }
 }

@@ -15,12 +15,15 @@ public struct ExpressionParseError: Error, Sendable, Hashable, CustomStringConve
     /// What went wrong there, such as "expected ')'" or "unknown function 'lower'".
     public let reason: String
 
+    /// An error as the parser reports it; public so that tests and other front ends (a
+    /// definition read over HTTP) can build the same error to compare or rethrow.
     public init(expression: String, position: Int, reason: String) {
         self.expression = expression
         self.position = position
         self.reason = reason
     }
 
+    /// The reason, the position and the expression in one line, for a definition error.
     public var description: String { "\(reason) at \(position) in \(Self.quoted(expression))" }
 
     /// The text in double quotes, cut short when long: a message quoting a whole kilobyte of
