@@ -152,6 +152,19 @@ struct ExpressionParsingTests {
         #expect(throws: ExpressionParseError.self) { try EventExpression(parsing: "event.data.x == '\(big)'") }
     }
 
+    @Test("lists nested in lists are not scanned again and again: refusing them stays linear in the text")
+    func nestedScans() {
+        // 128 lists, none closed, over 1 MB of text JSON allows: each list would scan to the
+        // end, 128 MB in all (about 20 s in a debug build); bounded, it is 2 MB.
+        let text = String(repeating: "[", count: 128) + String(repeating: "1 ", count: 500_000)
+        var refused = false
+        let elapsed = ContinuousClock().measure {
+            do { _ = try EventCondition(text) } catch { refused = true }
+        }
+        #expect(refused)
+        #expect(elapsed < .seconds(3), "refused in \(elapsed)")
+    }
+
     /// A generator of the same numbers on every run, so that a failure can be replayed.
     struct SplitMix64: RandomNumberGenerator {
         var state: UInt64

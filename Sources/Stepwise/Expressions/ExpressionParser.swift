@@ -23,6 +23,8 @@ struct ExpressionParser {
     private var position = 0
     /// Levels of nesting entered; the expression itself is level 0.
     private var nesting = -1
+    /// How many more bytes ``jsonLiteral()`` may scan in all.
+    private var jsonScanBudget: Int
 
     /// Parses `text`, whose paths may start only at one of `roots`.
     static func parse(_ text: String, roots: [String], limits: ExpressionLimits) throws(ExpressionParseError) -> ExpressionNode {
@@ -35,6 +37,7 @@ struct ExpressionParser {
         self.bytes = text.utf8.count <= limits.maximumLength ? Array(text.utf8) : []
         self.roots = roots
         self.limits = limits
+        self.jsonScanBudget = 2 * bytes.count + 1024
     }
 
     // MARK: - Errors
@@ -390,12 +393,19 @@ struct ExpressionParser {
     /// by the JSON parser: a payload may nest deeper than expressions may, and JSON text
     /// means the same as a literal in this language. `nil` when the text from here is not
     /// a JSON array or object, which is then read as a list or map of expressions.
+    ///
+    /// Finding where the JSON ends costs a scan, and a list of expressions nested in another
+    /// is scanned again: a byte JSON does not allow outside a string (the `v` of `event`)
+    /// ends a scan at once, and a budget of twice the text ends all scanning, so that the
+    /// parse stays linear in the text whatever it holds.
     private mutating func jsonLiteral() -> JSON? {
         // Find the matching bracket without recursing, skipping JSON strings.
+        let start = position
         var depth = 0
-        var index = position
+        var index = start
         var inString = false
-        while index < bytes.count {
+        defer { jsonScanBudget -= index - start }
+        while index < bytes.count, index - start < jsonScanBudget {
             let byte = bytes[index]
             if inString {
                 if byte == UInt8(ascii: "\\") {
@@ -406,17 +416,22 @@ struct ExpressionParser {
             } else {
                 switch byte {
                 case UInt8(ascii: "\""): inString = true
-                case UInt8(ascii: "'"): return nil
                 case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1
                 case UInt8(ascii: "]"), UInt8(ascii: "}"):
                     depth -= 1
                     if depth == 0 {
-                        let candidate = String(decoding: bytes[position...index], as: UTF8.self)
+                        let candidate = String(decoding: bytes[start...index], as: UTF8.self)
                         guard let value = try? JSON(parsing: candidate) else { return nil }
                         position = index + 1
                         return value
                     }
-                default: break
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: ":"), UInt8(ascii: ","),
+                     UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "e"),
+                     UInt8(ascii: "E"), UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "u"), UInt8(ascii: "f"), UInt8(ascii: "a"),
+                     UInt8(ascii: "l"), UInt8(ascii: "s"), UInt8(ascii: "n"):
+                    break
+                default:
+                    return nil
                 }
             }
             index += 1
