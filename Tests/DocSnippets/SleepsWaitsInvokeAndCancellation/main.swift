@@ -44,7 +44,7 @@ try stepwise.createFunction(id: "big-spender", trigger: .event("app/user.signup"
     return order?.data["total"] ?? nil
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:91
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:93
 struct PriceRequest: Codable, Sendable { let sku: String }
 struct Quote: Codable, Sendable { let sku: String; let cents: Int }
 
@@ -58,12 +58,12 @@ try stepwise.createFunction(id: "quote-cart", trigger: .event("storefront/cart.u
     return quote.cents
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:120
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:122
 if let runID = try await stepwise.runs(function: "onboarding-drip", status: .sleeping, limit: 1).first?.id {
     try await stepwise.cancelRun(runID)   // false if it had already ended
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:128
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:130
 try stepwise.createFunction(
     id: "abandoned-cart-reminder",
     trigger: .event("storefront/cart.abandoned"),
@@ -73,7 +73,7 @@ try stepwise.createFunction(
     try await step.perform("send-reminder") { try await mailer.nudge(event.data) }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:145
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:147
 try stepwise.createFunction(
     id: "trial-reminder",
     trigger: .event("billing/trial.started"),
@@ -83,7 +83,7 @@ try stepwise.createFunction(
     try await step.perform("send-reminder") { try await mailer.nudge(event.data) }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:166
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:168
 try stepwise.createFunction(
     id: "charge",
     trigger: .event("billing/invoice.due"),
@@ -92,12 +92,12 @@ try stepwise.createFunction(
     try await step.run("charge-card") { event.data["amount"]?.intValue ?? 0 }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:183
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:185
 try stepwise.createFunction(id: "nightly-report", trigger: .cron("0 2 * * *", timeZone: "Europe/Paris")) { event, step in
     try await step.run("build-report") { "report for \(event.data["scheduled_at"] ?? nil)" }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:201
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:203
 struct Users: Sendable { func load(_ id: String) async throws -> String { "Ada" } }
 struct Orders: Sendable { func recent(_ id: String) async throws -> [Int] { [1999, 4200] } }
 let users = Users()
