@@ -6,13 +6,15 @@ import PostgresNIO
 extension PostgresStore {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
-        let (claimed, unreadable) = try await transaction { transaction in
-            // One statement: the due runs, locked as they are found, skipping those another
-            // claimer holds ("provides an inconsistent view of the data, so it is not suitable
-            // for general purpose work, but can be used to avoid lock contention with multiple
-            // consumers accessing a queue-like table": the SELECT docs), then moved on to a new
-            // lease. `due.status` is the status the run was claimed out of.
-            let rows = try await transaction.rows(
+        let runColumns = Self.runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        // One statement, its own transaction, one round trip, whether it finds runs or none:
+        // the due runs, locked as they are found, skipping those another claimer holds
+        // ("provides an inconsistent view of the data, so it is not suitable for general
+        // purpose work, but can be used to avoid lock contention with multiple consumers
+        // accessing a queue-like table": the SELECT docs), moved on to a new lease, each with
+        // its events and steps as JSON. `due.status` is the status it was claimed out of.
+        let rows = try await read { transaction in
+            try await transaction.rows(
                 """
                 WITH due AS (
                     SELECT id, status FROM runs
@@ -22,77 +24,121 @@ extension PostgresStore {
                     ORDER BY available_at, seq
                     LIMIT \(Int64(request.limit))
                     FOR UPDATE SKIP LOCKED
+                ), claimed AS (
+                    UPDATE runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = \(request.owner),
+                        available_at = \(request.now + request.leaseDuration), started_at = coalesce(r.started_at, \(request.now))
+                    FROM due WHERE r.id = due.id
+                    RETURNING \(unescaped: runColumns), due.status AS claimed_from, r.available_at AS due_order, r.seq
                 )
-                UPDATE runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = \(request.owner),
-                    available_at = \(request.now + request.leaseDuration), started_at = coalesce(r.started_at, \(request.now))
-                FROM due WHERE r.id = due.id
-                RETURNING \(unescaped: Self.runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")), due.status
+                SELECT c.*,
+                    (SELECT json_agg(json_build_array(e.id, e.environment, e.name, e.data, e."user", e.dedupe_id, e.ts, e.v, e.received_at)
+                                     ORDER BY l.position)
+                     FROM (SELECT c.event_id AS event_id, 0 AS position WHERE c.event_count = 1
+                           UNION ALL
+                           SELECT re.event_id, re.position FROM run_events re WHERE re.run_id = c.id AND c.event_count > 1) l
+                     JOIN events e ON e.id = l.event_id)::text AS events,
+                    (SELECT json_agg(json_build_array(s.key, s.step_id, s.kind, s.status, s.output, s.error, s.failed_attempts,
+                                                      s.started_at, s.ended_at) ORDER BY s.seq)
+                     FROM steps s WHERE s.run_id = c.id)::text AS steps
+                FROM claimed c
+                ORDER BY c.seq
                 """)
-            var runs: [(record: RunRecord, token: Int64, claimedFrom: RunStatus)] = []
-            for row in rows {
-                let record = try Self.runRecord(row)
-                runs.append((record, try row.integer(15), try row.text(16).flatMap(RunStatus.init(rawValue:)) ?? .queued))
-            }
-            guard !runs.isEmpty else { return ([ClaimedRun](), [RunID]()) }
-            let ids = runs.map(\.record.id.description)
-            // Their events (the first, or a batch's in order) and their steps, two statements
-            // for all of them.
-            let eventRows = try await transaction.rows(
-                """
-                SELECT r.id, \(unescaped: Self.eventColumns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
-                FROM runs r
-                LEFT JOIN run_events re ON re.run_id = r.id
-                JOIN events e ON e.id = coalesce(re.event_id, r.event_id)
-                WHERE r.id = ANY(\(ids)::text[])
-                ORDER BY r.id, re.position
-                """)
-            var events: [RunID: [Result<StoredEvent, any Error>]] = [:]
-            for row in eventRows {
-                guard let runID = try row.text(0).flatMap(RunID.init) else { continue }
-                events[runID, default: []].append(Result { try Self.storedEvent(row, offset: 1) })
-            }
-            var steps: [RunID: [Result<StepRecord, any Error>]] = [:]
-            for row in try await transaction.rows(
-                "SELECT \(unescaped: Self.stepColumns) FROM steps WHERE run_id = ANY(\(ids)::text[]) ORDER BY seq")
-            {
-                guard let runID = try row.text(0).flatMap(RunID.init) else { continue }
-                steps[runID, default: []].append(Result { try Self.stepRecord(row, strict: true) })
-            }
-            var claimed: [ClaimedRun] = []
-            var unreadable: [(RunID, String)] = []
-            for run in runs {
-                let id = run.record.id
-                do {
-                    let runEvents = try (events[id] ?? []).map { try $0.get() }
-                    guard let first = runEvents.first, runEvents.count == run.record.eventCount else {
-                        throw PostgresStoreError.corruptRow(table: "events", reason: "an event of run \(id) is missing")
-                    }
-                    let runSteps = try (steps[id] ?? []).map { try $0.get() }
-                    claimed.append(ClaimedRun(
-                        run: run.record, lease: RunLease(runID: id, token: run.token, owner: request.owner), event: first, events: runEvents,
-                        steps: Dictionary(runSteps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }), claimedFrom: run.claimedFrom,
-                        claimedAt: request.now))
-                } catch {
-                    unreadable.append((id, "\(error)"))
+        }
+        var claimed: [ClaimedRun] = []
+        var unreadable: [(lease: RunLease, reason: String)] = []
+        for row in rows {
+            let record = try Self.runRecord(row)
+            let lease = RunLease(runID: record.id, token: try row.integer(15), owner: request.owner)
+            do {
+                let events = try Self.claimedEvents(try row.text(19), run: record)
+                guard let first = events.first, events.count == record.eventCount else {
+                    throw PostgresStoreError.corruptRow(table: "events", reason: "an event of run \(record.id) is missing")
                 }
+                let steps = try Self.claimedSteps(try row.text(20), runID: record.id)
+                claimed.append(ClaimedRun(
+                    run: record, lease: lease, event: first, events: events,
+                    steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
+                    claimedFrom: try row.text(16).flatMap(RunStatus.init(rawValue:)) ?? .queued, claimedAt: request.now))
+            } catch {
+                unreadable.append((lease, "\(error)"))
             }
-            // A run whose event or steps cannot be read cannot be replayed: it fails here,
-            // alone, and the others are claimed (DESIGN.md, invariant 7).
-            for (id, reason) in unreadable {
+        }
+        if !unreadable.isEmpty {
+            try await failUnreadable(unreadable, now: request.now)
+        }
+        return claimed
+    }
+
+    /// Fails runs whose event or steps cannot be read: they cannot be replayed, and must not
+    /// keep the others of their app queued (DESIGN.md, invariant 7). Fenced by the lease the
+    /// claim just took, in a transaction of its own right after it; a crash in between leaves
+    /// the run claimed, and its next claim fails it.
+    private func failUnreadable(_ runs: [(lease: RunLease, reason: String)], now: Int64) async throws {
+        try await transaction { transaction in
+            for (lease, reason) in runs {
                 try await transaction.execute(
                     """
                     UPDATE runs SET status = 'failed', error = \(Self.errorText(.unreadableRun(reason: reason))), available_at = NULL,
-                        ended_at = \(request.now)
-                    WHERE id = \(id.description)
+                        ended_at = \(now), lease_owner = NULL
+                    WHERE id = \(lease.runID.description) AND lease_token = \(lease.token)
                     """)
-                try await transaction.execute("DELETE FROM run_waits WHERE run_id = \(id.description)")
+                try await transaction.execute("DELETE FROM run_waits WHERE run_id = \(lease.runID.description)")
             }
-            return (claimed, unreadable.map(\.0))
         }
-        if !unreadable.isEmpty {
-            logger.error("stepwise.postgres failed unreadable runs", metadata: ["runs": "\(unreadable.map(\.description))"])
+        logger.error("stepwise.postgres failed unreadable runs", metadata: ["runs": "\(runs.map(\.lease.runID.description))"])
+    }
+
+    /// A claimed run's events from the claim's JSON: `[id, environment, name, data, user,
+    /// dedupe_id, ts, v, received_at]` each, `data` and `user` as the stored text.
+    static func claimedEvents(_ text: String?, run: RunRecord) throws -> [StoredEvent] {
+        guard let text else { return [] }
+        guard let rows = try JSON(parsing: text).arrayValue else {
+            throw PostgresStoreError.corruptRow(table: "events", reason: "the events of run \(run.id) do not read")
         }
-        return claimed
+        return try rows.map { row in
+            guard let id = row[0]?.stringValue.flatMap(EventID.init), let dataText = row[3]?.stringValue else {
+                throw PostgresStoreError.corruptRow(table: "events", reason: "an event of run \(run.id) has no id or data")
+            }
+            let data: JSON
+            do { data = try JSON(parsing: dataText) } catch {
+                throw PostgresStoreError.corruptRow(table: "events", reason: "the data of event \(id) is not JSON: \(error)")
+            }
+            var user: JSON?
+            if let userText = row[4]?.stringValue {
+                do { user = try JSON(parsing: userText) } catch {
+                    throw PostgresStoreError.corruptRow(table: "events", reason: "the user of event \(id) is not JSON: \(error)")
+                }
+            }
+            return StoredEvent(
+                id: id, environment: row[1]?.stringValue ?? "", name: row[2]?.stringValue ?? "", data: data, user: user,
+                dedupeID: row[5]?.stringValue, ts: row[6]?.intValue ?? 0, v: row[7]?.stringValue, receivedAt: row[8]?.intValue ?? 0)
+        }
+    }
+
+    /// A claimed run's steps from the claim's JSON: `[key, step_id, kind, status, output,
+    /// error, failed_attempts, started_at, ended_at]` each, in the order first recorded. Strict:
+    /// a step whose output does not read makes the run unreadable.
+    static func claimedSteps(_ text: String?, runID: RunID) throws -> [StepRecord] {
+        guard let text else { return [] }
+        guard let rows = try JSON(parsing: text).arrayValue else {
+            throw PostgresStoreError.corruptRow(table: "steps", reason: "the steps of run \(runID) do not read")
+        }
+        return try rows.map { row in
+            guard let key = row[0]?.stringValue, let stepID = row[1]?.stringValue,
+                  let kind = row[2]?.stringValue.flatMap(StepKind.init(rawValue:)),
+                  let status = row[3]?.stringValue.flatMap(StepStatus.init(rawValue:))
+            else { throw PostgresStoreError.corruptRow(table: "steps", reason: "a key, kind or status of run \(runID) does not parse") }
+            var output: JSON?
+            if let outputText = row[4]?.stringValue {
+                do { output = try JSON(parsing: outputText) } catch {
+                    throw PostgresStoreError.corruptRow(table: "steps", reason: "the output of step \(key) of run \(runID) could not be read: \(error)")
+                }
+            }
+            return StepRecord(
+                runID: runID, key: key, stepID: stepID, kind: kind, status: status, output: output,
+                error: errorRecord(row[5]?.stringValue), failedAttempts: Int(row[6]?.intValue ?? 0), startedAt: row[7]?.intValue ?? 0,
+                endedAt: row[8]?.intValue ?? 0)
+        }
     }
 
     public func renew(_ leases: [RunLease], until: Int64) async throws -> [RunLease] {
