@@ -79,6 +79,7 @@ let package = Package(
             name: "Storefront",
             dependencies: [
                 "Stepwise",
+                "StepwisePostgres",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
