@@ -79,6 +79,7 @@ let package = Package(
             name: "Storefront",
             dependencies: [
                 "Stepwise",
+                "StepwisePostgres",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -122,7 +123,10 @@ let package = Package(
                 "Stepwise",
                 "StepwiseHTTP",
                 "StepwiseHTTPClient",
+                "StepwisePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // A TCP probe of a PostgreSQL server before its pool is started (StoreStartup).
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -205,6 +209,9 @@ let package = Package(
                 "StepwiseHTTPClient",
                 "StepwiseCLI",
                 "StepwiseTestChild",
+                // The `stepwise --postgres` tests run a worker on the same database in process.
+                "StepwisePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

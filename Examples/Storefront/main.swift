@@ -1,17 +1,22 @@
 // The storefront example: a worker process for an online store.
 //
 //     swift run storefront [--serve] [path/to/database.db]   (default: .stepwise/dev.db)
+//     swift run storefront [--serve] --postgres postgres://user@host:5432/db?schema=stepwise
 //
 // It defines the store's background functions, starts a worker, sends the events of
 // Inngest's "Sending events" page, and prints what happens: one checkout fans out to three
 // functions, one of them sends an event (exactly once) that triggers a fourth, and one fails
 // once and is retried. It exits when every run is done; with --serve it keeps serving until
 // Ctrl-C, and `stepwise send` (or any process on the same file) can feed it events.
+//
+// With --postgres it runs on a PostgreSQL server instead, as every host of a deployment
+// would: the same functions and events, with `stepwise --postgres URL` to look at them.
 
 import Foundation
 import Logging
 import ServiceLifecycle
 import Stepwise
+import StepwisePostgres
 import Synchronization
 
 /// The data of a checkout event; the functions below receive it decoded.
@@ -29,14 +34,41 @@ struct Receipt: Codable, Sendable {
 var arguments = Array(CommandLine.arguments.dropFirst())
 let serve = arguments.contains("--serve")
 arguments.removeAll { $0 == "--serve" }
-// The file `stepwise dev` and the other `stepwise` commands use when given no --db, so that
-// `stepwise runs list` shows what this example did.
-let path = arguments.first ?? ".stepwise/dev.db"
-print("storefront: database \(path)")
+var postgresURL: String?
+if let flag = arguments.firstIndex(of: "--postgres") {
+    guard arguments.indices.contains(flag + 1) else {
+        FileHandle.standardError.write(Data("storefront: --postgres needs a URL, such as postgres://user@127.0.0.1:5432/db\n".utf8))
+        exit(64)
+    }
+    postgresURL = arguments[flag + 1]
+    arguments.removeSubrange(flag...(flag + 1))
+}
 
 var logger = Logger(label: "storefront")
 logger.logLevel = .warning
-let stepwise = StepwiseClient(id: "acme-storefront-app", store: try .sqlite(path: path), logger: logger)
+
+/// The store, and the one that must run as a service first (PostgreSQL's pool), if any.
+let store: any Store
+let storeService: PostgresStore?
+if let postgresURL {
+    do {
+        let postgres = try PostgresStore(try PostgresStore.Configuration(url: postgresURL), logger: logger)
+        print("storefront: database \(postgres.configuration.serverDescription), schema \(postgres.configuration.schema)")
+        store = postgres
+        storeService = postgres
+    } catch {
+        FileHandle.standardError.write(Data("storefront: \(error)\n".utf8))
+        exit(64)
+    }
+} else {
+    // The file `stepwise dev` and the other `stepwise` commands use when given no --db, so
+    // that `stepwise runs list` shows what this example did.
+    let path = arguments.first ?? ".stepwise/dev.db"
+    print("storefront: database \(path)")
+    store = try SQLiteStore.sqlite(path: path)
+    storeService = nil
+}
+let stepwise = StepwiseClient(id: "acme-storefront-app", store: store, logger: logger)
 let quickRetries = RetryPolicy(retries: 3, backoff: .constant(.milliseconds(300)))
 
 // 1. Fan-out: three functions triggered by the same event.
@@ -108,9 +140,15 @@ func hasUnfinishedRuns() async throws -> Bool {
 }
 
 let worker = stepwise.worker(.init(pollInterval: .milliseconds(200)))
-let services = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+// The store first: a group stops its services in reverse order, so the pool outlives the worker.
+var serviceList: [any Service] = []
+if let storeService { serviceList.append(storeService) }
+serviceList.append(worker)
+let services = ServiceGroup(services: serviceList, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 
 let demo = Task {
+    // The group starts the store beside this task; nothing is stored before it is open.
+    try await storeService?.waitUntilReady()
     try await stepwise.registerFunctions()
 
     print("sending storefront/cart.checkout.completed")
@@ -155,6 +193,12 @@ let demo = Task {
     await services.triggerGracefulShutdown()
 }
 
-try await services.run()
-try await demo.value
+do {
+    try await services.run()
+    try await demo.value
+} catch {
+    // A server that cannot be reached, say: said in words, with a non-zero exit.
+    FileHandle.standardError.write(Data("storefront: \(error)\n".utf8))
+    exit(1)
+}
 printer.cancel()

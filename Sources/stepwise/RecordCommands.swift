@@ -30,7 +30,7 @@ struct SendCommand: AsyncParsableCommand {
         let event = Event(
             name: name, data: try object(data, "data"), user: try user.map { EventPayload(json: try object($0, "user")) }, id: id, ts: ts)
         do {
-            let ids = try await target.target().send([event])
+            let ids = try await target.withTarget { try await $0.send([event]) }
             print(ids.first?.description ?? "")
         } catch let error as EventValidationError {
             throw CLIError("the event is not valid: \(error)")
@@ -74,7 +74,9 @@ struct EventsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let page = try await target.target().events(name: name, since: since, until: until, limit: listing.limit, cursor: listing.cursor)
+            let page = try await target.withTarget { target in
+                try await target.events(name: name, since: since, until: until, limit: listing.limit, cursor: listing.cursor)
+            }
             Output.listing(page, json: listing.json, columns: ["internal_id", "name", "received_at", "id"])
         }
     }
@@ -88,9 +90,7 @@ struct EventsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let target = try target.target()
-            let event = try await target.event(id)
-            let runs = try await target.runsOfEvent(id)
+            let (event, runs) = try await target.withTarget { target in (try await target.event(id), try await target.runsOfEvent(id)) }
             var data = event["data"]?.objectValue ?? [:]
             data["runs"] = runs["data"] ?? .array([])
             print(Output.pretty(.object(data)))
@@ -115,7 +115,9 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let page = try await target.target().runs(function: function, status: status, limit: listing.limit, cursor: listing.cursor)
+            let page = try await target.withTarget { target in
+                try await target.runs(function: function, status: status, limit: listing.limit, cursor: listing.cursor)
+            }
             Output.listing(page, json: listing.json, columns: ["id", "function_id", "status", "created_at", "ended_at"])
         }
     }
@@ -129,7 +131,8 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            print(Output.pretty(try await target.target().run(id)["data"] ?? .null))
+            let run = try await target.withTarget { try await $0.run(id) }
+            print(Output.pretty(run["data"] ?? .null))
         }
     }
 
@@ -142,7 +145,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let run = try await target.target().cancel(id)
+            let run = try await target.withTarget { try await $0.cancel(id) }
             print("cancelled \(Output.printable(run["data"]?["id"]?.stringValue ?? id))")
         }
     }
@@ -156,7 +159,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let run = try await target.target().rerun(id)
+            let run = try await target.withTarget { try await $0.rerun(id) }
             print(Output.printable(run["data"]?["id"]?.stringValue ?? ""))
         }
     }
@@ -176,7 +179,7 @@ struct FunctionsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let functions = try await target.target().functions()
+            let functions = try await target.withTarget { try await $0.functions() }
             // One row a function; its triggers and schedules, joined, in one column.
             let rows = (functions["data"]?.arrayValue ?? []).map { function -> JSON in
                 let triggers = (function["triggers"]?.arrayValue ?? []).compactMap(\.stringValue)

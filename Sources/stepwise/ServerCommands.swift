@@ -3,13 +3,21 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Stepwise
 import StepwiseHTTP
+import StepwisePostgres
 
 /// Options both servers take.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "The database file; created if missing (dev: \(DatabaseFile.defaultPath) by default; serve: required).")
+    @Option(help: "The database file; created if missing (dev: \(DatabaseFile.defaultPath) by default; serve: this or --postgres).")
     var db: String?
+
+    @Option(help: """
+        A PostgreSQL database instead of a file, as postgres://user:password@host:port/database?schema=stepwise; \
+        its schema is created if missing (default: $\(StoreLocation.postgresVariable)).
+        """)
+    var postgres: String?
 
     @Option(help: "The address to listen on.")
     var host: String = "127.0.0.1"
@@ -30,6 +38,7 @@ struct ServerOptions: ParsableArguments {
     var maxConnections: Int?
 
     func validate() throws {
+        try StoreLocation.refuseTwo([("--db", db), ("--postgres", postgres)])
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port)") }
         for (name, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout), ("--body-timeout", bodyTimeout)] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be more than 0 and at most 86400 seconds, not \(value)") }
@@ -37,6 +46,11 @@ struct ServerOptions: ParsableArguments {
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1, not \(maxConnections)")
         }
+    }
+
+    /// The store --postgres, --db or $STEPWISE_POSTGRES_URL names, in that order; `nil` when none does.
+    func location() throws -> StoreLocation? {
+        try StoreLocation.chosen(db: db, postgres: postgres, variables: ProcessInfo.processInfo.environment)
     }
 
     /// The limits the options give.
@@ -57,7 +71,7 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: true)
-        try await Server.run(options, database: options.db ?? DatabaseFile.defaultPath, configuration: configuration, mode: "development")
+        try await Server.run(options, store: options.location() ?? .file(DatabaseFile.defaultPath), configuration: configuration, mode: "development")
     }
 }
 
@@ -79,18 +93,26 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError("stepwise serve will not start without keys:\n  " + missing.joined(separator: "\n  "))
         }
         // No default: production data must not land in the development server's file by accident.
-        guard let database = options.db else {
-            throw ValidationError("stepwise serve needs --db PATH: the database file to serve")
+        guard let location = try options.location() else {
+            throw ValidationError(
+                "stepwise serve needs --db PATH (a database file) or --postgres URL (a PostgreSQL database, also $\(StoreLocation.postgresVariable))")
         }
-        try await Server.run(options, database: database, configuration: configuration, mode: "production")
+        try await Server.run(options, store: location, configuration: configuration, mode: "production")
     }
 }
 
 enum Server {
-    static func run(_ options: ServerOptions, database: String, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
+    /// Serves the APIs over `location`'s store until SIGINT or SIGTERM. A PostgreSQL store runs
+    /// as a service of the same group, listed first so that it stops last, and the HTTP server
+    /// starts once the store is open: the "listening" line means requests will be served, and a
+    /// server that cannot be reached ends the command with its error instead of a server that
+    /// answers every request with a failure.
+    static func run(_ options: ServerOptions, store location: StoreLocation, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
         var logger = Logger(label: "stepwise")
         logger.logLevel = .info
-        let store = try DatabaseFile.openStore(database, create: true)
+        let (store, lifecycle) = try location.open(create: true, logger: logger)
+        if let lifecycle { try await StoreStartup.probe(lifecycle.configuration) }
+        let database = location.description
         let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
         let limits = options.limits
@@ -105,6 +127,31 @@ enum Server {
                 FileHandle.standardOutput.write(Data(line.utf8))
             },
             logger: logger)
-        try await app.runService()
+        var services: [any Service] = []
+        if let lifecycle {
+            services = [lifecycle, AfterStoreOpens(store: lifecycle, service: app)]
+        } else {
+            services = [app]
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// A service that starts once a PostgreSQL store serves requests, and fails with the store's
+/// error when it never will (or not within `StoreStartup.openingLimit`), which ends the group.
+struct AfterStoreOpens: Service {
+    let store: PostgresStore
+    let service: any Service
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await StoreStartup.waitUntilOpen(store, server: store.configuration.serverDescription)
+            }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            return  // Ctrl-C while the store was opening: nothing to serve, nothing failed.
+        }
+        try await service.run()
     }
 }

@@ -64,7 +64,8 @@ func runCommand(_ executable: URL, _ arguments: [String], environment: [String: 
     process.executableURL = executable
     process.arguments = arguments
     var variables = ProcessInfo.processInfo.environment
-    for name in ["STEPWISE_EVENT_KEYS", "INNGEST_EVENT_KEY", "STEPWISE_SIGNING_KEY", "INNGEST_SIGNING_KEY", "STEPWISE_EVENT_KEY"] {
+    // STEPWISE_POSTGRES_URL too: it would move the commands given no --db onto PostgreSQL.
+    for name in ["STEPWISE_EVENT_KEYS", "INNGEST_EVENT_KEY", "STEPWISE_SIGNING_KEY", "INNGEST_SIGNING_KEY", "STEPWISE_EVENT_KEY", "STEPWISE_POSTGRES_URL"] {
         variables[name] = nil
     }
     process.environment = variables.merging(environment) { $1 }

@@ -1,7 +1,7 @@
 // Generated from Docs/Guides/EventAPIAndCLI.md by Scripts/doc-snippets.py: edit the page, then run
 // python3 Scripts/doc-snippets.py
 
-// Docs/Guides/EventAPIAndCLI.md:207
+// Docs/Guides/EventAPIAndCLI.md:266
 import Foundation
 import Hummingbird
 import Logging
@@ -29,7 +29,7 @@ let app = Application(router: router, configuration: .init(address: .hostname("0
 try await ServiceGroup(services: [stepwise.worker(), app], gracefulShutdownSignals: [.sigterm, .sigint],
                        logger: logger).run()
 
-// Docs/Guides/EventAPIAndCLI.md:259
+// Docs/Guides/EventAPIAndCLI.md:318
 import Stepwise
 import StepwiseHTTPClient
 
@@ -41,7 +41,7 @@ func checkoutCompleted(cartID: String, events: some EventSender) async throws {
 let sender = try HTTPEventSender(configuration: .fromEnvironment())
 try await checkoutCompleted(cartID: "ed12c8bde", events: sender)
 
-// Docs/Guides/EventAPIAndCLI.md:296
+// Docs/Guides/EventAPIAndCLI.md:355
 let events = [Event(name: "storefront/coupon.used", data: ["code": "WELCOME10"])]
 do {
     try await sender.send(events)
@@ -56,7 +56,7 @@ do {
     logger.error("unreachable after \(attempts) attempts: \(lastFailure)")
 }
 
-// Docs/Guides/EventAPIAndCLI.md:383
+// Docs/Guides/EventAPIAndCLI.md:442
 // `stepwise` as in the mounting example above.
 let limits = StepwiseServerLimits(headerTimeout: .seconds(10), idleTimeout: .seconds(60), bodyTimeout: .seconds(60))
 let guardedRouter = Router()
