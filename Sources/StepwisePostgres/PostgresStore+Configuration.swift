@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PostgresNIO
 
 extension PostgresStore {
@@ -165,6 +166,25 @@ extension PostgresStore {
             var parameters = [("search_path", PostgresIdentifier.quoted(schema))]
             if durability == .normal { parameters.append(("synchronous_commit", "off")) }
             configuration.options.additionalStartupParameters = parameters
+            return configuration
+        }
+
+        /// The same server and settings for a single connection of postgres-nio's.
+        func connectionConfiguration() throws -> PostgresConnection.Configuration {
+            var configuration: PostgresConnection.Configuration
+            switch endpoint {
+            case .tcp(let host, let port):
+                let connectionTLS: PostgresConnection.Configuration.TLS =
+                    switch tls {
+                    case .disable: .disable
+                    case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                    case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                    }
+                configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: connectionTLS)
+            case .unixSocket(let path):
+                configuration = .init(unixSocketPath: path, username: username, password: password, database: database)
+            }
+            configuration.options.additionalStartupParameters = clientConfiguration().options.additionalStartupParameters
             return configuration
         }
 

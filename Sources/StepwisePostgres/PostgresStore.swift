@@ -30,13 +30,14 @@ public final class PostgresStore: Store, StoreLifecycle {
     let listeners = PostgresListeners()
     /// The `LISTEN`/`NOTIFY` channel of this store's schema.
     let channel: String
-    private let state = Mutex(State.notStarted(waiters: []))
+    private let state = Mutex(State.notStarted(waiters: [:]))
 
     enum State {
-        case notStarted(waiters: [CheckedContinuation<Void, any Error>])
+        case notStarted(waiters: [Int: CheckedContinuation<Void, any Error>])
         case ready
         case stopped(any Error)
     }
+    private let nextWaiter = Atomic<Int>(0)
 
     /// Makes the store; nothing connects until ``run()``.
     ///
@@ -63,6 +64,7 @@ public final class PostgresStore: Store, StoreLifecycle {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             do {
+                try await probe()
                 try await migrate()
             } catch {
                 let failure = PostgresStoreError(startingWith: error, configuration: configuration)
@@ -85,20 +87,48 @@ public final class PostgresStore: Store, StoreLifecycle {
     }
 
     public func waitUntilReady() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let resume: Result<Void, any Error>? = state.withLock { state in
-                switch state {
-                case .notStarted(var waiters):
-                    waiters.append(continuation)
-                    state = .notStarted(waiters: waiters)
-                    return nil
-                case .ready:
-                    return .success(())
-                case .stopped(let error):
-                    return .failure(error)
+        let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).oldValue
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resume: Result<Void, any Error>? = state.withLock { state in
+                    switch state {
+                    case .notStarted(var waiters):
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        waiters[id] = continuation
+                        state = .notStarted(waiters: waiters)
+                        return nil
+                    case .ready:
+                        return .success(())
+                    case .stopped(let error):
+                        return .failure(error)
+                    }
                 }
+                if let resume { continuation.resume(with: resume) }
             }
-            if let resume { continuation.resume(with: resume) }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard case .notStarted(var waiters) = state, let waiter = waiters.removeValue(forKey: id) else { return nil }
+                state = .notStarted(waiters: waiters)
+                return waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Opens one connection of its own before the pool starts work, so that a server that
+    /// is not there (a wrong host or port, a refused login, a missing database) fails `run()`
+    /// within the connect timeout, with the server's or the system's reason. Left to the
+    /// pool, the first request would wait while it retries, until its circuit breaker gives up
+    /// a minute later, naming only itself.
+    private func probe() async throws {
+        do {
+            var connection = try configuration.connectionConfiguration()
+            connection.options.connectTimeout = .nanoseconds(
+                configuration.connectTimeout.components.seconds * 1_000_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
+            let opened = try await PostgresConnection.connect(configuration: connection, id: 0, logger: logger)
+            try? await opened.close()
+        } catch {
+            throw PostgresStoreError.unreachable(server: configuration.serverDescription, reason: PostgresStoreError.reason(error))
         }
     }
 
@@ -106,7 +136,7 @@ public final class PostgresStore: Store, StoreLifecycle {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             guard case .notStarted(let waiters) = state else { return [] }
             state = .ready
-            return waiters
+            return Array(waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
@@ -114,7 +144,7 @@ public final class PostgresStore: Store, StoreLifecycle {
     private func finish(with error: any Error) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             let waiters: [CheckedContinuation<Void, any Error>]
-            if case .notStarted(let pending) = state { waiters = pending } else { waiters = [] }
+            if case .notStarted(let pending) = state { waiters = Array(pending.values) } else { waiters = [] }
             state = .stopped(error)
             return waiters
         }
