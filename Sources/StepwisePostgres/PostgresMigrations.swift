@@ -150,6 +150,14 @@ public enum PostgresMigrations {
         );
         CREATE INDEX run_waits_by_match ON {schema}.run_waits (environment, event_name, match_path, match_value);
         """,
+        // 2: a version per environment, moved on by every registration: an append checks,
+        // in its one statement, that the triggers it fanned out with are still current.
+        """
+        CREATE TABLE {schema}.registry_versions (
+            environment text COLLATE "C" PRIMARY KEY,
+            version bigint NOT NULL
+        );
+        """,
     ]
 
     /// The version this build writes.

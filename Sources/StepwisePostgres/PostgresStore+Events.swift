@@ -3,6 +3,11 @@ import PostgresNIO
 
 extension PostgresStore {
     public func append(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
+        if let outcomes = try await appendInOneStatement(batch) {
+            Self.publish(outcomes.compactMap(\.accepted), to: batch.afterCommit)
+            if !outcomes.isEmpty { notifier.mark(batch.environment) }
+            return outcomes
+        }
         let result = try await transaction { transaction in
             var stored: [StoredEvent] = []
             let outcomes = try await appendEvents(batch, in: transaction, stored: &stored)
@@ -11,6 +16,99 @@ extension PostgresStore {
         Self.publish(result.stored, to: batch.afterCommit)
         if !result.stored.isEmpty { notifier.mark(batch.environment) }
         return result.outcomes
+    }
+
+    /// The hot path of ingest: a batch with no seed and no dedupe id, in an environment where
+    /// no run waits for an event, as one statement, its own transaction. The events are
+    /// fanned out with the environment's triggers as last read, and the statement writes only
+    /// if the environment's registry version is still the one they were read at and no wait
+    /// has appeared (`guard`): otherwise it writes nothing and the batch takes the general
+    /// path, a transaction that reads both anew.
+    ///
+    /// - Returns: the outcomes, or `nil` when the batch must take the general path.
+    private func appendInOneStatement(_ batch: EventBatch) async throws -> [EventAppendOutcome]? {
+        guard batch.idSeed == nil, !batch.events.isEmpty, !batch.events.contains(where: { $0.dedupeID != nil }) else { return nil }
+        let environment = batch.environment
+        guard !environmentsWithWaits.withLock({ $0.contains(environment) }) else { return nil }
+        let cached: CachedTriggers
+        if let known = triggerCache.withLock({ $0[environment] }) {
+            cached = known
+        } else {
+            cached = try await read { transaction in
+                let version = try await transaction.row(
+                    "SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
+                return CachedTriggers(version: version, index: try await triggerIndex(environment: environment, in: transaction))
+            }
+            triggerCache.withLock { $0[environment] = cached }
+        }
+        var accepted: [AcceptedEvent] = []
+        var runs: [(run: NewRun, eventID: EventID)] = []
+        for event in batch.events {
+            let stored = StoredEvent(
+                id: EventID(idGenerator.next(milliseconds: batch.receivedAt)), environment: environment, name: event.name, data: event.data,
+                user: event.user, dedupeID: nil, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+            accepted.append(AcceptedEvent(event: stored, dataText: event.dataText, userText: event.userText))
+            for target in cached.index.targets(for: stored) {
+                let run = NewRun.triggered(
+                    id: RunID(idGenerator.next(milliseconds: stored.receivedAt)), appID: target.appID, functionID: target.functionID,
+                    settings: target.settings, by: stored)
+                runs.append((run, stored.id))
+            }
+        }
+        // A run's cancelOn waits for the events after the one that started it: in a batch of
+        // several, the general path resolves them in order.
+        let waits = runs.flatMap { run in run.run.waits.map { (run.run.id, $0) } }
+        guard waits.isEmpty || batch.events.count == 1 else { return nil }
+
+        let events = accepted.map(\.event)
+        let row = try await read { transaction in
+            try await transaction.row(
+                """
+                WITH guard AS (
+                    SELECT 1 WHERE coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0) = \(cached.version)
+                      AND NOT EXISTS (SELECT 1 FROM run_waits WHERE environment = \(environment))
+                ), inserted_events AS (
+                    INSERT INTO events (id, environment, name, data, "user", dedupe_id, ts, v, received_at)
+                    SELECT id, \(environment), name, data, "user", NULL, ts, v, \(batch.receivedAt)
+                    FROM unnest(\(events.map(\.id.description))::text[], \(events.map(\.name))::text[], \(accepted.map(\.dataText))::text[],
+                                \(NullableTextArray(accepted.map(\.userText)))::text[], \(events.map(\.ts))::bigint[],
+                                \(NullableTextArray(events.map(\.v)))::text[]) WITH ORDINALITY AS e (id, name, data, "user", ts, v, position)
+                    WHERE EXISTS (SELECT 1 FROM guard)
+                    ORDER BY position
+                ), inserted_runs AS (
+                    INSERT INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at)
+                    SELECT id, \(environment), app_id, function_id, event_id, 'queued', available_at, created_at
+                    FROM unnest(\(runs.map(\.run.id.description))::text[], \(runs.map(\.run.appID))::text[], \(runs.map(\.run.functionID))::text[],
+                                \(runs.map(\.eventID.description))::text[], \(runs.map(\.run.availableAt))::bigint[],
+                                \(runs.map(\.run.createdAt))::bigint[])
+                        WITH ORDINALITY AS r (id, app_id, function_id, event_id, available_at, created_at, position)
+                    WHERE EXISTS (SELECT 1 FROM guard)
+                    ORDER BY position
+                ), inserted_waits AS (
+                    INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+                    SELECT \(environment), run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at
+                    FROM unnest(\(waits.map(\.0.description))::text[], \(waits.map(\.1.kind.rawValue))::text[], \(waits.map(\.1.stepKey))::text[],
+                                \(waits.map(\.1.eventName))::text[], \(NullableTextArray(waits.map(\.1.matchPath)))::text[],
+                                \(NullableTextArray(waits.map { $0.1.matchValue?.serialized }))::text[],
+                                \(NullableTextArray(waits.map { $0.1.condition?.description }))::text[], \(waits.map(\.1.expiresAt))::bigint[])
+                        AS w (run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+                    WHERE EXISTS (SELECT 1 FROM guard)
+                    ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
+                )
+                SELECT EXISTS (SELECT 1 FROM guard), coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0)
+                """)
+        }
+        guard let row, try row[0].decode(Bool.self) else {
+            if try row?.integer(1) == cached.version {
+                // Runs wait for events here: the general path resolves them.
+                environmentsWithWaits.withLock { _ = $0.insert(environment) }
+            } else {
+                // Another process registered functions: read them anew.
+                triggerCache.withLock { _ = $0.removeValue(forKey: environment) }
+            }
+            return nil
+        }
+        return events.map(EventAppendOutcome.accepted)
     }
 
     /// What a transaction that appends events did: its batch's outcomes, and every event it
@@ -117,7 +215,11 @@ extension PostgresStore {
         let inserted = try await insertRuns(runs, environment: environment, in: transaction)
         let newWaits = runs.contains { inserted.contains($0.run.id) && !$0.run.waits.isEmpty }
         var mayResolve = newWaits
-        if !mayResolve { mayResolve = try await hasWaits(environment: environment, in: transaction) }
+        if !mayResolve {
+            mayResolve = try await hasWaits(environment: environment, in: transaction)
+            // None waits any more: the environment's appends may take the one-statement path.
+            if !mayResolve { environmentsWithWaits.withLock { _ = $0.remove(environment) } }
+        }
         guard mayResolve else {
             stored += events
             return outcomes

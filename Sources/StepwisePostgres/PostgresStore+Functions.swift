@@ -12,6 +12,13 @@ extension PostgresStore {
             // waits here for the first to commit.
             try await transaction.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(\(environment + "\u{1F}" + app), 1))")
+            // Appends that fanned out with the triggers as they were see the version move on,
+            // and read them again.
+            try await transaction.execute(
+                """
+                INSERT INTO registry_versions (environment, version) VALUES (\(environment), 1)
+                ON CONFLICT (environment) DO UPDATE SET version = registry_versions.version + 1
+                """)
             if registration.isCompleteSet {
                 try await transaction.execute(
                     """
@@ -62,6 +69,7 @@ extension PostgresStore {
                 }
             }
         }
+        triggerCache.withLock { _ = $0.removeValue(forKey: registration.environment) }
     }
 
     public func functions(environment: String) async throws -> [FunctionRecord] {

@@ -28,9 +28,20 @@ public final class PostgresStore: Store, StoreLifecycle {
     let idGenerator: ULIDGenerator
     let notifier = PostgresNotifier()
     let listeners = PostgresListeners()
+    /// Each environment's triggers as last read, with the registry version they were read
+    /// at: an append fans out with them and checks the version in its statement.
+    let triggerCache = Mutex<[String: CachedTriggers]>([:])
+    /// Environments where an append last found runs waiting for events: their appends take
+    /// the general path, which resolves waits, until one finds none waiting.
+    let environmentsWithWaits = Mutex<Set<String>>([])
     /// The `LISTEN`/`NOTIFY` channel of this store's schema.
     let channel: String
     private let state = Mutex(State.notStarted(waiters: [:]))
+
+    struct CachedTriggers: Sendable {
+        let version: Int64
+        let index: TriggerIndex
+    }
 
     enum State {
         case notStarted(waiters: [Int: CheckedContinuation<Void, any Error>])
