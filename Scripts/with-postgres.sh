@@ -68,8 +68,10 @@ postgres_start() {
     fi
     rm -f "$POSTGRES_DATA.initdb.log"
     # -w: pg_ctl returns once the server accepts connections (or fails after -t seconds).
+    # max_connections=600: the engine's tests on PostgreSQL (STEPWISE_TEST_STORE=postgres) make
+    # a hundred stores in one process, each with up to two pooled connections and a listener.
     if ! postgres_as_owner "$bin/pg_ctl" -D "$POSTGRES_DATA" -l "$POSTGRES_DATA/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $POSTGRES_DATA" start >/dev/null; then
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $POSTGRES_DATA -c max_connections=600" start >/dev/null; then
         echo "with-postgres: the server did not start on 127.0.0.1:$port; its log:" >&2
         cat "$POSTGRES_DATA/server.log" >&2 || true
         rm -rf "$POSTGRES_DATA"

@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// The store runs until the test process exits, and its schema is left behind: this is for
 /// a throwaway server (`.ci/run` starts one, with `max_connections` raised for the hundred
-/// stores a run makes, each of up to four connections and a listener).
+/// stores a run makes, each of up to two connections and a listener).
 final class PostgresTestStore: Store, StoreChangeFeed {
     private let base: PostgresStore
     private let started = Mutex(false)
@@ -19,7 +19,7 @@ final class PostgresTestStore: Store, StoreChangeFeed {
     init() throws {
         var configuration = try PostgresStore.Configuration(url: ProcessInfo.processInfo.environment["STEPWISE_TEST_POSTGRES_URL"] ?? "")
         configuration.schema = "engine_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
-        configuration.poolSize = 4
+        configuration.poolSize = 2
         var logger = Logger(label: "stepwise.tests.postgres")
         logger.logLevel = .critical
         base = try PostgresStore(configuration, logger: logger)
