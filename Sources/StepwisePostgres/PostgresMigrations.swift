@@ -9,7 +9,7 @@ import Foundation
 /// build is refused (``PostgresStoreError/schemaTooNew(found:known:)``) rather than written
 /// with assumptions that no longer hold.
 ///
-/// Teams that run their own migration tool print the SQL (`stepwise postgres schema`, or
+/// Teams that run their own migration tool print the SQL (`stepwise postgres-schema`, or
 /// ``sql(schema:from:)``) and apply it themselves; the store then finds the version current.
 ///
 /// Conventions, the same as SQLite's so that both stores read alike:
