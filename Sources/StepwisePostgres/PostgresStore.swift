@@ -63,6 +63,7 @@ public final class PostgresStore: Store, StoreLifecycle {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             do {
+                try await firstConnection()
                 try await migrate()
             } catch {
                 let failure = PostgresStoreError(startingWith: error, configuration: configuration)
@@ -81,6 +82,37 @@ public final class PostgresStore: Store, StoreLifecycle {
             finish(with: CancellationError())
             listeners.finishAll()
             group.cancelAll()
+        }
+    }
+
+    /// Returns once the pool has opened a connection; throws
+    /// ``PostgresStoreError/unreachable(server:reason:)`` when it opened none within the
+    /// configuration's `connectTimeout`.
+    ///
+    /// postgres-nio's pool does not fail a request while it cannot connect: it queues it and
+    /// retries with backoff until its circuit breaker trips, a minute after the first failure
+    /// (`ConnectionPoolConfiguration.circuitBreakerTripAfter`, which `PostgresClient` does not
+    /// expose). Without this bound, a store whose server is down would look as if it were
+    /// starting for that minute, and `run()` would not say why.
+    private func firstConnection() async throws {
+        let timeout = configuration.connectTimeout
+        let connected = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.client.withConnection { _ in }
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        guard connected else {
+            throw PostgresStoreError.unreachable(
+                server: configuration.serverDescription,
+                reason: "no connection opened within \(timeout) (the connect timeout): refused, timed out or the login rejected; "
+                    + "the store's logger has each attempt's error at info level")
         }
     }
 
