@@ -10,10 +10,33 @@ struct PostgresTransaction: Sendable {
     let connection: PostgresConnection
     let logger: Logger
 
+    /// Refuses to send a statement on a connection that has closed: postgres-nio 1.33.2 hands
+    /// the statement to the channel with no promise (`channel.write(…, promise: nil)` in
+    /// `PostgresConnection.query`), and on a channel closed and torn down that write is
+    /// dropped, so the query never completes and the call hangs for ever, holding the
+    /// caller's slot. Seen when the server restarted: a statement failed as its connection
+    /// dropped, and the `ROLLBACK` after it hung. Nothing was sent, so nothing of the
+    /// transaction committed: transient, even in place of a `COMMIT`.
+    ///
+    /// A connection that closes between this check and the write can still hang (a window
+    /// of microseconds, against the whole time a transaction waits between statements).
+    func ensureOpen() throws {
+        if connection.isClosed {
+            throw PostgresStoreError.transactionFailed(reason: "the connection to the server had closed before the statement was sent")
+        }
+    }
+
+    /// A statement's rows, as they come.
+    @discardableResult
+    func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try ensureOpen()
+        return try await connection.query(query, logger: logger)
+    }
+
     /// The rows a statement returns, read whole: every statement here returns few.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         var rows: [PostgresRandomAccessRow] = []
-        for try await row in try await connection.query(query, logger: logger) {
+        for try await row in try await self.query(query) {
             rows.append(row.makeRandomAccess())
         }
         return rows
@@ -27,6 +50,7 @@ struct PostgresTransaction: Sendable {
     /// Runs a statement; returns how many rows it inserted, updated or deleted.
     @discardableResult
     func execute(_ query: PostgresQuery) async throws -> Int {
+        try ensureOpen()
         let result = try await connection.query(query, logger: logger).get()
         return result.metadata.rows ?? 0
     }
@@ -46,7 +70,7 @@ extension PostgresStore {
             return try await client.withConnection { connection in
                 let transaction = PostgresTransaction(connection: connection, logger: logger)
                 do {
-                    try await connection.query("BEGIN", logger: logger)
+                    try await transaction.query("BEGIN")
                 } catch {
                     throw Self.failure(error, committing: false)
                 }
@@ -54,11 +78,11 @@ extension PostgresStore {
                 do {
                     result = try await body(transaction)
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await transaction.query("ROLLBACK")
                     throw Self.failure(error, committing: false)
                 }
                 do {
-                    try await connection.query("COMMIT", logger: logger)
+                    try await transaction.query("COMMIT")
                 } catch {
                     throw Self.failure(error, committing: true)
                 }
