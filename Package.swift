@@ -158,11 +158,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // A child process for the tests that kill a real process with SIGKILL.
+        // A child process for the tests that kill a real process with SIGKILL, on SQLite or
+        // (`--postgres URL`) on PostgreSQL.
         .executableTarget(
             name: "StepwiseTestChild",
             dependencies: [
                 "Stepwise",
+                "StepwisePostgres",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/StepwiseTestChild",
@@ -189,17 +192,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The PostgreSQL store against a real server (STEPWISE_TEST_POSTGRES_URL; `.ci/run`
-        // starts one): the conformance suite, migrations, faults.
+        // starts one): the conformance suite, migrations, faults, and worker processes
+        // (StepwiseTestChild) killed and stopped on one database.
         .testTarget(
             name: "StepwisePostgresTests",
             dependencies: [
                 "Stepwise",
                 "StepwiseTesting",
                 "StepwisePostgres",
+                "StepwiseTestChild",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

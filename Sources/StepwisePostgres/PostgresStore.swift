@@ -28,6 +28,8 @@ public final class PostgresStore: Store, StoreLifecycle {
     let idGenerator: ULIDGenerator
     let notifier = PostgresNotifier()
     let listeners = PostgresListeners()
+    /// The statements waiting on each connection, failed when it closes.
+    let watch = PostgresConnectionWatch()
     /// Each environment's triggers as last read, with the registry version they were read
     /// at: an append fans out with them and checks the version in its statement.
     let triggerCache = Mutex<[String: CachedTriggers]>([:])

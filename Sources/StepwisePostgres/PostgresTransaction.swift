@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import Stepwise
+import Synchronization
 
 /// One transaction on one pooled connection: what every requirement of the store runs in.
 ///
@@ -9,14 +10,40 @@ import Stepwise
 struct PostgresTransaction: Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    let watch: PostgresConnectionWatch
+
+    /// Refuses to send a statement on a connection that has closed: postgres-nio 1.33.2 hands
+    /// the statement to the channel with no promise (`channel.write(…, promise: nil)` in
+    /// `PostgresConnection.query`), and on a channel closed and torn down that write is
+    /// dropped, so the query never completes and the call hangs for ever, holding the
+    /// caller's slot. Seen when the server restarted: a statement failed as its connection
+    /// dropped, and the `ROLLBACK` after it hung. Nothing was sent, so nothing of the
+    /// transaction committed: transient, even in place of a `COMMIT`.
+    func ensureOpen() throws {
+        if connection.isClosed {
+            throw PostgresStoreError.transactionFailed(reason: "the connection to the server had closed before the statement was sent")
+        }
+    }
+
+    /// Runs a statement and collects its rows, failing it when its connection closes while it
+    /// waits ("the statement was sent, the connection closed") rather than waiting for ever
+    /// for an answer a dropped write will never bring: the window the check above leaves,
+    /// between it and the write, closed by ``PostgresConnectionWatch``.
+    @discardableResult
+    func run(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        try ensureOpen()
+        let promise = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        let token = watch.add(promise, on: connection)
+        defer { watch.remove(token, on: connection) }
+        // Closed since the check, and its watcher already run: fail now, or never.
+        if connection.isClosed { promise.fail(PostgresConnectionClosed()) }
+        connection.query(query, logger: logger).cascade(to: promise)
+        return try await promise.futureResult.get()
+    }
 
     /// The rows a statement returns, read whole: every statement here returns few.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        var rows: [PostgresRandomAccessRow] = []
-        for try await row in try await connection.query(query, logger: logger) {
-            rows.append(row.makeRandomAccess())
-        }
-        return rows
+        try await run(query).rows.map { $0.makeRandomAccess() }
     }
 
     /// The first row a statement returns, if any.
@@ -27,8 +54,49 @@ struct PostgresTransaction: Sendable {
     /// Runs a statement; returns how many rows it inserted, updated or deleted.
     @discardableResult
     func execute(_ query: PostgresQuery) async throws -> Int {
-        let result = try await connection.query(query, logger: logger).get()
-        return result.metadata.rows ?? 0
+        try await run(query).metadata.rows ?? 0
+    }
+}
+
+/// The connection closed while a statement waited for its answer: whether the server got it
+/// is unknown (a `COMMIT`'s outcome too).
+struct PostgresConnectionClosed: Error {}
+
+/// The statements waiting on each connection, failed together when it closes: one close
+/// callback per connection, registered once, rather than one per statement, which a
+/// connection serving millions of statements would pile up until it closed.
+final class PostgresConnectionWatch: Sendable {
+    private struct Entry {
+        var next = 0
+        var waiting: [Int: EventLoopPromise<PostgresQueryResult>] = [:]
+    }
+    private let entries = Mutex<[PostgresConnection.ID: Entry]>([:])
+
+    /// Adds a waiting statement's promise; returns the token that removes it.
+    func add(_ promise: EventLoopPromise<PostgresQueryResult>, on connection: PostgresConnection) -> Int {
+        let (token, isNew) = entries.withLock { entries -> (Int, Bool) in
+            let isNew = entries[connection.id] == nil
+            var entry = entries[connection.id] ?? Entry()
+            let token = entry.next
+            entry.next += 1
+            entry.waiting[token] = promise
+            entries[connection.id] = entry
+            return (token, isNew)
+        }
+        if isNew {
+            let id = connection.id
+            connection.closeFuture.whenComplete { [weak self] _ in
+                let waiting = self?.entries.withLock { $0.removeValue(forKey: id) }?.waiting.values ?? [:].values
+                for promise in waiting { promise.fail(PostgresConnectionClosed()) }
+            }
+        }
+        return token
+    }
+
+    func remove(_ token: Int, on connection: PostgresConnection) {
+        entries.withLock { entries in
+            _ = entries[connection.id]?.waiting.removeValue(forKey: token)
+        }
     }
 }
 
@@ -44,9 +112,9 @@ extension PostgresStore {
         let logger = self.logger
         do {
             return try await client.withConnection { connection in
-                let transaction = PostgresTransaction(connection: connection, logger: logger)
+                let transaction = PostgresTransaction(connection: connection, logger: logger, watch: watch)
                 do {
-                    try await connection.query("BEGIN", logger: logger)
+                    try await transaction.execute("BEGIN")
                 } catch {
                     throw Self.failure(error, committing: false)
                 }
@@ -54,11 +122,11 @@ extension PostgresStore {
                 do {
                     result = try await body(transaction)
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await transaction.execute("ROLLBACK")
                     throw Self.failure(error, committing: false)
                 }
                 do {
-                    try await connection.query("COMMIT", logger: logger)
+                    try await transaction.execute("COMMIT")
                 } catch {
                     throw Self.failure(error, committing: true)
                 }
@@ -76,7 +144,7 @@ extension PostgresStore {
         let logger = self.logger
         do {
             return try await client.withConnection { connection in
-                try await body(PostgresTransaction(connection: connection, logger: logger))
+                try await body(PostgresTransaction(connection: connection, logger: logger, watch: watch))
             }
         } catch {
             throw Self.failure(error, committing: false)
@@ -86,6 +154,10 @@ extension PostgresStore {
     /// The error a caller sees for `error`, thrown before (`committing == false`) or during
     /// the `COMMIT`.
     static func failure(_ error: any Error, committing: Bool) -> any Error {
+        if error is PostgresConnectionClosed {
+            let reason = "the connection to the server closed while a statement waited for its answer"
+            return committing ? PostgresStoreError.commitOutcomeUnknown(reason: reason) : PostgresStoreError.transactionFailed(reason: reason)
+        }
         guard let error = error as? PSQLError else { return error }
         let reason = PostgresStoreError.reason(error)
         if let state = PostgresStoreError.sqlState(error) {

@@ -16,9 +16,10 @@ enum PostgresTestServer {
     /// ``configuration(schema:)`` fails each test, saying why).
     static var enabled: Bool { url != nil || isCI }
 
+    /// Quiet unless `STEPWISE_TEST_LOG_LEVEL` (`debug`, `info`, …) asks, to see why a test hangs.
     static var logger: Logger {
         var logger = Logger(label: "stepwise.postgres.tests")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["STEPWISE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return logger
     }
 
@@ -32,6 +33,25 @@ enum PostgresTestServer {
         configuration.schema = schema
         configuration.poolSize = 8
         return configuration
+    }
+
+    /// The server's URL with `schema` and `pool_size` set, for a child process
+    /// (`StepwiseTestChild … --postgres URL`) that must use the test's schema.
+    static func url(schema: String, poolSize: Int, server: String? = nil) throws -> String {
+        guard let base = server ?? url else {
+            throw PostgresTestSetupError(message: "STEPWISE_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL before the tests")
+        }
+        guard var components = URLComponents(string: base) else {
+            throw PostgresTestSetupError(message: "STEPWISE_TEST_POSTGRES_URL '\(base)' is not a URL")
+        }
+        var items = (components.queryItems ?? []).filter { $0.name != "schema" && $0.name != "pool_size" }
+        items.append(URLQueryItem(name: "schema", value: schema))
+        items.append(URLQueryItem(name: "pool_size", value: "\(poolSize)"))
+        components.queryItems = items
+        guard let text = components.string else {
+            throw PostgresTestSetupError(message: "STEPWISE_TEST_POSTGRES_URL '\(base)' cannot take a schema")
+        }
+        return text
     }
 
     static func uniqueSchema(_ prefix: String = "test") -> String {
