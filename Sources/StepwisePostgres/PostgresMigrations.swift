@@ -158,6 +158,72 @@ public enum PostgresMigrations {
             version bigint NOT NULL
         );
         """,
+        // 3: the hot paths as functions, so that their statements are parsed and planned once
+        // per connection, not on every call (planning the checkpoint's statement cost more
+        // than running it). PL/pgSQL "caches … the prepared plan for each expression and SQL
+        // command … for the life of the database connection" (plpgsql-implementation, Plan
+        // Caching). Each is still one call, one round trip, its own transaction.
+        """
+        CREATE FUNCTION {schema}.commit_checkpoint(
+            p_run text, p_token bigint,
+            s_key text[], s_step_id text[], s_kind text[], s_status text[], s_output text[], s_error text[], s_failed integer[],
+            s_started bigint[], s_ended bigint[],
+            a_key text[], a_number integer[], a_status text[], a_error text[], a_started bigint[], a_ended bigint[],
+            p_ends_run boolean, p_ending_waits text[],
+            w_kind text[], w_step_key text[], w_event text[], w_path text[], w_value text[], w_condition text[], w_expires bigint[],
+            p_status text, p_available_at bigint, p_attempt integer, p_set_error boolean, p_error text, p_set_output boolean,
+            p_output text, p_ended_at bigint
+        ) RETURNS text LANGUAGE plpgsql AS $body$
+        DECLARE
+            v_environment text;
+        BEGIN
+            -- The fence: a locked read, which waits for a claim of the run that is committing
+            -- and then reads its new token; the lock holds to the end of the call.
+            SELECT environment INTO v_environment FROM {schema}.runs
+            WHERE id = p_run AND lease_token = p_token AND status = 'running' FOR UPDATE;
+            IF NOT FOUND THEN
+                RETURN NULL;
+            END IF;
+            IF cardinality(s_key) > 0 THEN
+                INSERT INTO {schema}.steps (run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at)
+                SELECT p_run, key, step_id, kind, status, output, error, failed, started, ended
+                FROM unnest(s_key, s_step_id, s_kind, s_status, s_output, s_error, s_failed, s_started, s_ended)
+                    WITH ORDINALITY AS s (key, step_id, kind, status, output, error, failed, started, ended, position)
+                ORDER BY position
+                ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error,
+                    failed_attempts = excluded.failed_attempts, ended_at = excluded.ended_at;
+            END IF;
+            IF cardinality(a_key) > 0 THEN
+                INSERT INTO {schema}.step_attempts (run_id, key, attempt, status, error, started_at, ended_at)
+                SELECT p_run, key, number, status, error, started, ended
+                FROM unnest(a_key, a_number, a_status, a_error, a_started, a_ended) AS a (key, number, status, error, started, ended)
+                ON CONFLICT (run_id, key, attempt) DO UPDATE SET status = excluded.status, error = excluded.error,
+                    started_at = excluded.started_at, ended_at = excluded.ended_at;
+            END IF;
+            IF p_ends_run THEN
+                DELETE FROM {schema}.run_waits WHERE run_id = p_run;
+            ELSIF cardinality(p_ending_waits) > 0 THEN
+                DELETE FROM {schema}.run_waits WHERE run_id = p_run AND step_key = ANY(p_ending_waits);
+            END IF;
+            IF cardinality(w_kind) > 0 THEN
+                INSERT INTO {schema}.run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+                SELECT v_environment, p_run, kind, step_key, event, path, value, condition, expires
+                FROM unnest(w_kind, w_step_key, w_event, w_path, w_value, w_condition, w_expires)
+                    WITH ORDINALITY AS w (kind, step_key, event, path, value, condition, expires, position)
+                ORDER BY position
+                ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at;
+            END IF;
+            IF p_status IS NOT NULL THEN
+                UPDATE {schema}.runs SET status = p_status, available_at = p_available_at, attempt = coalesce(p_attempt, attempt),
+                    error = CASE WHEN p_set_error THEN p_error ELSE error END,
+                    output = CASE WHEN p_set_output THEN p_output ELSE output END,
+                    ended_at = coalesce(p_ended_at, ended_at), lease_owner = NULL
+                WHERE id = p_run;
+            END IF;
+            RETURN v_environment;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

@@ -99,132 +99,69 @@ extension PostgresStore {
         return CommitResult(outcomes: outcomes, stored: stored, environment: environment)
     }
 
-    /// A checkpoint without events as one statement, its own transaction: the fence, a locked
-    /// read of the run as the multi-statement checkpoint takes it, and every write made only
-    /// if the fence found the run under this lease (`WHERE EXISTS (SELECT 1 FROM fence)`).
-    /// PostgreSQL runs a statement's data-modifying CTEs against one snapshot and all of them
-    /// to completion, and a locked row that a concurrent claim changed is re-read before it is
-    /// returned ("rows that satisfied the query conditions as of the query snapshot will be
-    /// locked, although they will not be returned if they were updated after the snapshot
-    /// and no longer satisfy the query conditions", the SELECT docs): a stale lease finds no
-    /// row and writes nothing.
+    /// A checkpoint without events as one call of `commit_checkpoint` (schema 3), its own
+    /// transaction: the fence, a locked read of the run as the multi-statement checkpoint
+    /// takes it, then every write, in a function whose statements PostgreSQL plans once per
+    /// connection. Under a stale lease the fence finds no row and the function writes nothing.
     ///
     /// - Returns: the run's environment.
     /// - Throws: ``LeaseLostError`` when the fence found nothing.
     private func commitInOneStatement(_ checkpoint: RunCheckpoint, in transaction: PostgresTransaction) async throws -> String {
         let lease = checkpoint.lease
-        var statement = PostgresStatement()
-        let run = try statement.bind(lease.runID.description)
-        let token = try statement.bind(lease.token)
-        statement.append(
-            """
-            WITH fence AS (
-                SELECT id, environment FROM runs WHERE id = \(run) AND lease_token = \(token) AND status = 'running' FOR UPDATE
-            )
-            """)
         let (steps, attempts) = Self.deduplicated(checkpoint.steps, outcomes: [])
-        if !steps.isEmpty {
-            statement.append(
-                """
-                , written_steps AS (
-                    INSERT INTO steps (run_id, key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at)
-                    SELECT \(run), key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at
-                    FROM unnest(\(try statement.bind(steps.map(\.key)))::text[], \(try statement.bind(steps.map(\.stepID)))::text[],
-                                \(try statement.bind(steps.map(\.kind.rawValue)))::text[], \(try statement.bind(steps.map(\.status.rawValue)))::text[],
-                                \(try statement.bind(NullableTextArray(steps.map { $0.output?.serialized })))::text[],
-                                \(try statement.bind(NullableTextArray(steps.map { Self.errorText($0.error) })))::text[],
-                                \(try statement.bind(steps.map { Int64($0.failedAttempts) }))::integer[],
-                                \(try statement.bind(steps.map(\.startedAt)))::bigint[], \(try statement.bind(steps.map(\.endedAt)))::bigint[])
-                        WITH ORDINALITY AS s (key, step_id, kind, status, output, error, failed_attempts, started_at, ended_at, position)
-                    WHERE EXISTS (SELECT 1 FROM fence)
-                    ORDER BY position
-                    ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error,
-                        failed_attempts = excluded.failed_attempts, ended_at = excluded.ended_at
-                )
-                """)
-        }
-        if !attempts.isEmpty {
-            statement.append(
-                """
-                , written_attempts AS (
-                    INSERT INTO step_attempts (run_id, key, attempt, status, error, started_at, ended_at)
-                    SELECT \(run), key, attempt, status, error, started_at, ended_at
-                    FROM unnest(\(try statement.bind(attempts.map(\.key)))::text[], \(try statement.bind(attempts.map { Int64($0.number) }))::integer[],
-                                \(try statement.bind(attempts.map(\.status.rawValue)))::text[],
-                                \(try statement.bind(NullableTextArray(attempts.map { Self.errorText($0.error) })))::text[],
-                                \(try statement.bind(attempts.map(\.startedAt)))::bigint[], \(try statement.bind(attempts.map(\.endedAt)))::bigint[])
-                        AS a (key, attempt, status, error, started_at, ended_at)
-                    WHERE EXISTS (SELECT 1 FROM fence)
-                    ON CONFLICT (run_id, key, attempt) DO UPDATE SET status = excluded.status, error = excluded.error,
-                        started_at = excluded.started_at, ended_at = excluded.ended_at
-                )
-                """)
-        }
         let endsRun: Bool
         switch checkpoint.transition {
         case .complete, .fail, .cancel: endsRun = true
         case .none, .retry, .release, .sleep, .wait: endsRun = false
         }
         let endingWaits = checkpoint.steps.filter(\.endsWaits).map(\.record.key)
-        if endsRun {
-            // Every wait of a run ends with the run (the steps' own among them).
-            statement.append(", ended_waits AS (DELETE FROM run_waits WHERE run_id = \(run) AND EXISTS (SELECT 1 FROM fence))")
-        } else if !endingWaits.isEmpty {
-            statement.append(
-                """
-                , ended_waits AS (
-                    DELETE FROM run_waits WHERE run_id = \(run) AND step_key = ANY(\(try statement.bind(endingWaits))::text[])
-                      AND EXISTS (SELECT 1 FROM fence)
-                )
-                """)
-        }
+        var waits: [RunWait] = []
+        // What the transition sets: its status (none for `.none`), due time, attempt, error and
+        // output, and when the run ended.
+        var status: String?
+        var availableAt: Int64?
+        var attempt: Int64?
+        var error: (set: Bool, text: String?) = (false, nil)
+        var output: (set: Bool, text: String?) = (false, nil)
+        var endedAt: Int64?
         let now = checkpoint.now
-        let set: String?
         switch checkpoint.transition {
         case .none:
-            set = nil
-        case .retry(let at, let attempt, let error):
-            set = "status = 'queued', available_at = \(try statement.bind(at)), attempt = \(try statement.bind(Int64(attempt)))::integer, "
-                + "error = \(try statement.bind(Self.errorText(error)))::text, lease_owner = NULL"
-        case .complete(let output):
-            set = "status = 'completed', output = \(try statement.bind(output.serialized)), error = NULL, available_at = NULL, "
-                + "ended_at = \(try statement.bind(now)), lease_owner = NULL"
-        case .fail(let error, let attempt):
-            set = "status = 'failed', error = \(try statement.bind(Self.errorText(error)))::text, attempt = \(try statement.bind(Int64(attempt)))::integer, "
-                + "available_at = NULL, ended_at = \(try statement.bind(now)), lease_owner = NULL"
-        case .cancel(let error):
-            set = "status = 'cancelled', error = \(try statement.bind(Self.errorText(error)))::text, available_at = NULL, "
-                + "ended_at = \(try statement.bind(now)), lease_owner = NULL"
+            break
+        case .retry(let at, let number, let failure):
+            (status, availableAt, attempt, error) = ("queued", at, Int64(number), (true, Self.errorText(failure)))
+        case .complete(let value):
+            (status, availableAt, error, output, endedAt) = ("completed", nil, (true, nil), (true, value.serialized), now)
+        case .fail(let failure, let number):
+            (status, availableAt, attempt, error, endedAt) = ("failed", nil, Int64(number), (true, Self.errorText(failure)), now)
+        case .cancel(let failure):
+            (status, availableAt, error, endedAt) = ("cancelled", nil, (true, Self.errorText(failure)), now)
         case .release:
-            set = "status = 'queued', available_at = \(try statement.bind(now)), lease_owner = NULL"
+            (status, availableAt) = ("queued", now)
         case .sleep(let until):
-            set = "status = 'sleeping', available_at = \(try statement.bind(until)), lease_owner = NULL"
-        case .wait(let waits, let until):
-            if !waits.isEmpty {
-                statement.append(
-                    """
-                    , new_waits AS (
-                        INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
-                        SELECT fence.environment, \(run), kind, step_key, event_name, match_path, match_value, condition, expires_at
-                        FROM fence, unnest(\(try statement.bind(waits.map(\.kind.rawValue)))::text[], \(try statement.bind(waits.map(\.stepKey)))::text[],
-                                           \(try statement.bind(waits.map(\.eventName)))::text[],
-                                           \(try statement.bind(NullableTextArray(waits.map(\.matchPath))))::text[],
-                                           \(try statement.bind(NullableTextArray(waits.map { $0.matchValue?.serialized })))::text[],
-                                           \(try statement.bind(NullableTextArray(waits.map { $0.condition?.description })))::text[],
-                                           \(try statement.bind(waits.map(\.expiresAt)))::bigint[])
-                            WITH ORDINALITY AS w (kind, step_key, event_name, match_path, match_value, condition, expires_at, position)
-                        ORDER BY position
-                        ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
-                    )
-                    """)
-            }
-            set = "status = 'waiting', available_at = \(try statement.bind(until)), lease_owner = NULL"
+            (status, availableAt) = ("sleeping", until)
+        case .wait(let newWaits, let until):
+            (status, availableAt, waits) = ("waiting", until, newWaits)
         }
-        if let set {
-            statement.append(", moved AS (UPDATE runs SET \(set) WHERE id = \(run) AND EXISTS (SELECT 1 FROM fence))")
-        }
-        statement.append(" SELECT environment FROM fence")
-        guard let environment = try await transaction.row(statement.query)?.text(0) else { throw LeaseLostError(runID: lease.runID) }
+        let row = try await transaction.row(
+            """
+            SELECT commit_checkpoint(
+                \(lease.runID.description), \(lease.token),
+                \(steps.map(\.key))::text[], \(steps.map(\.stepID))::text[], \(steps.map(\.kind.rawValue))::text[],
+                \(steps.map(\.status.rawValue))::text[], \(NullableTextArray(steps.map { $0.output?.serialized }))::text[],
+                \(NullableTextArray(steps.map { Self.errorText($0.error) }))::text[], \(steps.map { Int64($0.failedAttempts) })::integer[],
+                \(steps.map(\.startedAt))::bigint[], \(steps.map(\.endedAt))::bigint[],
+                \(attempts.map(\.key))::text[], \(attempts.map { Int64($0.number) })::integer[], \(attempts.map(\.status.rawValue))::text[],
+                \(NullableTextArray(attempts.map { Self.errorText($0.error) }))::text[], \(attempts.map(\.startedAt))::bigint[],
+                \(attempts.map(\.endedAt))::bigint[],
+                \(endsRun), \(endingWaits)::text[],
+                \(waits.map(\.kind.rawValue))::text[], \(waits.map(\.stepKey))::text[], \(waits.map(\.eventName))::text[],
+                \(NullableTextArray(waits.map(\.matchPath)))::text[], \(NullableTextArray(waits.map { $0.matchValue?.serialized }))::text[],
+                \(NullableTextArray(waits.map { $0.condition?.description }))::text[], \(waits.map(\.expiresAt))::bigint[],
+                \(status)::text, \(availableAt)::bigint, \(attempt)::integer, \(error.set), \(error.text)::text, \(output.set),
+                \(output.text)::text, \(endedAt)::bigint)
+            """)
+        guard let environment = try row?.text(0) else { throw LeaseLostError(runID: lease.runID) }
         return environment
     }
 

@@ -55,14 +55,27 @@ extension PostgresStore {
 
 extension PostgresMigrations {
     /// A migration's statements, one by one (the extended query protocol takes one statement
-    /// per query): split at each `;` that ends a line, which no statement here has inside.
+    /// per query): each ends with a line that ends in `;`, outside a function's
+    /// `$body$ … $body$`, whose own statements end lines too. Lines of comments alone are
+    /// dropped.
     static func statements(of migration: String, schema quoted: String) -> [String] {
-        migration.replacingOccurrences(of: "{schema}", with: quoted)
-            .split(separator: ";\n", omittingEmptySubsequences: true)
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            .map { $0.hasSuffix(";") ? String($0.dropLast()) : $0 }
-            .filter { statement in
-                !statement.split(separator: "\n").allSatisfy { $0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }
+        var statements: [String] = []
+        var current: [Substring] = []
+        var inBody = false
+        for line in migration.replacingOccurrences(of: "{schema}", with: quoted).split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if current.isEmpty && (trimmed.isEmpty || trimmed.hasPrefix("--")) { continue }
+            current.append(line)
+            if line.components(separatedBy: "$body$").count % 2 == 0 { inBody.toggle() }
+            if !inBody, trimmed.hasSuffix(";") {
+                var statement = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+                statement.removeLast()
+                statements.append(statement)
+                current = []
             }
+        }
+        let rest = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
     }
 }
