@@ -224,6 +224,64 @@ public enum PostgresMigrations {
         END
         $body$;
         """,
+        // 4: the worker's loop as functions too: its claim (the due runs locked, leased anew,
+        // each with its events and steps as JSON) and its next due time, asked before every
+        // sleep of the worker and planned, inline, at more than the cost of running it.
+        """
+        CREATE FUNCTION {schema}.claim_runs(
+            p_environment text, p_app text, p_functions text[], p_owner text, p_now bigint, p_lease bigint, p_limit integer
+        ) RETURNS TABLE (
+            id text, environment text, app_id text, function_id text, event_id text, status text, attempt bigint, output text,
+            error text, created_at bigint, started_at bigint, ended_at bigint, available_at bigint, rerun_of text, event_count bigint,
+            lease_token bigint, claimed_from text, events text, steps text
+        ) LANGUAGE plpgsql AS $body$
+        #variable_conflict use_column
+        BEGIN
+            RETURN QUERY
+            WITH due AS (
+                SELECT r.id, r.status FROM {schema}.runs r
+                WHERE r.environment = p_environment AND r.app_id = p_app
+                  AND r.status IN ('queued', 'running', 'sleeping', 'waiting') AND r.available_at <= p_now
+                  AND r.function_id = ANY(p_functions)
+                ORDER BY r.available_at, r.seq
+                LIMIT p_limit
+                FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE {schema}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = p_owner,
+                    available_at = p_now + p_lease, started_at = coalesce(r.started_at, p_now)
+                FROM due WHERE r.id = due.id
+                RETURNING r.id, r.environment, r.app_id, r.function_id, r.event_id, r.status, r.attempt::bigint, r.output, r.error,
+                    r.created_at, r.started_at, r.ended_at, r.available_at, r.rerun_of, r.event_count::bigint, r.lease_token,
+                    due.status AS claimed_from, r.seq
+            )
+            SELECT c.id::text, c.environment::text, c.app_id::text, c.function_id::text, c.event_id::text, c.status::text, c.attempt,
+                c.output, c.error, c.created_at, c.started_at, c.ended_at, c.available_at, c.rerun_of::text, c.event_count,
+                c.lease_token, c.claimed_from::text,
+                (SELECT json_agg(json_build_array(e.id, e.environment, e.name, e.data, e."user", e.dedupe_id, e.ts, e.v, e.received_at)
+                                 ORDER BY l.position)
+                 FROM (SELECT c.event_id AS event_id, 0 AS position WHERE c.event_count = 1
+                       UNION ALL
+                       SELECT re.event_id, re.position FROM {schema}.run_events re WHERE re.run_id = c.id AND c.event_count > 1) l
+                 JOIN {schema}.events e ON e.id = l.event_id)::text,
+                (SELECT json_agg(json_build_array(s.key, s.step_id, s.kind, s.status, s.output, s.error, s.failed_attempts,
+                                                  s.started_at, s.ended_at) ORDER BY s.seq)
+                 FROM {schema}.steps s WHERE s.run_id = c.id)::text
+            FROM claimed c
+            ORDER BY c.seq;
+        END
+        $body$;
+        CREATE FUNCTION {schema}.next_due_time(p_environment text, p_app text, p_functions text[]) RETURNS bigint
+        LANGUAGE plpgsql AS $body$
+        BEGIN
+            RETURN least(
+                (SELECT min(available_at) FROM {schema}.runs
+                 WHERE environment = p_environment AND app_id = p_app AND function_id = ANY(p_functions)
+                   AND status IN ('queued', 'running', 'sleeping', 'waiting')),
+                (SELECT min(next_at) FROM {schema}.cron_schedules
+                 WHERE environment = p_environment AND app_id = p_app AND function_id = ANY(p_functions)));
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

@@ -6,42 +6,17 @@ import PostgresNIO
 extension PostgresStore {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
-        let runColumns = Self.runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
-        // One statement, its own transaction, one round trip, whether it finds runs or none:
-        // the due runs, locked as they are found, skipping those another claimer holds
-        // ("provides an inconsistent view of the data, so it is not suitable for general
-        // purpose work, but can be used to avoid lock contention with multiple consumers
-        // accessing a queue-like table": the SELECT docs), moved on to a new lease, each with
-        // its events and steps as JSON. `due.status` is the status it was claimed out of.
+        // One call of `claim_runs` (schema 4), its own transaction, one round trip, whether it
+        // finds runs or none: the due runs, locked as they are found, skipping those another
+        // claimer holds ("provides an inconsistent view of the data, so it is not suitable for
+        // general purpose work, but can be used to avoid lock contention with multiple
+        // consumers accessing a queue-like table": the SELECT docs), moved on to a new lease,
+        // each with its events and steps as JSON and the status it was claimed out of.
         let rows = try await read { transaction in
             try await transaction.rows(
                 """
-                WITH due AS (
-                    SELECT id, status FROM runs
-                    WHERE environment = \(request.environment) AND app_id = \(request.appID)
-                      AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= \(request.now)
-                      AND function_id = ANY(\(request.functionIDs)::text[])
-                    ORDER BY available_at, seq
-                    LIMIT \(Int64(request.limit))
-                    FOR UPDATE SKIP LOCKED
-                ), claimed AS (
-                    UPDATE runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = \(request.owner),
-                        available_at = \(request.now + request.leaseDuration), started_at = coalesce(r.started_at, \(request.now))
-                    FROM due WHERE r.id = due.id
-                    RETURNING \(unescaped: runColumns), due.status AS claimed_from, r.available_at AS due_order, r.seq
-                )
-                SELECT c.*,
-                    (SELECT json_agg(json_build_array(e.id, e.environment, e.name, e.data, e."user", e.dedupe_id, e.ts, e.v, e.received_at)
-                                     ORDER BY l.position)
-                     FROM (SELECT c.event_id AS event_id, 0 AS position WHERE c.event_count = 1
-                           UNION ALL
-                           SELECT re.event_id, re.position FROM run_events re WHERE re.run_id = c.id AND c.event_count > 1) l
-                     JOIN events e ON e.id = l.event_id)::text AS events,
-                    (SELECT json_agg(json_build_array(s.key, s.step_id, s.kind, s.status, s.output, s.error, s.failed_attempts,
-                                                      s.started_at, s.ended_at) ORDER BY s.seq)
-                     FROM steps s WHERE s.run_id = c.id)::text AS steps
-                FROM claimed c
-                ORDER BY c.seq
+                SELECT * FROM claim_runs(\(request.environment), \(request.appID), \(request.functionIDs)::text[], \(request.owner),
+                                         \(request.now), \(request.leaseDuration), \(Int64(request.limit))::integer)
                 """)
         }
         var claimed: [ClaimedRun] = []
@@ -50,11 +25,11 @@ extension PostgresStore {
             let record = try Self.runRecord(row)
             let lease = RunLease(runID: record.id, token: try row.integer(15), owner: request.owner)
             do {
-                let events = try Self.claimedEvents(try row.text(19), run: record)
+                let events = try Self.claimedEvents(try row.text(17), run: record)
                 guard let first = events.first, events.count == record.eventCount else {
                     throw PostgresStoreError.corruptRow(table: "events", reason: "an event of run \(record.id) is missing")
                 }
-                let steps = try Self.claimedSteps(try row.text(20), runID: record.id)
+                let steps = try Self.claimedSteps(try row.text(18), runID: record.id)
                 claimed.append(ClaimedRun(
                     run: record, lease: lease, event: first, events: events,
                     steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
@@ -173,14 +148,7 @@ extension PostgresStore {
         guard !functionIDs.isEmpty else { return nil }
         return try await read { transaction in
             try await transaction.row(
-                """
-                SELECT least(
-                    (SELECT min(available_at) FROM runs
-                     WHERE environment = \(environment) AND app_id = \(appID) AND function_id = ANY(\(functionIDs)::text[])
-                       AND status IN ('queued', 'running', 'sleeping', 'waiting')),
-                    (SELECT min(next_at) FROM cron_schedules
-                     WHERE environment = \(environment) AND app_id = \(appID) AND function_id = ANY(\(functionIDs)::text[])))
-                """
+                "SELECT next_due_time(\(environment), \(appID), \(functionIDs)::text[])"
             )?.optionalInteger(0)
         }
     }
