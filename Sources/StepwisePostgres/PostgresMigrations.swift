@@ -291,16 +291,22 @@ public enum PostgresMigrations {
     /// schema and its version table first: what `run()` executes, for teams that apply
     /// migrations with a tool of their own.
     public static func sql(schema: String, from version: Int = 0) -> String {
+        sql(schema: schema, from: version, through: latestVersion)
+    }
+
+    /// The SQL from `version` up to `last`: a schema as an older build left it, for tests.
+    static func sql(schema: String, from version: Int, through last: Int) -> String {
         let quoted = PostgresIdentifier.quoted(schema)
         var statements = [
             "CREATE SCHEMA IF NOT EXISTS \(quoted);",
             "CREATE TABLE IF NOT EXISTS \(quoted).schema_version (version integer NOT NULL);",
         ]
-        for migration in all[min(max(version, 0), all.count)...] {
+        let end = min(max(last, 0), all.count)
+        for migration in all[min(max(version, 0), end)..<end] {
             statements.append(migration.replacingOccurrences(of: "{schema}", with: quoted))
         }
         statements.append("DELETE FROM \(quoted).schema_version;")
-        statements.append("INSERT INTO \(quoted).schema_version (version) VALUES (\(latestVersion));")
+        statements.append("INSERT INTO \(quoted).schema_version (version) VALUES (\(end));")
         return statements.joined(separator: "\n")
     }
 }
