@@ -118,6 +118,26 @@ struct DurableWaitTests {
         #expect(received.withLock { $0.first??.data["userId"] } == "u-1")
     }
 
+    @Test("a wait's condition reads event.id and event.ts of the triggering event, and async.id of the incoming one")
+    func conditionReadsIDAndTimestamp() async throws {
+        let harness = try Harness()
+        try harness.client.createFunction(id: "reply", trigger: .event("ticket/opened")) { event, step in
+            let reply = try await step.waitForEvent(
+                "reply", event: "ticket/replied", timeout: .seconds(3600),
+                if: "async.data.ticket == event.id && async.data.at >= event.ts && async.id != event.id")
+            return reply?.data["text"] ?? "none"
+        }
+        let opened = try await harness.client.send(Event(name: "ticket/opened", data: [:], ts: 1_764_000_000_000))
+        try await harness.worker.drain()
+        // The right ticket but too early, then another ticket: neither matches.
+        try await harness.client.send(Event(name: "ticket/replied", data: ["ticket": .string(opened.description), "at": 1_763_999_999_999, "text": "early"]))
+        try await harness.client.send(Event(name: "ticket/replied", data: ["ticket": "01OTHER", "at": 1_764_000_000_001, "text": "other"]))
+        #expect(try await harness.onlyRun(of: "reply").status == .waiting)
+        try await harness.client.send(Event(name: "ticket/replied", data: ["ticket": .string(opened.description), "at": 1_764_000_000_001, "text": "yes"]))
+        try await harness.worker.drain()
+        #expect(try await harness.onlyRun(of: "reply").output == "yes")
+    }
+
     @Test("an event that arrived before the wait began does not match")
     func eventBeforeWait() async throws {
         let harness = try Harness()

@@ -96,7 +96,7 @@ extension Step {
             remember(record)
             return nil
         }
-        let envelope: JSON = ["name": .string(triggeringEvent.name), "data": triggeringEvent.data, "user": triggeringEvent.user ?? .null]
+        let envelope = triggeringEvent.expressionEnvelope
         let matchValue = match.map { path in envelope.value(atPath: path) ?? .null }
         var boundCondition: EventCondition?
         if let condition {

@@ -96,7 +96,7 @@ public struct TriggerRegistration: Sendable, Hashable {
     /// in `event`.
     public func conditionsHold(for event: StoredEvent) -> Bool {
         if conditions.isEmpty { return true }
-        let envelope: JSON = ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
+        let envelope = event.expressionEnvelope
         return conditions.allSatisfy { path, expected in envelope.value(atPath: path) == expected }
     }
 }

@@ -69,6 +69,6 @@ public enum WaitMatching {
     }
 
     private static func envelope(of event: StoredEvent) -> JSON {
-        ["name": .string(event.name), "data": event.data, "user": event.user ?? .null]
+        event.expressionEnvelope
     }
 }

@@ -33,7 +33,8 @@ public struct NewRun: Sendable, Hashable {
     @_spi(StoreImplementation)
     public static func triggered(id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: StoredEvent) -> NewRun {
         triggered(id: id, appID: appID, functionID: functionID, settings: settings,
-                  by: TriggeringEvent(name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
+                  by: TriggeringEvent(
+                    id: event.id.description, name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
     }
 
     /// The run an event not stored yet will start, once appended in the same transaction at
@@ -43,7 +44,7 @@ public struct NewRun: Sendable, Hashable {
         id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: NewEvent, receivedAt: Int64
     ) -> NewRun {
         triggered(id: id, appID: appID, functionID: functionID, settings: settings,
-                  by: TriggeringEvent(name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: receivedAt))
+                  by: TriggeringEvent(id: nil, name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: receivedAt))
     }
 
     /// A second run of `run`'s function on `run`'s event, due at `now`. Its cancellations
@@ -51,18 +52,20 @@ public struct NewRun: Sendable, Hashable {
     @_spi(StoreImplementation)
     public static func rerun(id: RunID, of run: RunRecord, settings: FunctionSettings, event: StoredEvent, now: Int64) -> NewRun {
         let waits = cancellations(settings, for: id, by: TriggeringEvent(
-            name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
+            id: event.id.description, name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
         return NewRun(id: id, appID: run.appID, functionID: run.functionID, availableAt: now, createdAt: now, rerunOf: run.id, waits: waits)
     }
 
     private struct TriggeringEvent {
+        /// `nil` for an event not stored yet, whose `event.id` then reads as `null`.
+        let id: String?
         let name: String
         let data: JSON
         let user: JSON?
         let ts: Int64
         let receivedAt: Int64
 
-        var envelope: JSON { ["name": .string(name), "data": data, "user": user ?? .null] }
+        var envelope: JSON { EventExpression.envelope(id: id, name: name, data: data, user: user, ts: ts) }
     }
 
     private static func triggered(id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: TriggeringEvent) -> NewRun {
