@@ -282,6 +282,61 @@ public enum PostgresMigrations {
         END
         $body$;
         """,
+        // 5: a checkpoint that appends events (every run's ending appends its
+        // `function.finished`) in one call too: the events, the runs they start fanned out
+        // with the triggers the caller read at `p_version`, then `commit_checkpoint`. Written
+        // only if the registry is still at that version and no run of the environment waits
+        // for an event (whose resolution needs the engine between statements): 2, and
+        // nothing written, sends the caller to its general path.
+        """
+        CREATE FUNCTION {schema}.commit_checkpoint_with_events(
+            p_run text, p_token bigint, p_environment text, p_version bigint, p_received_at bigint,
+            e_id text[], e_name text[], e_data text[], e_user text[], e_ts bigint[], e_v text[],
+            r_id text[], r_app text[], r_function text[], r_event text[], r_available bigint[], r_created bigint[],
+            rw_run text[], rw_kind text[], rw_step_key text[], rw_event text[], rw_path text[], rw_value text[], rw_condition text[],
+            rw_expires bigint[],
+            s_key text[], s_step_id text[], s_kind text[], s_status text[], s_output text[], s_error text[], s_failed integer[],
+            s_started bigint[], s_ended bigint[],
+            a_key text[], a_number integer[], a_status text[], a_error text[], a_started bigint[], a_ended bigint[],
+            p_ends_run boolean, p_ending_waits text[],
+            w_kind text[], w_step_key text[], w_event text[], w_path text[], w_value text[], w_condition text[], w_expires bigint[],
+            p_status text, p_available_at bigint, p_attempt integer, p_set_error boolean, p_error text, p_set_output boolean,
+            p_output text, p_ended_at bigint
+        ) RETURNS integer LANGUAGE plpgsql AS $body$
+        BEGIN
+            -- The fence first, as commit_checkpoint takes it; it takes it again below, at once,
+            -- since this transaction holds the lock.
+            PERFORM 1 FROM {schema}.runs WHERE id = p_run AND lease_token = p_token AND status = 'running' FOR UPDATE;
+            IF NOT FOUND THEN
+                RETURN 0;
+            END IF;
+            IF coalesce((SELECT version FROM {schema}.registry_versions WHERE environment = p_environment), 0) <> p_version
+               OR EXISTS (SELECT 1 FROM {schema}.run_waits WHERE environment = p_environment) THEN
+                RETURN 2;
+            END IF;
+            INSERT INTO {schema}.events (id, environment, name, data, "user", dedupe_id, ts, v, received_at)
+            SELECT id, p_environment, name, data, usr, NULL, ts, v, p_received_at
+            FROM unnest(e_id, e_name, e_data, e_user, e_ts, e_v) WITH ORDINALITY AS e (id, name, data, usr, ts, v, position)
+            ORDER BY position;
+            INSERT INTO {schema}.runs (id, environment, app_id, function_id, event_id, status, available_at, created_at)
+            SELECT id, p_environment, app, fn, event, 'queued', available, created
+            FROM unnest(r_id, r_app, r_function, r_event, r_available, r_created)
+                WITH ORDINALITY AS r (id, app, fn, event, available, created, position)
+            ORDER BY position;
+            INSERT INTO {schema}.run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+            SELECT p_environment, run, kind, step_key, event, path, value, condition, expires
+            FROM unnest(rw_run, rw_kind, rw_step_key, rw_event, rw_path, rw_value, rw_condition, rw_expires)
+                AS w (run, kind, step_key, event, path, value, condition, expires)
+            ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at;
+            PERFORM {schema}.commit_checkpoint(
+                p_run, p_token, s_key, s_step_id, s_kind, s_status, s_output, s_error, s_failed, s_started, s_ended,
+                a_key, a_number, a_status, a_error, a_started, a_ended, p_ends_run, p_ending_waits,
+                w_kind, w_step_key, w_event, w_path, w_value, w_condition, w_expires,
+                p_status, p_available_at, p_attempt, p_set_error, p_error, p_set_output, p_output, p_ended_at);
+            RETURN 1;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

@@ -4,6 +4,11 @@ import PostgresNIO
 /// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
 extension PostgresStore {
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
+        if let outcomes = try await commitWithEventsInOneStatement(checkpoint) {
+            Self.publish(outcomes.compactMap(\.accepted), to: checkpoint.events?.afterCommit)
+            notifier.mark(checkpoint.events?.environment ?? "")
+            return outcomes
+        }
         if checkpoint.events == nil, checkpoint.startsRun == nil {
             // The hot path, a step and a transition: one statement, one round trip.
             let environment = try await read { transaction in try await commitInOneStatement(checkpoint, in: transaction) }
@@ -107,62 +112,107 @@ extension PostgresStore {
     /// - Returns: the run's environment.
     /// - Throws: ``LeaseLostError`` when the fence found nothing.
     private func commitInOneStatement(_ checkpoint: RunCheckpoint, in transaction: PostgresTransaction) async throws -> String {
-        let lease = checkpoint.lease
-        let (steps, attempts) = Self.deduplicated(checkpoint.steps, outcomes: [])
-        let endsRun: Bool
-        switch checkpoint.transition {
-        case .complete, .fail, .cancel: endsRun = true
-        case .none, .retry, .release, .sleep, .wait: endsRun = false
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 40)
+        query.appendLiteral("SELECT commit_checkpoint(")
+        query.appendInterpolation(checkpoint.lease.runID.description)
+        query.appendLiteral(", ")
+        query.appendInterpolation(checkpoint.lease.token)
+        query.appendLiteral(", ")
+        CheckpointArguments(checkpoint, outcomes: []).append(to: &query)
+        query.appendLiteral(")")
+        guard let environment = try await transaction.row(PostgresQuery(stringInterpolation: query))?.text(0) else {
+            throw LeaseLostError(runID: checkpoint.lease.runID)
         }
-        let endingWaits = checkpoint.steps.filter(\.endsWaits).map(\.record.key)
-        var waits: [RunWait] = []
-        // What the transition sets: its status (none for `.none`), due time, attempt, error and
-        // output, and when the run ended.
-        var status: String?
-        var availableAt: Int64?
-        var attempt: Int64?
-        var error: (set: Bool, text: String?) = (false, nil)
-        var output: (set: Bool, text: String?) = (false, nil)
-        var endedAt: Int64?
-        let now = checkpoint.now
-        switch checkpoint.transition {
-        case .none:
-            break
-        case .retry(let at, let number, let failure):
-            (status, availableAt, attempt, error) = ("queued", at, Int64(number), (true, Self.errorText(failure)))
-        case .complete(let value):
-            (status, availableAt, error, output, endedAt) = ("completed", nil, (true, nil), (true, value.serialized), now)
-        case .fail(let failure, let number):
-            (status, availableAt, attempt, error, endedAt) = ("failed", nil, Int64(number), (true, Self.errorText(failure)), now)
-        case .cancel(let failure):
-            (status, availableAt, error, endedAt) = ("cancelled", nil, (true, Self.errorText(failure)), now)
-        case .release:
-            (status, availableAt) = ("queued", now)
-        case .sleep(let until):
-            (status, availableAt) = ("sleeping", until)
-        case .wait(let newWaits, let until):
-            (status, availableAt, waits) = ("waiting", until, newWaits)
-        }
-        let row = try await transaction.row(
-            """
-            SELECT commit_checkpoint(
-                \(lease.runID.description), \(lease.token),
-                \(steps.map(\.key))::text[], \(steps.map(\.stepID))::text[], \(steps.map(\.kind.rawValue))::text[],
-                \(steps.map(\.status.rawValue))::text[], \(NullableTextArray(steps.map { $0.output?.serialized }))::text[],
-                \(NullableTextArray(steps.map { Self.errorText($0.error) }))::text[], \(steps.map { Int64($0.failedAttempts) })::integer[],
-                \(steps.map(\.startedAt))::bigint[], \(steps.map(\.endedAt))::bigint[],
-                \(attempts.map(\.key))::text[], \(attempts.map { Int64($0.number) })::integer[], \(attempts.map(\.status.rawValue))::text[],
-                \(NullableTextArray(attempts.map { Self.errorText($0.error) }))::text[], \(attempts.map(\.startedAt))::bigint[],
-                \(attempts.map(\.endedAt))::bigint[],
-                \(endsRun), \(endingWaits)::text[],
-                \(waits.map(\.kind.rawValue))::text[], \(waits.map(\.stepKey))::text[], \(waits.map(\.eventName))::text[],
-                \(NullableTextArray(waits.map(\.matchPath)))::text[], \(NullableTextArray(waits.map { $0.matchValue?.serialized }))::text[],
-                \(NullableTextArray(waits.map { $0.condition?.description }))::text[], \(waits.map(\.expiresAt))::bigint[],
-                \(status)::text, \(availableAt)::bigint, \(attempt)::integer, \(error.set), \(error.text)::text, \(output.set),
-                \(output.text)::text, \(endedAt)::bigint)
-            """)
-        guard let environment = try row?.text(0) else { throw LeaseLostError(runID: lease.runID) }
         return environment
+    }
+
+    /// A checkpoint whose events are new ones (no seed, no dedupe id: the engine's own, such
+    /// as a run's `function.finished`, or a `step.sendEvent`'s without ids) as one call of
+    /// `commit_checkpoint_with_events` (schema 5), fanned out with the environment's triggers
+    /// as last read; `nil` when the checkpoint must take the general path: the registry moved
+    /// on, runs wait for events in the environment, or the events start runs that wait.
+    ///
+    /// - Throws: ``LeaseLostError`` when the fence found nothing.
+    private func commitWithEventsInOneStatement(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome]? {
+        guard let batch = checkpoint.events, checkpoint.startsRun == nil, batch.idSeed == nil, !batch.events.isEmpty,
+              !batch.events.contains(where: { $0.dedupeID != nil })
+        else { return nil }
+        let environment = batch.environment
+        guard !environmentsWithWaits.withLock({ $0.contains(environment) }) else { return nil }
+        let cached = try await cachedTriggers(environment: environment)
+        var events: [(event: StoredEvent, dataText: String, userText: String?)] = []
+        var runs: [(run: NewRun, eventID: EventID)] = []
+        for event in batch.events {
+            let stored = StoredEvent(
+                id: EventID(idGenerator.next(milliseconds: batch.receivedAt)), environment: environment, name: event.name, data: event.data,
+                user: event.user, dedupeID: nil, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+            events.append((stored, event.dataText, event.userText))
+            for target in cached.index.targets(for: stored) {
+                runs.append((NewRun.triggered(
+                    id: RunID(idGenerator.next(milliseconds: stored.receivedAt)), appID: target.appID, functionID: target.functionID,
+                    settings: target.settings, by: stored), stored.id))
+            }
+        }
+        let waits = runs.flatMap { run in run.run.waits.map { (runID: run.run.id, wait: $0) } }
+        guard waits.isEmpty else { return nil }
+        let outcomes = events.map { EventAppendOutcome.accepted($0.event) }
+
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 60)
+        query.appendLiteral("SELECT commit_checkpoint_with_events(")
+        query.appendInterpolation(checkpoint.lease.runID.description)
+        query.appendLiteral(", ")
+        query.appendInterpolation(checkpoint.lease.token)
+        query.appendLiteral(", ")
+        query.appendInterpolation(environment)
+        query.appendLiteral(", ")
+        query.appendInterpolation(cached.version)
+        query.appendLiteral(", ")
+        query.appendInterpolation(batch.receivedAt)
+        query.appendLiteral(", ")
+        query.appendInterpolation(events.map(\.event.id.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(events.map(\.event.name))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(events.map(\.dataText))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableTextArray(events.map(\.userText)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(events.map(\.event.ts))
+        query.appendLiteral("::bigint[], ")
+        query.appendInterpolation(NullableTextArray(events.map(\.event.v)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.id.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.appID))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.functionID))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.eventID.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.availableAt))
+        query.appendLiteral("::bigint[], ")
+        query.appendInterpolation(runs.map(\.run.createdAt))
+        // The started runs' own waits: none on this path (checked above), as empty arrays.
+        query.appendLiteral("::bigint[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bigint[], ")
+        CheckpointArguments(checkpoint, outcomes: outcomes).append(to: &query)
+        query.appendLiteral(")")
+        let result = try await read { transaction in
+            try await transaction.row(PostgresQuery(stringInterpolation: query))?.integer(0)
+        }
+        switch result {
+        case 1:
+            return outcomes
+        case 0:
+            throw LeaseLostError(runID: checkpoint.lease.runID)
+        default:
+            // Nothing written: read anew, and take the general path.
+            if cached.version == (try await registryVersion(environment: environment)) {
+                environmentsWithWaits.withLock { _ = $0.insert(environment) }
+            } else {
+                triggerCache.withLock { _ = $0.removeValue(forKey: environment) }
+            }
+            return nil
+        }
     }
 
     /// A checkpoint's steps, one row per key (the last write winning, at its key's first
@@ -232,5 +282,107 @@ extension PostgresStore {
         if !endingWaits.isEmpty {
             try await transaction.execute("DELETE FROM run_waits WHERE run_id = \(runID) AND step_key = ANY(\(endingWaits)::text[])")
         }
+    }
+}
+
+/// The arguments `commit_checkpoint` takes after the run and its token, in its order: the
+/// steps, their attempts, the waits that end, the transition's waits, and what the
+/// transition sets (its status, none for `.none`; due time; attempt; error; output; when the
+/// run ended).
+struct CheckpointArguments {
+    let steps: [StepRecord]
+    let attempts: [StepAttempt]
+    let endsRun: Bool
+    let endingWaits: [String]
+    var waits: [RunWait] = []
+    var status: String?
+    var availableAt: Int64?
+    var attempt: Int64?
+    var error: (set: Bool, text: String?) = (false, nil)
+    var output: (set: Bool, text: String?) = (false, nil)
+    var endedAt: Int64?
+
+    init(_ checkpoint: RunCheckpoint, outcomes: [EventAppendOutcome]) {
+        (steps, attempts) = PostgresStore.deduplicated(checkpoint.steps, outcomes: outcomes)
+        switch checkpoint.transition {
+        case .complete, .fail, .cancel: endsRun = true
+        case .none, .retry, .release, .sleep, .wait: endsRun = false
+        }
+        endingWaits = checkpoint.steps.filter(\.endsWaits).map(\.record.key)
+        let now = checkpoint.now
+        switch checkpoint.transition {
+        case .none:
+            break
+        case .retry(let at, let number, let failure):
+            (status, availableAt, attempt, error) = ("queued", at, Int64(number), (true, PostgresStore.errorText(failure)))
+        case .complete(let value):
+            (status, availableAt, error, output, endedAt) = ("completed", nil, (true, nil), (true, value.serialized), now)
+        case .fail(let failure, let number):
+            (status, availableAt, attempt, error, endedAt) = ("failed", nil, Int64(number), (true, PostgresStore.errorText(failure)), now)
+        case .cancel(let failure):
+            (status, availableAt, error, endedAt) = ("cancelled", nil, (true, PostgresStore.errorText(failure)), now)
+        case .release:
+            (status, availableAt) = ("queued", now)
+        case .sleep(let until):
+            (status, availableAt) = ("sleeping", until)
+        case .wait(let newWaits, let until):
+            (status, availableAt, waits) = ("waiting", until, newWaits)
+        }
+    }
+
+    func append(to query: inout PostgresQuery.StringInterpolation) {
+        func array(_ values: [String]) {
+            query.appendInterpolation(values)
+            query.appendLiteral("::text[], ")
+        }
+        func nullable(_ values: [String?]) {
+            query.appendInterpolation(NullableTextArray(values))
+            query.appendLiteral("::text[], ")
+        }
+        func integers(_ values: [Int64], _ type: String) {
+            query.appendInterpolation(values)
+            query.appendLiteral("::\(type)[], ")
+        }
+        array(steps.map(\.key))
+        array(steps.map(\.stepID))
+        array(steps.map(\.kind.rawValue))
+        array(steps.map(\.status.rawValue))
+        nullable(steps.map { $0.output?.serialized })
+        nullable(steps.map { PostgresStore.errorText($0.error) })
+        integers(steps.map { Int64($0.failedAttempts) }, "integer")
+        integers(steps.map(\.startedAt), "bigint")
+        integers(steps.map(\.endedAt), "bigint")
+        array(attempts.map(\.key))
+        integers(attempts.map { Int64($0.number) }, "integer")
+        array(attempts.map(\.status.rawValue))
+        nullable(attempts.map { PostgresStore.errorText($0.error) })
+        integers(attempts.map(\.startedAt), "bigint")
+        integers(attempts.map(\.endedAt), "bigint")
+        query.appendInterpolation(endsRun)
+        query.appendLiteral(", ")
+        array(endingWaits)
+        array(waits.map(\.kind.rawValue))
+        array(waits.map(\.stepKey))
+        array(waits.map(\.eventName))
+        nullable(waits.map(\.matchPath))
+        nullable(waits.map { $0.matchValue?.serialized })
+        nullable(waits.map { $0.condition?.description })
+        integers(waits.map(\.expiresAt), "bigint")
+        query.appendInterpolation(status)
+        query.appendLiteral("::text, ")
+        query.appendInterpolation(availableAt)
+        query.appendLiteral("::bigint, ")
+        query.appendInterpolation(attempt)
+        query.appendLiteral("::integer, ")
+        query.appendInterpolation(error.set)
+        query.appendLiteral(", ")
+        query.appendInterpolation(error.text)
+        query.appendLiteral("::text, ")
+        query.appendInterpolation(output.set)
+        query.appendLiteral(", ")
+        query.appendInterpolation(output.text)
+        query.appendLiteral("::text, ")
+        query.appendInterpolation(endedAt)
+        query.appendLiteral("::bigint")
     }
 }

@@ -30,17 +30,7 @@ extension PostgresStore {
         guard batch.idSeed == nil, !batch.events.isEmpty, !batch.events.contains(where: { $0.dedupeID != nil }) else { return nil }
         let environment = batch.environment
         guard !environmentsWithWaits.withLock({ $0.contains(environment) }) else { return nil }
-        let cached: CachedTriggers
-        if let known = triggerCache.withLock({ $0[environment] }) {
-            cached = known
-        } else {
-            cached = try await read { transaction in
-                let version = try await transaction.row(
-                    "SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
-                return CachedTriggers(version: version, index: try await triggerIndex(environment: environment, in: transaction))
-            }
-            triggerCache.withLock { $0[environment] = cached }
-        }
+        let cached = try await cachedTriggers(environment: environment)
         var accepted: [AcceptedEvent] = []
         var runs: [(run: NewRun, eventID: EventID)] = []
         for event in batch.events {
@@ -109,6 +99,29 @@ extension PostgresStore {
             return nil
         }
         return events.map(EventAppendOutcome.accepted)
+    }
+
+    /// The environment's triggers as this instance last read them, with the registry version
+    /// they were read at; read now when there are none.
+    func cachedTriggers(environment: String) async throws -> CachedTriggers {
+        if let known = triggerCache.withLock({ $0[environment] }) { return known }
+        let cached = try await read { transaction in
+            // The version first: a registration committing between the two reads then pairs
+            // an older version with newer triggers, which the guard refuses (and the next
+            // append reads again), never newer version with older triggers, which it would
+            // accept.
+            let version = try await transaction.row("SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
+            return CachedTriggers(version: version, index: try await triggerIndex(environment: environment, in: transaction))
+        }
+        triggerCache.withLock { $0[environment] = cached }
+        return cached
+    }
+
+    /// The environment's registry version now.
+    func registryVersion(environment: String) async throws -> Int64 {
+        try await read { transaction in
+            try await transaction.row("SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
+        }
     }
 
     /// What a transaction that appends events did: its batch's outcomes, and every event it
