@@ -87,25 +87,6 @@ struct CronTests {
         #expect(timer.name == SystemEvent.scheduledTimer)
     }
 
-    @Test("a worker asks the store for due ticks of its scheduled functions only, and not at all without any")
-    func dueSchedulesOnlyForScheduledFunctions() async throws {
-        let store = FaultInjectingStore(try freshTestStore())
-        let clock = ManualClock()
-        let client = try makeClient(store: store, clock: clock)
-        try client.createFunction(id: "on-event", trigger: .event("shop/order")) { _, step in
-            try await step.perform("work") {}
-        }
-        try await client.send(Event(name: "shop/order"))
-        _ = try await client.worker().drain()
-        #expect(try await client.runs(function: "on-event").first?.status == .completed)
-        #expect(store.calls(.dueSchedules) == 0, "no function has a schedule: nothing to ask")
-
-        let scheduled = try makeClient(store: store, clock: clock)
-        try scheduled.createFunction(id: "hourly", trigger: .cron("0 * * * *")) { _, _ in }
-        _ = try await scheduled.worker().drain()
-        #expect(store.calls(.dueSchedules) > 0)
-    }
-
     @Test("two workers on one store start one run per tick")
     func oneRunPerTickAcrossWorkers() async throws {
         let directory = try TemporaryDirectory()

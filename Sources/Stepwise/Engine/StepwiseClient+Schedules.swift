@@ -6,10 +6,8 @@ extension StepwiseClient {
     /// - Returns: how many ticks were fired here (another worker may have fired some first).
     @discardableResult
     func fireDueSchedules() async throws -> Int {
-        let scheduled = registry.scheduledIDs
-        guard !scheduled.isEmpty else { return 0 }
         let now = configuration.clock.now()
-        let due = try await store.dueSchedules(environment: configuration.environment, appID: id, functionIDs: scheduled, now: now)
+        let due = try await store.dueSchedules(environment: configuration.environment, appID: id, functionIDs: registry.ids, now: now)
         guard !due.isEmpty else { return 0 }
         var firings: [ScheduleFiring] = []
         for schedule in due {

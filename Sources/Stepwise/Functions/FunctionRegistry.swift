@@ -33,16 +33,6 @@ final class FunctionRegistry: Sendable {
         state.withLock { Array($0.functions.keys) }.sorted()
     }
 
-    /// The ids of the functions with a schedule: the only ones whose due ticks a worker asks
-    /// the store for, so that an app without cron asks nothing before its claims.
-    var scheduledIDs: [String] {
-        state.withLock { state in
-            state.functions.values.filter { function in
-                function.triggers.contains { if case .cron = $0.kind { true } else { false } }
-            }.map(\.id)
-        }.sorted()
-    }
-
     /// The generation to register, or `nil` when the store already has it.
     var unregisteredGeneration: Int? {
         state.withLock { $0.generation == $0.registeredGeneration ? nil : $0.generation }
