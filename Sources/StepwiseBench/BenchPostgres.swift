@@ -10,7 +10,7 @@ final class BenchPostgres: Sendable {
     let url: String
     private let server: ThrowawayPostgres?
 
-    init(url: String?, durability: DurabilityOption) throws {
+    init(url: String?) throws {
         if let url {
             self.url = url
             server = nil
@@ -19,7 +19,6 @@ final class BenchPostgres: Sendable {
             self.server = server
             self.url = server.url
         }
-        _ = durability
     }
 
     func stop() {

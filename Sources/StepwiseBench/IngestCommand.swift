@@ -27,7 +27,7 @@ struct IngestCommand: AsyncParsableCommand {
     func run() async throws {
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
-        let postgres = options.store == .postgres ? try BenchPostgres(url: options.postgresURL, durability: options.durability) : nil
+        let postgres = options.store == .postgres ? try BenchPostgres(url: options.postgresURL) : nil
         defer { postgres?.stop() }
         reporter.header(
             "ingest\(postgres == nil ? "" : " on PostgreSQL") (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")

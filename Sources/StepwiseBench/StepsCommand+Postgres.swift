@@ -10,7 +10,7 @@ import Synchronization
 /// from `send` in this process to the run's first step in another.
 extension StepsCommand {
     func runOnPostgres() async throws {
-        let server = try BenchPostgres(url: options.postgresURL, durability: options.durability)
+        let server = try BenchPostgres(url: options.postgresURL)
         defer { server.stop() }
         let reporter = Reporter(json: options.json)
         reporter.header("steps on PostgreSQL (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")

@@ -110,7 +110,7 @@ extension PostgresStore {
             // an older version with newer triggers, which the guard refuses (and the next
             // append reads again), never newer version with older triggers, which it would
             // accept.
-            let version = try await transaction.row("SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
+            let version = try await registryVersion(environment: environment, in: transaction)
             return CachedTriggers(version: version, index: try await triggerIndex(environment: environment, in: transaction))
         }
         triggerCache.withLock { $0[environment] = cached }
@@ -119,9 +119,12 @@ extension PostgresStore {
 
     /// The environment's registry version now.
     func registryVersion(environment: String) async throws -> Int64 {
-        try await read { transaction in
-            try await transaction.row("SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
-        }
+        try await read { transaction in try await registryVersion(environment: environment, in: transaction) }
+    }
+
+    /// The environment's registry version, 0 before its first registration.
+    func registryVersion(environment: String, in transaction: PostgresTransaction) async throws -> Int64 {
+        try await transaction.row("SELECT version FROM registry_versions WHERE environment = \(environment)")?.integer(0) ?? 0
     }
 
     /// What a transaction that appends events did: its batch's outcomes, and every event it

@@ -20,20 +20,20 @@ extension PostgresRandomAccessRow {
 extension PostgresStore {
     static let eventColumns = "id, environment, name, data, \"user\", dedupe_id, ts, v, received_at"
 
-    /// Reads a row of ``eventColumns`` from `offset`. A row that does not parse was changed
+    /// Reads a row of ``eventColumns``. A row that does not parse was changed
     /// behind Stepwise's back: reported as such rather than trusted.
-    static func storedEvent(_ row: PostgresRandomAccessRow, offset: Int = 0) throws -> StoredEvent {
-        guard let idText = try row.text(offset), let id = EventID(idText) else {
+    static func storedEvent(_ row: PostgresRandomAccessRow) throws -> StoredEvent {
+        guard let idText = try row.text(0), let id = EventID(idText) else {
             throw PostgresStoreError.corruptRow(table: "events", reason: "an id is not a ULID")
         }
         let data: JSON
         do {
-            data = try JSON(parsing: try row.text(offset + 3) ?? "")
+            data = try JSON(parsing: try row.text(3) ?? "")
         } catch {
             throw PostgresStoreError.corruptRow(table: "events", reason: "the data of event \(idText) is not JSON: \(error)")
         }
         var user: JSON?
-        if let userText = try row.text(offset + 4) {
+        if let userText = try row.text(4) {
             do {
                 user = try JSON(parsing: userText)
             } catch {
@@ -41,9 +41,9 @@ extension PostgresStore {
             }
         }
         return StoredEvent(
-            id: id, environment: try row.text(offset + 1) ?? "", name: try row.text(offset + 2) ?? "", data: data, user: user,
-            dedupeID: try row.text(offset + 5), ts: try row.integer(offset + 6), v: try row.text(offset + 7),
-            receivedAt: try row.integer(offset + 8))
+            id: id, environment: try row.text(1) ?? "", name: try row.text(2) ?? "", data: data, user: user,
+            dedupeID: try row.text(5), ts: try row.integer(6), v: try row.text(7),
+            receivedAt: try row.integer(8))
     }
 
     static let runColumns =
@@ -87,14 +87,14 @@ extension PostgresStore {
 
     /// Reads a row of ``stepColumns``; `strict` for a run about to be replayed, whose step
     /// outputs must parse, and not for a listing, which shows the step with an error instead.
-    static func stepRecord(_ row: PostgresRandomAccessRow, offset: Int = 0, strict: Bool) throws -> StepRecord {
-        guard let runID = try row.text(offset).flatMap(RunID.init), let key = try row.text(offset + 1),
-              let stepID = try row.text(offset + 2), let kind = try row.text(offset + 3).flatMap(StepKind.init(rawValue:)),
-              let status = try row.text(offset + 4).flatMap(StepStatus.init(rawValue:))
+    static func stepRecord(_ row: PostgresRandomAccessRow, strict: Bool) throws -> StepRecord {
+        guard let runID = try row.text(0).flatMap(RunID.init), let key = try row.text(1),
+              let stepID = try row.text(2), let kind = try row.text(3).flatMap(StepKind.init(rawValue:)),
+              let status = try row.text(4).flatMap(StepStatus.init(rawValue:))
         else { throw PostgresStoreError.corruptRow(table: "steps", reason: "a key, kind or status does not parse") }
         var output: JSON?
-        var error = errorRecord(try row.text(offset + 6))
-        if let text = try row.text(offset + 5) {
+        var error = errorRecord(try row.text(6))
+        if let text = try row.text(5) {
             do {
                 output = try JSON(parsing: text)
             } catch let parseError {
@@ -105,7 +105,7 @@ extension PostgresStore {
         }
         return StepRecord(
             runID: runID, key: key, stepID: stepID, kind: kind, status: status, output: output, error: error,
-            failedAttempts: Int(try row.integer(offset + 7)), startedAt: try row.integer(offset + 8), endedAt: try row.integer(offset + 9))
+            failedAttempts: Int(try row.integer(7)), startedAt: try row.integer(8), endedAt: try row.integer(9))
     }
 
     static func settings(_ text: String?) -> FunctionSettings {
