@@ -337,6 +337,171 @@ public enum PostgresMigrations {
         END
         $body$;
         """,
+        // 6: flow control. A run keeps its keys (`flow`, the JSON of RunFlow, and the columns
+        // claims count by); a run that a full concurrency key holds back is parked: its
+        // `available_at` is NULL, so it leaves the due index and costs claims nothing, and
+        // `parked_rank` keeps its place. Slots are given back by a trigger on the status, so
+        // that every path that moves a run out of `running` (the checkpoint functions, the
+        // general path, a cancel) frees them, and runs without keys never fire it. Keys are
+        // serialised by transaction-level advisory locks on their hash: a claim only tries
+        // them (a key another transaction works on is skipped, never waited for), the trigger
+        // waits, in sorted order, so no two transactions deadlock on keys.
+        """
+        ALTER TABLE {schema}.runs ADD COLUMN flow text, ADD COLUMN concurrency_key_1 text COLLATE "C",
+            ADD COLUMN concurrency_key_2 text COLLATE "C", ADD COLUMN rate_key text COLLATE "C", ADD COLUMN parked_on text COLLATE "C",
+            ADD COLUMN parked_rank bigint;
+        CREATE INDEX runs_running_by_key_1 ON {schema}.runs (concurrency_key_1)
+            WHERE status = 'running' AND concurrency_key_1 IS NOT NULL;
+        CREATE INDEX runs_running_by_key_2 ON {schema}.runs (concurrency_key_2)
+            WHERE status = 'running' AND concurrency_key_2 IS NOT NULL;
+        CREATE INDEX runs_parked ON {schema}.runs (parked_on, parked_rank, seq) WHERE parked_on IS NOT NULL;
+        CREATE INDEX runs_by_rate_key ON {schema}.runs (environment, app_id, function_id, rate_key, created_at)
+            WHERE rate_key IS NOT NULL;
+        CREATE TABLE {schema}.throttles (
+            key text COLLATE "C" PRIMARY KEY,
+            tat bigint NOT NULL
+        );
+        CREATE TABLE {schema}.admissions (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            environment text COLLATE "C" NOT NULL,
+            event_id text COLLATE "C" NOT NULL,
+            app_id text COLLATE "C" NOT NULL,
+            function_id text COLLATE "C" NOT NULL,
+            reason text NOT NULL,
+            detail text NOT NULL,
+            decided_at bigint NOT NULL
+        );
+        CREATE INDEX admissions_by_event ON {schema}.admissions (environment, event_id, seq);
+        CREATE FUNCTION {schema}.running_under(p_key text) RETURNS integer LANGUAGE sql STABLE AS $body$
+            SELECT ((SELECT count(*) FROM {schema}.runs WHERE concurrency_key_1 = p_key AND status = 'running')
+                  + (SELECT count(*) FROM {schema}.runs WHERE concurrency_key_2 = p_key AND status = 'running'))::integer
+        $body$;
+        CREATE FUNCTION {schema}.release_concurrency_slots() RETURNS trigger LANGUAGE plpgsql AS $body$
+        DECLARE
+            k record;
+            room integer;
+        BEGIN
+            FOR k IN
+                SELECT key, (NEW.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                FROM (VALUES (NEW.concurrency_key_1, 0), (NEW.concurrency_key_2, 1)) AS keys (key, position)
+                WHERE key IS NOT NULL ORDER BY key
+            LOOP
+                PERFORM pg_advisory_xact_lock(hashtextextended(k.key, 0));
+                room := coalesce(k.lim, 0) - {schema}.running_under(k.key);
+                IF room > 0 THEN
+                    UPDATE {schema}.runs r
+                    SET available_at = r.parked_rank + coalesce((r.flow::jsonb ->> 'priority_s')::bigint, 0) * 1000,
+                        parked_on = NULL, parked_rank = NULL
+                    WHERE r.id IN (SELECT p.id FROM {schema}.runs p WHERE p.parked_on = k.key
+                                   ORDER BY p.parked_rank, p.seq LIMIT room FOR UPDATE SKIP LOCKED);
+                END IF;
+            END LOOP;
+            RETURN NULL;
+        END
+        $body$;
+        CREATE TRIGGER runs_release_concurrency_slots AFTER UPDATE OF status ON {schema}.runs
+            FOR EACH ROW WHEN (OLD.status = 'running' AND NEW.status <> 'running' AND OLD.concurrency_key_1 IS NOT NULL)
+            EXECUTE FUNCTION {schema}.release_concurrency_slots();
+        DROP FUNCTION {schema}.claim_runs(text, text, text[], text, bigint, bigint, integer);
+        CREATE FUNCTION {schema}.claim_runs(
+            p_environment text, p_app text, p_functions text[], p_owner text, p_now bigint, p_lease bigint, p_limit integer
+        ) RETURNS TABLE (
+            id text, environment text, app_id text, function_id text, event_id text, status text, attempt bigint, output text,
+            error text, created_at bigint, started_at bigint, ended_at bigint, available_at bigint, rerun_of text, event_count bigint,
+            lease_token bigint, flow text, parked_on text, claimed_from text, events text, steps text
+        ) LANGUAGE plpgsql AS $body$
+        #variable_conflict use_column
+        DECLARE
+            r record;
+            k record;
+            chosen text[] := '{}';
+            passed text[] := '{}';
+            taken jsonb := '{}';
+            full_key text;
+            busy boolean;
+            parked integer;
+            round integer := 0;
+        BEGIN
+            -- Runs with concurrency keys that are not executing must fit each key: counted
+            -- under the key's lock, with the runs this claim already chose. One with no room
+            -- is parked; one whose key another transaction holds is passed over for now.
+            LOOP
+                parked := 0;
+                round := round + 1;
+                FOR r IN
+                    SELECT d.id, d.status, d.flow, d.concurrency_key_1, d.concurrency_key_2 FROM {schema}.runs d
+                    WHERE d.environment = p_environment AND d.app_id = p_app
+                      AND d.status IN ('queued', 'running', 'sleeping', 'waiting') AND d.available_at <= p_now
+                      AND d.function_id = ANY(p_functions) AND NOT (d.id = ANY(chosen)) AND NOT (d.id = ANY(passed))
+                    ORDER BY d.available_at, d.seq
+                    LIMIT p_limit - cardinality(chosen)
+                    FOR UPDATE SKIP LOCKED
+                LOOP
+                    IF r.concurrency_key_1 IS NULL OR r.status = 'running' THEN
+                        chosen := chosen || r.id;
+                        CONTINUE;
+                    END IF;
+                    full_key := NULL;
+                    busy := false;
+                    FOR k IN
+                        SELECT key, (r.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                        FROM (VALUES (r.concurrency_key_1, 0), (r.concurrency_key_2, 1)) AS keys (key, position)
+                        WHERE key IS NOT NULL ORDER BY position
+                    LOOP
+                        IF NOT pg_try_advisory_xact_lock(hashtextextended(k.key, 0)) THEN
+                            busy := true;
+                            EXIT;
+                        END IF;
+                        IF {schema}.running_under(k.key) + coalesce((taken ->> k.key)::integer, 0) >= coalesce(k.lim, 0) THEN
+                            full_key := k.key;
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                    IF busy THEN
+                        passed := passed || r.id;
+                    ELSIF full_key IS NOT NULL THEN
+                        UPDATE {schema}.runs SET parked_on = full_key,
+                            parked_rank = available_at - coalesce((flow::jsonb ->> 'priority_s')::bigint, 0) * 1000, available_at = NULL
+                        WHERE id = r.id;
+                        parked := parked + 1;
+                    ELSE
+                        chosen := chosen || r.id;
+                        taken := taken || jsonb_build_object(r.concurrency_key_1, coalesce((taken ->> r.concurrency_key_1)::integer, 0) + 1);
+                        IF r.concurrency_key_2 IS NOT NULL THEN
+                            taken := taken || jsonb_build_object(r.concurrency_key_2, coalesce((taken ->> r.concurrency_key_2)::integer, 0) + 1);
+                        END IF;
+                    END IF;
+                END LOOP;
+                EXIT WHEN parked = 0 OR cardinality(chosen) >= p_limit OR round >= 64;
+            END LOOP;
+            RETURN QUERY
+            WITH due AS (
+                SELECT d.id, d.status FROM {schema}.runs d WHERE d.id = ANY(chosen)
+            ), claimed AS (
+                UPDATE {schema}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = p_owner,
+                    available_at = p_now + p_lease, started_at = coalesce(r.started_at, p_now)
+                FROM due WHERE r.id = due.id
+                RETURNING r.id, r.environment, r.app_id, r.function_id, r.event_id, r.status, r.attempt::bigint, r.output, r.error,
+                    r.created_at, r.started_at, r.ended_at, r.available_at, r.rerun_of, r.event_count::bigint, r.lease_token,
+                    r.flow, r.parked_on, due.status AS claimed_from, r.seq
+            )
+            SELECT c.id::text, c.environment::text, c.app_id::text, c.function_id::text, c.event_id::text, c.status::text, c.attempt,
+                c.output, c.error, c.created_at, c.started_at, c.ended_at, c.available_at, c.rerun_of::text, c.event_count,
+                c.lease_token, c.flow, c.parked_on::text, c.claimed_from::text,
+                (SELECT json_agg(json_build_array(e.id, e.environment, e.name, e.data, e."user", e.dedupe_id, e.ts, e.v, e.received_at)
+                                 ORDER BY l.position)
+                 FROM (SELECT c.event_id AS event_id, 0 AS position WHERE c.event_count = 1
+                       UNION ALL
+                       SELECT re.event_id, re.position FROM {schema}.run_events re WHERE re.run_id = c.id AND c.event_count > 1) l
+                 JOIN {schema}.events e ON e.id = l.event_id)::text,
+                (SELECT json_agg(json_build_array(s.key, s.step_id, s.kind, s.status, s.output, s.error, s.failed_attempts,
+                                                  s.started_at, s.ended_at) ORDER BY s.seq)
+                 FROM {schema}.steps s WHERE s.run_id = c.id)::text
+            FROM claimed c
+            ORDER BY c.seq;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

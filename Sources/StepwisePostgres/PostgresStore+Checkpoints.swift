@@ -148,6 +148,7 @@ extension PostgresStore {
                 user: event.user, dedupeID: nil, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
             events.append((stored, event.dataText, event.userText))
             for target in cached.index.targets(for: stored) {
+                if target.appliesFlowControl { return nil }
                 runs.append((NewRun.triggered(
                     id: RunID(idGenerator.next(milliseconds: stored.receivedAt)), appID: target.appID, functionID: target.functionID,
                     settings: target.settings, by: stored), stored.id))

@@ -25,15 +25,15 @@ extension PostgresStore {
             let record = try Self.runRecord(row)
             let lease = RunLease(runID: record.id, token: try row.integer(15), owner: request.owner)
             do {
-                let events = try Self.claimedEvents(try row.text(17), run: record)
+                let events = try Self.claimedEvents(try row.text(19), run: record)
                 guard let first = events.first, events.count == record.eventCount else {
                     throw PostgresStoreError.corruptRow(table: "events", reason: "an event of run \(record.id) is missing")
                 }
-                let steps = try Self.claimedSteps(try row.text(18), runID: record.id)
+                let steps = try Self.claimedSteps(try row.text(20), runID: record.id)
                 claimed.append(ClaimedRun(
                     run: record, lease: lease, event: first, events: events,
                     steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
-                    claimedFrom: try row.text(16).flatMap(RunStatus.init(rawValue:)) ?? .queued, claimedAt: request.now))
+                    claimedFrom: try row.text(18).flatMap(RunStatus.init(rawValue:)) ?? .queued, claimedAt: request.now))
             } catch {
                 unreadable.append((lease, "\(error)"))
             }

@@ -39,6 +39,7 @@ extension PostgresStore {
                 user: event.user, dedupeID: nil, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
             accepted.append(AcceptedEvent(event: stored, dataText: event.dataText, userText: event.userText))
             for target in cached.index.targets(for: stored) {
+                if target.appliesFlowControl { return nil }
                 let run = NewRun.triggered(
                     id: RunID(idGenerator.next(milliseconds: stored.receivedAt)), appID: target.appID, functionID: target.functionID,
                     settings: target.settings, by: stored)
@@ -221,11 +222,13 @@ extension PostgresStore {
         var startedBy: [RunID: Int] = [:]
         for (position, event) in events.enumerated() {
             for target in triggers.targets(for: event) {
-                let run = NewRun.triggered(
-                    id: RunID(idGenerator.next(milliseconds: event.receivedAt)), appID: target.appID, functionID: target.functionID,
-                    settings: target.settings, by: event)
-                runs.append((run, [event.id]))
-                if !run.waits.isEmpty { startedBy[run.id] = position }
+                switch NewRun.admitted(id: RunID(idGenerator.next(milliseconds: event.receivedAt)), target: target, by: event) {
+                case .run(let run):
+                    runs.append((run, [event.id]))
+                    if !run.waits.isEmpty { startedBy[run.id] = position }
+                case .refused(let record):
+                    try await recordAdmission(record, environment: environment, in: transaction)
+                }
             }
         }
         let inserted = try await insertRuns(runs, environment: environment, in: transaction)

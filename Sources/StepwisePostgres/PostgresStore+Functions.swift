@@ -153,6 +153,18 @@ extension PostgresStore {
         for (run, eventIDs) in runs where eventIDs.isEmpty {
             throw PostgresStoreError.invalidCheckpoint(reason: "run \(run.id) must be started by at least one event")
         }
+        guard !runs.contains(where: { !$0.run.flow.isEmpty }) else {
+            // In order, one at a time: each may count towards the next one's rate limit or
+            // throttle.
+            var inserted: Set<RunID> = []
+            for (run, eventIDs) in runs {
+                let done = run.flow.isEmpty
+                    ? !(try await insertRuns([(run, eventIDs)], environment: environment, in: transaction)).isEmpty
+                    : try await insertFlowControlledRun(run, environment: environment, eventIDs: eventIDs, in: transaction)
+                if done { inserted.insert(run.id) }
+            }
+            return inserted
+        }
         let rows = try await transaction.rows(
             """
             INSERT INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of, event_count)

@@ -48,7 +48,7 @@ extension PostgresStore {
 
     static let runColumns =
         "id, environment, app_id, function_id, event_id, status, attempt::bigint, output, error, created_at, started_at, ended_at, "
-        + "available_at, rerun_of, event_count::bigint, lease_token"
+        + "available_at, rerun_of, event_count::bigint, lease_token, flow, parked_on"
 
     static func errorText(_ error: ErrorRecord?) -> String? {
         guard let error else { return nil }
@@ -79,7 +79,10 @@ extension PostgresStore {
             id: id, environment: try row.text(1) ?? "", appID: try row.text(2) ?? "", functionID: try row.text(3) ?? "", eventID: eventID,
             status: status, attempt: Int(try row.integer(6)), output: output, error: error, createdAt: try row.integer(9),
             startedAt: try row.optionalInteger(10), endedAt: try row.optionalInteger(11), availableAt: try row.optionalInteger(12),
-            rerunOf: try row.text(13).flatMap(RunID.init), eventCount: Int(try row.integer(14)))
+            rerunOf: try row.text(13).flatMap(RunID.init), eventCount: Int(try row.integer(14)),
+            // Flow keys that cannot be read are left out: Stepwise wrote them, and the run
+            // stays readable (invariant 7).
+            flow: RunFlow(json: try row.text(16).flatMap { try? JSON(parsing: $0) }), parkedOn: try row.text(17))
     }
 
     static let stepColumns =

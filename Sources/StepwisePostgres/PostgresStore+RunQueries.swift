@@ -22,6 +22,20 @@ extension PostgresStore {
         }
     }
 
+    public func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        let limit = Int64(max(1, min(limit, 1000)))
+        return try await read { transaction in
+            try await transaction.rows(
+                """
+                SELECT \(unescaped: Self.runColumns) FROM runs WHERE concurrency_key_1 = \(identity) AND status = 'running'
+                UNION ALL
+                SELECT \(unescaped: Self.runColumns) FROM runs WHERE concurrency_key_2 = \(identity) AND status = 'running'
+                ORDER BY id LIMIT \(limit)
+                """
+            ).map(Self.runRecord)
+        }
+    }
+
     /// Runs newest first (by id, which sorts as their creation does), 1 to 1000 at a time.
     public func runs(_ query: RunQuery) async throws -> [RunRecord] {
         try await read { transaction in

@@ -43,6 +43,7 @@ public final class FaultInjectingStore: Store, StoreChangeFeed {
         public static let cancel = Requirement(description: "cancel")
         public static let rerun = Requirement(description: "rerun")
         public static let environmentExists = Requirement(description: "environmentExists")
+        public static let admissions = Requirement(description: "admissions")
     }
 
     private enum Schedule {
@@ -197,6 +198,11 @@ public final class FaultInjectingStore: Store, StoreChangeFeed {
         return try await base.runs(query)
     }
 
+    public func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        try enter(.runs)
+        return try await base.runs(holdingConcurrencyKey: identity, limit: limit)
+    }
+
     public func steps(runID: RunID) async throws -> [StepRecord] {
         try enter(.steps)
         return try await base.steps(runID: runID)
@@ -225,6 +231,11 @@ public final class FaultInjectingStore: Store, StoreChangeFeed {
     public func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord? {
         try enter(.rerun)
         return try await base.rerun(runID: runID, environment: environment, now: now)
+    }
+
+    public func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
+        try enter(.admissions)
+        return try await base.admissions(eventID: eventID, environment: environment)
     }
 
     public func environmentExists(_ environment: String) async throws -> Bool {

@@ -103,6 +103,9 @@ struct FlawedStore: Store {
     }
     func run(id: RunID, environment: String) async throws -> RunRecord? { try await base.run(id: id, environment: environment) }
     func runs(_ query: RunQuery) async throws -> [RunRecord] { try await base.runs(query) }
+    func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        try await base.runs(holdingConcurrencyKey: identity, limit: limit)
+    }
     func steps(runID: RunID) async throws -> [StepRecord] { try await base.steps(runID: runID) }
     func attempts(runID: RunID) async throws -> [StepAttempt] { try await base.attempts(runID: runID) }
     func dueSchedules(environment: String, appID: String, functionIDs: [String], now: Int64) async throws -> [ScheduleRecord] {
@@ -116,6 +119,9 @@ struct FlawedStore: Store {
     }
     func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord? {
         try await base.rerun(runID: runID, environment: environment, now: now)
+    }
+    func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
+        try await base.admissions(eventID: eventID, environment: environment)
     }
     func environmentExists(_ environment: String) async throws -> Bool { try await base.environmentExists(environment) }
 }

@@ -94,6 +94,11 @@ final class PostgresTestStore: Store, StoreChangeFeed {
         return try await base.runs(query)
     }
 
+    func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        try await ready()
+        return try await base.runs(holdingConcurrencyKey: identity, limit: limit)
+    }
+
     func steps(runID: RunID) async throws -> [StepRecord] {
         try await ready()
         return try await base.steps(runID: runID)
@@ -122,6 +127,11 @@ final class PostgresTestStore: Store, StoreChangeFeed {
     func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord? {
         try await ready()
         return try await base.rerun(runID: runID, environment: environment, now: now)
+    }
+
+    func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
+        try await ready()
+        return try await base.admissions(eventID: eventID, environment: environment)
     }
 
     func environmentExists(_ environment: String) async throws -> Bool {

@@ -46,6 +46,10 @@ final class StartedStore: StoreLifecycle {
     }
     func run(id: RunID, environment: String) async throws -> RunRecord? { try gate(); return try await base.run(id: id, environment: environment) }
     func runs(_ query: RunQuery) async throws -> [RunRecord] { try gate(); return try await base.runs(query) }
+    func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        try gate()
+        return try await base.runs(holdingConcurrencyKey: identity, limit: limit)
+    }
     func steps(runID: RunID) async throws -> [StepRecord] { try gate(); return try await base.steps(runID: runID) }
     func attempts(runID: RunID) async throws -> [StepAttempt] { try gate(); return try await base.attempts(runID: runID) }
     func dueSchedules(environment: String, appID: String, functionIDs: [String], now: Int64) async throws -> [ScheduleRecord] {
@@ -63,6 +67,10 @@ final class StartedStore: StoreLifecycle {
     func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord? {
         try gate()
         return try await base.rerun(runID: runID, environment: environment, now: now)
+    }
+    func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
+        try gate()
+        return try await base.admissions(eventID: eventID, environment: environment)
     }
     func environmentExists(_ environment: String) async throws -> Bool { try gate(); return try await base.environmentExists(environment) }
 }

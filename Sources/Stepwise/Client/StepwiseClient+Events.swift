@@ -105,6 +105,13 @@ extension StepwiseClient {
         try await store.event(id: id, environment: configuration.environment)
     }
 
+    /// Why the event `eventID` started no run of functions its name triggers: a trigger's
+    /// `if` that did not hold, a rate limit or idempotency key that turned it away, an
+    /// expression that failed. Empty when it started a run of each.
+    public func admissions(of eventID: EventID) async throws -> [AdmissionRecord] {
+        try await store.admissions(eventID: eventID, environment: configuration.environment)
+    }
+
     /// A page of the client's environment's events, newest first, by name and receive time.
     ///
     /// - Throws: ``EventQueryError`` for a limit out of range or an empty time range.

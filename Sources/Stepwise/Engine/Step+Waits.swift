@@ -177,7 +177,7 @@ extension Step {
         // end of that run, whose system events carry it in `data.run_id`.
         let invokedRun = NewRun.triggered(
             id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: client.id, functionID: invoked.id,
-            settings: invoked.settings, by: invokedEvent, receivedAt: now)
+            settings: invoked.settings, by: invokedEvent, environment: client.configuration.environment, receivedAt: now)
         let record = StepRecord(
             runID: run.id, key: key, stepID: id, kind: .invoke, status: .waiting,
             output: StepRecord.suspensionOutput(until: until, invokedRun: invokedRun.id), error: nil,

@@ -20,7 +20,7 @@ extension StepwiseClient {
                 scheduledAt: schedule.nextAt, at: now)
             let run = NewRun.triggered(
                 id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: id, functionID: schedule.functionID,
-                settings: function.settings, by: event, receivedAt: now)
+                settings: function.settings, by: event, environment: configuration.environment, receivedAt: now)
             firings.append(ScheduleFiring(schedule: schedule, nextAt: next, event: event, run: run))
         }
         let bus = self.bus

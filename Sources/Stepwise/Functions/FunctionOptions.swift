@@ -10,10 +10,8 @@
 /// }
 /// ```
 ///
-/// Every setting is a `var` with a default, so a new one (the flow-control settings to come:
-/// concurrency with keys, throttle, rate limit, debounce, event batching, priority,
-/// idempotency, singleton) is added here as one more `var` with a default that changes
-/// nothing, and no call site breaks. Build it with the initializer, or start from ``default``
+/// Every setting is a `var` with a default, so a new one is added here as one more `var` with
+/// a default that changes nothing, and no call site breaks. Build it with the initializer, or start from ``default``
 /// and set what differs.
 public struct FunctionOptions: Sendable {
     /// What runs when a run fails for good: the `stepwise/function.failed` event (whose
@@ -33,6 +31,19 @@ public struct FunctionOptions: Sendable {
     /// (`<id>-failure`) with this function's retries, so a failure handler that itself fails
     /// is retried rather than lost.
     public var onFailure: FailureHandler?
+    /// How many runs execute at once, per function or per key: up to two limits, each of
+    /// which a run must fit (see ``ConcurrencyLimit``).
+    public var concurrency: [ConcurrencyLimit]
+    /// How fast runs start; the excess waits its turn (see ``Throttle``).
+    public var throttle: Throttle?
+    /// How many events start a run per period; the excess starts none (see ``RateLimit``).
+    public var rateLimit: RateLimit?
+    /// A key by which an event starts a run at most once in 24 hours: an order id, so that an
+    /// order sent twice is charged once. An event whose key gave `false` is not checked.
+    /// Not with ``rateLimit``, which it would replace.
+    public var idempotency: EventExpression?
+    /// Which of the function's queued runs start first (see ``Priority``).
+    public var priority: Priority?
 
     /// Options with every setting given or left at its default.
     public init(
@@ -40,12 +51,22 @@ public struct FunctionOptions: Sendable {
         retries: RetryPolicy = .default,
         cancelOn: [CancelOn] = [],
         timeouts: FunctionTimeouts = FunctionTimeouts(),
+        concurrency: [ConcurrencyLimit] = [],
+        throttle: Throttle? = nil,
+        rateLimit: RateLimit? = nil,
+        idempotency: EventExpression? = nil,
+        priority: Priority? = nil,
         onFailure: FailureHandler? = nil
     ) {
         self.name = name
         self.retries = retries
         self.cancelOn = cancelOn
         self.timeouts = timeouts
+        self.concurrency = concurrency
+        self.throttle = throttle
+        self.rateLimit = rateLimit
+        self.idempotency = idempotency
+        self.priority = priority
         self.onFailure = onFailure
     }
 

@@ -61,39 +61,61 @@ public struct ScheduleRegistration: Sendable, Hashable {
     }
 }
 
-/// An event trigger as stored: a name pattern and, optionally, fields the event must have.
+/// An event trigger as stored: a name pattern and, optionally, fields the event must have and
+/// an `if` expression that must hold.
 public struct TriggerRegistration: Sendable, Hashable {
     public let pattern: EventPattern
     /// Dotted paths into the event (`data.function_id`) and the values they must equal.
     public let conditions: [String: JSON]
+    /// The trigger's `if`: an event for which it does not hold starts no run, and the
+    /// event's admission record says so.
+    public let condition: EventExpression?
 
-    public init(pattern: EventPattern, conditions: [String: JSON] = [:]) {
+    /// The member of ``storedConditions`` that holds ``condition``: no path, which starts at
+    /// `name`, `data` or `user`, can be spelled so.
+    static let conditionMember = "$if"
+
+    public init(pattern: EventPattern, conditions: [String: JSON] = [:], condition: EventExpression? = nil) {
         self.pattern = pattern
         self.conditions = conditions
+        self.condition = condition
     }
 
-    /// The conditions as a store keeps them: an object of paths to values, its keys sorted so
-    /// that the same trigger is always stored the same way; `nil` for none.
+    /// The conditions as a store keeps them: an object of paths to values (and the `if`
+    /// under `$if`), its keys sorted so that the same trigger is always stored the same way;
+    /// `nil` for none.
     public var storedConditions: JSON? {
-        guard !conditions.isEmpty else { return nil }
-        return .object(JSON.Object(uniqueKeysWithValues: conditions.sorted { $0.key < $1.key }.map { (JSON.Key($0.key), $0.value) }))
+        guard !conditions.isEmpty || condition != nil else { return nil }
+        var members = conditions.sorted { $0.key < $1.key }.map { (JSON.Key($0.key), $0.value) }
+        if let condition { members.append((JSON.Key(Self.conditionMember), .string(condition.text))) }
+        return .object(JSON.Object(uniqueKeysWithValues: members))
     }
 
     /// A trigger as a store kept it, its conditions from ``storedConditions``.
     ///
-    /// - Throws: ``StoredTriggerError`` when the conditions are not an object: a store that
-    ///   holds that was changed by something other than Stepwise.
+    /// - Throws: ``StoredTriggerError`` when the conditions are not an object, or its `if`
+    ///   does not parse: a store that holds that was changed by something other than
+    ///   Stepwise.
     public init(pattern: EventPattern, storedConditions: JSON?) throws(StoredTriggerError) {
         guard let storedConditions else {
             self.init(pattern: pattern)
             return
         }
-        guard case .object(let members) = storedConditions else { throw StoredTriggerError(pattern: pattern.description) }
-        self.init(pattern: pattern, conditions: Dictionary(members.map { ($0.key.string, $0.value) }, uniquingKeysWith: { _, last in last }))
+        guard case .object(var members) = storedConditions else { throw StoredTriggerError(pattern: pattern.description) }
+        var condition: EventExpression?
+        if let stored = members.removeValue(forKey: JSON.Key(Self.conditionMember)) {
+            guard let text = stored.stringValue, let parsed = try? EventExpression(parsing: text) else {
+                throw StoredTriggerError(pattern: pattern.description)
+            }
+            condition = parsed
+        }
+        self.init(
+            pattern: pattern, conditions: Dictionary(members.map { ($0.key.string, $0.value) }, uniquingKeysWith: { _, last in last }),
+            condition: condition)
     }
 
     /// Whether every path in `conditions` (`data.function_id`, `user.id`, `name`) has its value
-    /// in `event`.
+    /// in `event`. The `if` is flow control's, applied where a run is admitted.
     public func conditionsHold(for event: StoredEvent) -> Bool {
         if conditions.isEmpty { return true }
         let envelope = event.expressionEnvelope

@@ -11,10 +11,24 @@ public struct FunctionSettings: Sendable, Hashable {
     public var name: String?
     /// The events that cancel a run of the function.
     public var cancelOn: [CancelOn]
+    /// The flow-control options, which whichever process accepts an event applies.
+    public var concurrency: [ConcurrencyLimit]
+    public var throttle: Throttle?
+    public var rateLimit: RateLimit?
+    public var idempotency: EventExpression?
+    public var priority: Priority?
 
-    public init(name: String? = nil, cancelOn: [CancelOn] = []) {
+    public init(
+        name: String? = nil, cancelOn: [CancelOn] = [], concurrency: [ConcurrencyLimit] = [], throttle: Throttle? = nil,
+        rateLimit: RateLimit? = nil, idempotency: EventExpression? = nil, priority: Priority? = nil
+    ) {
         self.name = name
         self.cancelOn = cancelOn
+        self.concurrency = concurrency
+        self.throttle = throttle
+        self.rateLimit = rateLimit
+        self.idempotency = idempotency
+        self.priority = priority
     }
 
     /// The settings as a store keeps them.
@@ -22,6 +36,7 @@ public struct FunctionSettings: Sendable, Hashable {
         var members: JSON.Object = [:]
         if let name { members["name"] = .string(name) }
         if !cancelOn.isEmpty { members["cancel_on"] = .array(cancelOn.map(\.json)) }
+        addFlowControl(to: &members)
         return .object(members)
     }
 
@@ -31,5 +46,6 @@ public struct FunctionSettings: Sendable, Hashable {
     public init(json: JSON) {
         self.name = json["name"]?.stringValue
         self.cancelOn = json["cancel_on"]?.arrayValue?.compactMap(CancelOn.init(json:)) ?? []
+        (concurrency, throttle, rateLimit, idempotency, priority) = Self.flowControl(json)
     }
 }

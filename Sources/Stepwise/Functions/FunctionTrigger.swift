@@ -16,6 +16,14 @@ public struct FunctionTrigger: Sendable, Hashable, CustomStringConvertible {
         FunctionTrigger(kind: .event(TriggerRegistration(pattern: pattern)))
     }
 
+    /// Runs the function for every event whose name matches and for which `condition` holds
+    /// (`"event.data.amount > 100"`): an event for which it is `false` or `null`, or cannot
+    /// be evaluated, starts no run, and its admission record says why. Checked by
+    /// `createFunction`; evaluated once, by whichever process accepts the event.
+    public static func event(_ pattern: EventPattern, if condition: EventExpression) -> FunctionTrigger {
+        FunctionTrigger(kind: .event(TriggerRegistration(pattern: pattern, condition: condition)))
+    }
+
     /// Runs the function on a schedule (see ``CronSchedule`` for the syntax), once per tick
     /// across every worker on the store. After downtime, the ticks missed make one run, not
     /// one each. Its event is `stepwise/scheduled.timer`. An invalid expression or time zone

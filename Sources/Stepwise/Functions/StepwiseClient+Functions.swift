@@ -133,6 +133,7 @@ extension StepwiseClient {
             throw FunctionDefinitionError(
                 description: "function '\(id)' is invokeOnly and has triggers; every function can be invoked, so drop `.invokeOnly`")
         }
+        try options.validateFlowControl(functionID: id, triggers: triggers, others: registry.all)
         for cancellation in options.cancelOn {
             guard let condition = cancellation.condition else { continue }
             do {

@@ -15,7 +15,11 @@ public struct StepwiseFunction: Sendable {
     public let failureHandlerID: String?
 
     /// What a store keeps of the function's options.
-    var settings: FunctionSettings { FunctionSettings(name: options.name, cancelOn: options.cancelOn) }
+    var settings: FunctionSettings {
+        FunctionSettings(
+            name: options.name, cancelOn: options.cancelOn, concurrency: options.concurrency, throttle: options.throttle,
+            rateLimit: options.rateLimit, idempotency: options.idempotency, priority: options.priority)
+    }
 
     /// Whether only `step.invoke` starts its runs (no event or schedule does).
     public var isInvokeOnly: Bool { triggers.isEmpty }

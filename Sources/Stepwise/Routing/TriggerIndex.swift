@@ -13,6 +13,10 @@ public struct RegisteredTrigger: Sendable {
         self.trigger = trigger
         self.settings = settings
     }
+
+    /// Whether the runs it starts pass through flow control (an `if`, keys, limits): a store's
+    /// fast path that inserts runs as they are leaves those to its general one.
+    public var appliesFlowControl: Bool { trigger.condition != nil || settings.hasFlowControl }
 }
 
 /// Which functions an event starts a run of: the engine's decision, which every store makes

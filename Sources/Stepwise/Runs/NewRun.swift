@@ -17,8 +17,14 @@ public struct NewRun: Sendable, Hashable {
     public let rerunOf: RunID?
     /// The waits that cancel it (``RunWait/Kind/cancel``), to insert with it.
     public let waits: [RunWait]
+    /// Its flow-control keys, to insert with it: a store checks ``RunFlow/rateLimit`` and
+    /// reserves the start of ``RunFlow/throttle`` as it inserts the run (see ``Store``).
+    public let flow: RunFlow
 
-    public init(id: RunID, appID: String, functionID: String, availableAt: Int64, createdAt: Int64, rerunOf: RunID? = nil, waits: [RunWait] = []) {
+    public init(
+        id: RunID, appID: String, functionID: String, availableAt: Int64, createdAt: Int64, rerunOf: RunID? = nil, waits: [RunWait] = [],
+        flow: RunFlow = RunFlow()
+    ) {
         self.id = id
         self.appID = appID
         self.functionID = functionID
@@ -26,52 +32,127 @@ public struct NewRun: Sendable, Hashable {
         self.createdAt = createdAt
         self.rerunOf = rerunOf
         self.waits = waits
+        self.flow = flow
+    }
+
+    /// The run due no earlier than `start`: its throttled start, reserved by the store.
+    @_spi(StoreImplementation)
+    public func starting(at start: Int64) -> NewRun {
+        guard start > availableAt else { return self }
+        return NewRun(
+            id: id, appID: appID, functionID: functionID, availableAt: start, createdAt: createdAt, rerunOf: rerunOf, waits: waits, flow: flow)
     }
 
     /// The run `event` starts of the function `target` names (fan-out, a schedule's tick, an
     /// invoke).
     @_spi(StoreImplementation)
     public static func triggered(id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: StoredEvent) -> NewRun {
-        triggered(id: id, appID: appID, functionID: functionID, settings: settings,
-                  by: TriggeringEvent(
-                    id: event.id.description, name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
+        triggered(id: id, appID: appID, functionID: functionID, settings: settings, by: TriggeringEvent(event))
+    }
+
+    /// What fan-out makes of `event` for the function `target` names: its run, or the record
+    /// of why it starts none (the trigger's `if` did not hold, or an expression of the
+    /// function could not be evaluated for the event). The store still checks the rate limit
+    /// the run carries (``RunFlow/rateLimit``) against the runs it holds.
+    @_spi(StoreImplementation)
+    public static func admitted(id: RunID, target: RegisteredTrigger, by event: StoredEvent) -> RunAdmission {
+        let triggering = TriggeringEvent(event)
+        func refused(_ reason: AdmissionReason, _ detail: String) -> RunAdmission {
+            .refused(AdmissionRecord(
+                eventID: event.id, appID: target.appID, functionID: target.functionID, reason: reason, detail: detail,
+                decidedAt: event.receivedAt))
+        }
+        let settings = target.settings
+        if let condition = target.trigger.condition {
+            do {
+                guard try condition.evaluateBoolean(event: triggering.envelope) else {
+                    return refused(.filtered, "the trigger's if (\(condition.text)) did not hold for the event")
+                }
+            } catch {
+                return refused(.evaluationFailed, "\(error)")
+            }
+        }
+        guard settings.hasFlowControl else {
+            return .run(triggered(id: id, appID: target.appID, functionID: target.functionID, settings: settings, by: triggering))
+        }
+        do {
+            let flow = try RunFlow.admitting(
+                settings: settings, environment: event.environment, appID: target.appID, functionID: target.functionID,
+                envelope: triggering.envelope)
+            return .run(triggered(id: id, appID: target.appID, functionID: target.functionID, settings: settings, by: triggering, flow: flow))
+        } catch {
+            return refused(.evaluationFailed, "\(error)")
+        }
     }
 
     /// The run an event not stored yet will start, once appended in the same transaction at
     /// `receivedAt` (an invoke's `stepwise/function.invoked`, a schedule's tick).
     @_spi(StoreImplementation)
     public static func triggered(
-        id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: NewEvent, receivedAt: Int64
+        id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: NewEvent, environment: String, receivedAt: Int64
     ) -> NewRun {
         triggered(id: id, appID: appID, functionID: functionID, settings: settings,
-                  by: TriggeringEvent(id: nil, name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: receivedAt))
+                  by: TriggeringEvent(
+                    id: nil, environment: environment, name: event.name, data: event.data, user: event.user, ts: event.ts,
+                    receivedAt: receivedAt))
     }
 
     /// A second run of `run`'s function on `run`'s event, due at `now`. Its cancellations
     /// listen from the event's receipt, as the first run's did.
     @_spi(StoreImplementation)
     public static func rerun(id: RunID, of run: RunRecord, settings: FunctionSettings, event: StoredEvent, now: Int64) -> NewRun {
-        let waits = cancellations(settings, for: id, by: TriggeringEvent(
-            id: event.id.description, name: event.name, data: event.data, user: event.user, ts: event.ts, receivedAt: event.receivedAt))
-        return NewRun(id: id, appID: run.appID, functionID: run.functionID, availableAt: now, createdAt: now, rerunOf: run.id, waits: waits)
+        let waits = cancellations(settings, for: id, by: TriggeringEvent(event))
+        // A rerun counts towards the concurrency of the run it repeats, with its priority,
+        // and is neither throttled nor rate limited: someone asked for it.
+        var flow = run.flow
+        flow.throttle = nil
+        flow.rateLimit = nil
+        return NewRun(
+            id: id, appID: run.appID, functionID: run.functionID, availableAt: now, createdAt: now, rerunOf: run.id, waits: waits, flow: flow)
     }
 
     private struct TriggeringEvent {
         /// `nil` for an event not stored yet, whose `event.id` then reads as `null`.
         let id: String?
+        let environment: String
         let name: String
         let data: JSON
         let user: JSON?
         let ts: Int64
         let receivedAt: Int64
 
+        init(id: String?, environment: String, name: String, data: JSON, user: JSON?, ts: Int64, receivedAt: Int64) {
+            self.id = id
+            self.environment = environment
+            self.name = name
+            self.data = data
+            self.user = user
+            self.ts = ts
+            self.receivedAt = receivedAt
+        }
+
+        init(_ event: StoredEvent) {
+            self.init(
+                id: event.id.description, environment: event.environment, name: event.name, data: event.data, user: event.user, ts: event.ts,
+                receivedAt: event.receivedAt)
+        }
+
         var envelope: JSON { EventExpression.envelope(id: id, name: name, data: data, user: user, ts: ts) }
     }
 
-    private static func triggered(id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: TriggeringEvent) -> NewRun {
-        NewRun(
+    /// A run `event` starts; its flow keys are worked out here unless given (fan-out's
+    /// admission did), without a rate limit: an invoke or a schedule's tick is no event to
+    /// turn away.
+    private static func triggered(
+        id: RunID, appID: String, functionID: String, settings: FunctionSettings, by event: TriggeringEvent, flow: RunFlow? = nil
+    ) -> NewRun {
+        let flow = flow ?? (settings.hasFlowControl
+            ? RunFlow.dispatching(
+                settings: settings, environment: event.environment, appID: appID, functionID: functionID, envelope: event.envelope)
+            : RunFlow())
+        return NewRun(
             id: id, appID: appID, functionID: functionID, availableAt: max(event.receivedAt, event.ts), createdAt: event.receivedAt,
-            waits: cancellations(settings, for: id, by: event))
+            waits: cancellations(settings, for: id, by: event), flow: flow)
     }
 
     /// The waits through which the events of `settings.cancelOn` cancel the run: matched like
@@ -89,4 +170,13 @@ public struct NewRun: Sendable, Hashable {
                 expiresAt: cancelOn.timeout.map { event.receivedAt + $0.milliseconds } ?? Int64.max)
         }
     }
+}
+
+/// What fan-out makes of an event for one function.
+@_spi(StoreImplementation)
+public enum RunAdmission: Sendable {
+    /// A run to insert (the store still checks its rate limit).
+    case run(NewRun)
+    /// No run; the record to keep of why.
+    case refused(AdmissionRecord)
 }

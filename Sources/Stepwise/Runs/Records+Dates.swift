@@ -56,3 +56,8 @@ extension Event {
         set { ts = newValue?.millisecondsSinceEpoch }
     }
 }
+
+extension AdmissionRecord {
+    /// When it was decided: when the event was accepted.
+    public var decisionDate: Date { Date(milliseconds: decidedAt) }
+}

@@ -128,6 +128,12 @@ public struct RunCheckpoint: Sendable {
     public let startsRun: NewRun?
     public let transition: Transition
 
+    /// Whether the run leaves `running` with this checkpoint (its concurrency slots free).
+    public var leavesRunning: Bool {
+        if case .none = transition { return false }
+        return true
+    }
+
     public init(lease: RunLease, now: Int64, steps: [StepWrite], events: EventBatch?, startsRun: NewRun? = nil, transition: Transition) {
         self.lease = lease
         self.now = now

@@ -99,13 +99,21 @@ public struct RunRecord: Sendable, Hashable, Identifiable {
     public let rerunOf: RunID?
     /// How many events started the run: one, or a batch's (``eventID`` is then the first).
     public let eventCount: Int
+    /// Its flow-control keys, as they were worked out when its event was accepted.
+    public let flow: RunFlow
+    /// The identity of the concurrency key (``RunFlow/Concurrency/identity``) whose limit
+    /// holds the run back while it is due: it is parked until a run holding that key leaves
+    /// it. `nil` for a run that is not held back by a concurrency limit.
+    public let parkedOn: String?
 
     /// A run as a store reads it back, its times in milliseconds since the epoch.
     public init(
         id: RunID, environment: String, appID: String, functionID: String, eventID: EventID, status: RunStatus,
         attempt: Int, output: JSON?, error: ErrorRecord?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?,
-        availableAt: Int64?, rerunOf: RunID? = nil, eventCount: Int = 1
+        availableAt: Int64?, rerunOf: RunID? = nil, eventCount: Int = 1, flow: RunFlow = RunFlow(), parkedOn: String? = nil
     ) {
+        self.flow = flow
+        self.parkedOn = parkedOn
         self.id = id
         self.environment = environment
         self.appID = appID

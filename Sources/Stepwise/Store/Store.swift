@@ -27,8 +27,10 @@ public protocol Store: Sendable {
     /// batch), the outcome is ``EventAppendOutcome/duplicate(of:)`` with that event's id and
     /// nothing is stored; otherwise the event is stored with a new ``EventID`` (or its seeded
     /// one, see ``EventBatch/idSeed``) and the outcome is ``EventAppendOutcome/accepted(_:)``.
-    /// Then, for an accepted event: one ``NewRun/triggered(id:appID:functionID:settings:by:)-(_,_,_,_,StoredEvent)``
-    /// run for each of ``TriggerIndex/targets(for:)``, and each of
+    /// Then, for an accepted event: for each of ``TriggerIndex/targets(for:)``, the run
+    /// ``NewRun/admitted(id:target:by:)`` gives (inserted as every run is, see below), or the
+    /// ``AdmissionRecord`` it gives instead, kept for ``admissions(eventID:environment:)``;
+    /// and each of
     /// ``WaitMatching/resolutions(for:candidates:)`` carried out (a cancellation appending its
     /// ``SystemEvent/cancelled(run:triggeringEvent:reason:cancelledBy:at:)``, which is handled
     /// like any appended event).
@@ -36,9 +38,19 @@ public protocol Store: Sendable {
     /// Either every accepted event, with its runs and resolutions, is stored or, when the call
     /// throws, none is.
     ///
+    /// Every run a store inserts, by any requirement, keeps its ``NewRun/flow``:
+    /// - with ``RunFlow/rateLimit`` `L`, it is inserted only if fewer than `L.limit` runs of
+    ///   its function with the rate key `L.key` were created in the `L.periodMilliseconds`
+    ///   before its `createdAt`; otherwise ``AdmissionRecord/turnedAway(eventID:run:by:)`` is
+    ///   kept instead;
+    /// - with ``RunFlow/throttle`` `T`, it is inserted due at the start
+    ///   ``ThrottleSchedule/reserve(tat:due:throttle:)`` gives for `T.identity`'s state, which
+    ///   the store keeps.
+    ///
     /// Concurrent callers: of two appends racing with one dedupe id in one environment, exactly
     /// one stores its event; the other's outcome is a duplicate of it. Two appends under one
-    /// seed store its events once.
+    /// seed store its events once. Appends racing on one rate key admit no more than its
+    /// limit; on one throttle key, each reserves its own start.
     func append(_ batch: EventBatch) async throws -> [EventAppendOutcome]
 
     /// The event with this id in this environment, or `nil`.
@@ -66,12 +78,23 @@ public protocol Store: Sendable {
     /// waiting and its time has come, or running with a lease that ran out (its worker died or
     /// stalled). The earliest due come first.
     ///
+    /// A run with concurrency keys (``RunFlow/concurrency``) claimed out of any status but
+    /// `running` must fit each key: fewer `running` runs with that key's identity than its
+    /// limit, counting the runs this claim takes. A run that does not fit is parked instead:
+    /// not due (``RunRecord/availableAt`` `nil`, ``RunRecord/parkedOn`` the full key) until a
+    /// run with that key leaves `running` (a checkpoint's transition, a cancel), when the store
+    /// lets go of as many runs parked on the key as it has room for, by their due time less
+    /// their priority (``RunFlow/priorityMilliseconds``), then by insertion; each becomes due
+    /// at its due time again.
+    ///
     /// A run whose event or steps cannot be read is not returned: it fails in the claim's
     /// transaction, alone, with the error `Stepwise.UnreadableRun`, and the others are claimed
     /// (DESIGN.md, invariant 7). One bad row must not keep every run of an app queued.
     ///
     /// Concurrent callers: N claimers racing over the same due runs claim each run once; a
-    /// run is held by one lease at a time.
+    /// run is held by one lease at a time; claimers and commits racing on one concurrency key
+    /// never leave more runs `running` with it than its limit, nor a parked run behind a key
+    /// with room.
     func claim(_ request: ClaimRequest) async throws -> [ClaimedRun]
 
     /// Commits steps, events, a started run and a run transition in one transaction, if and
@@ -104,6 +127,10 @@ public protocol Store: Sendable {
 
     /// Runs, newest first.
     func runs(_ query: RunQuery) async throws -> [RunRecord]
+
+    /// The runs `running` under a concurrency key (``RunFlow/Concurrency/identity``), in any
+    /// environment, oldest first, at most `limit`: who holds the slots a parked run waits for.
+    func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord]
 
     /// A run's recorded steps, in the order they were first recorded.
     func steps(runID: RunID) async throws -> [StepRecord]
@@ -148,6 +175,11 @@ public protocol Store: Sendable {
     /// - Throws: ``RerunError`` when the run's function is no longer registered (no worker
     ///   would ever claim the new run).
     func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord?
+
+    /// Why the accepted event `eventID` started no run of functions its name triggers (the
+    /// trigger's `if`, a rate limit, an idempotency key, an expression that failed), in the
+    /// order decided; empty when it started a run of each, or does not exist.
+    func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord]
 
     /// Whether `environment` is in use: an app registered functions in it, or events were
     /// stored in it.

@@ -10,12 +10,31 @@ extension InMemoryStore {
         let functions = Set(request.functionIDs.map(ExactText.init))
         let app = AppKey(request.environment, request.appID)
         let due = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }.filter { run in
-            guard let availableAt = run.availableAt else { return false }
+            guard let availableAt = run.availableAt, run.parkedOn == nil else { return false }
             return availableAt <= request.now && functions.contains(ExactText(run.functionID))
-        }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }.prefix(request.limit)
+        }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }
         return try write { transaction in
-            due.compactMap { run in transaction.claim(run, request) }
+            var claimed: [ClaimedRun] = []
+            for run in due where claimed.count < request.limit {
+                // A run that is not executing takes a slot of each of its concurrency keys;
+                // one with no room is parked until a run holding the key leaves it.
+                if run.status != .running, let full = transaction.fullKey(of: run) {
+                    transaction.updateRun(run.id) { row in
+                        row.parkedOn = full
+                        row.parkedDue = row.availableAt
+                        row.availableAt = nil
+                    }
+                    continue
+                }
+                if let run = transaction.claim(run, request) { claimed.append(run) }
+            }
+            return claimed
         }
+    }
+
+    /// Why accepted events started no run of a function, in the order decided.
+    public func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
+        tables.admissions[AdmissionKey(environment: ExactText(environment), eventID: eventID)] ?? []
     }
 
     /// Extends each lease still held; a lease is lost only when another claim moved its token
@@ -41,7 +60,7 @@ extension InMemoryStore {
         let app = AppKey(environment, appID)
         let functions = Set(functionIDs.map(ExactText.init))
         let runs = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }
-            .filter { functions.contains(ExactText($0.functionID)) }.compactMap(\.availableAt).min()
+            .filter { $0.parkedOn == nil && functions.contains(ExactText($0.functionID)) }.compactMap(\.availableAt).min()
         let ticks = functionRows(app, functionIDs).flatMap(\.schedules).map(\.nextAt).min()
         return [runs, ticks].compactMap { $0 }.min()
     }

@@ -109,10 +109,10 @@ extension InMemoryStore.Transaction {
     /// transaction that stores the event.
     mutating func createRuns(for event: StoredEvent, triggers: TriggerIndex) {
         for target in triggers.targets(for: event) {
-            let run = NewRun.triggered(
-                id: RunID(generator.next(milliseconds: event.receivedAt)), appID: target.appID, functionID: target.functionID,
-                settings: target.settings, by: event)
-            insertRun(run, environment: event.environment, eventIDs: [event.id])
+            switch NewRun.admitted(id: RunID(generator.next(milliseconds: event.receivedAt)), target: target, by: event) {
+            case .run(let run): insertRun(run, environment: event.environment, eventIDs: [event.id])
+            case .refused(let record): recordAdmission(record, environment: event.environment)
+            }
         }
     }
 
@@ -125,15 +125,33 @@ extension InMemoryStore.Transaction {
     @discardableResult
     mutating func insertRun(_ run: NewRun, environment: String, eventIDs: [EventID]) -> Bool {
         guard tables.runs[run.id] == nil, let eventID = eventIDs.first else { return false }
+        let function = InMemoryStore.FunctionKey(environment, run.appID, run.functionID)
         if run.rerunOf == nil {
-            let key = InMemoryStore.TriggeredRunKey(function: InMemoryStore.FunctionKey(environment, run.appID, run.functionID), eventID: eventID)
+            let key = InMemoryStore.TriggeredRunKey(function: function, eventID: eventID)
             guard tables.triggeredRuns[key] == nil else { return false }
             set(\.triggeredRuns, key, to: run.id)
+        }
+        if let limit = run.flow.rateLimit {
+            let key = InMemoryStore.RateKey(function: function, key: ExactText(limit.key))
+            let windowStart = run.createdAt - limit.periodMilliseconds
+            let admitted = (tables.runsByRateKey[key] ?? []).count { tables.runs[$0].map { $0.createdAt > windowStart } ?? false }
+            guard admitted < limit.limit else {
+                recordAdmission(AdmissionRecord.turnedAway(eventID: eventID, run: run, by: limit), environment: environment)
+                return false
+            }
+            insert(run.id, into: \.runsByRateKey, at: key)
+        }
+        var run = run
+        if let throttle = run.flow.throttle {
+            let key = ExactText(throttle.identity)
+            let reserved = ThrottleSchedule.reserve(tat: tables.throttles[key], due: run.availableAt, throttle: throttle)
+            set(\.throttles, key, to: reserved.tat)
+            run = run.starting(at: reserved.start)
         }
         putRun(InMemoryStore.RunRow(
             id: run.id, environment: environment, appID: run.appID, functionID: run.functionID, eventIDs: eventIDs, status: .queued,
             attempt: 0, output: nil, error: nil, createdAt: run.createdAt, startedAt: nil, endedAt: nil, availableAt: run.availableAt,
-            rerunOf: run.rerunOf, leaseToken: 0, sequence: nextSequence()))
+            rerunOf: run.rerunOf, leaseToken: 0, sequence: nextSequence(), flow: run.flow, parkedOn: nil, parkedDue: nil))
         for wait in run.waits {
             insertWait(wait, runID: run.id, environment: environment)
         }

@@ -21,6 +21,12 @@ extension InMemoryStore {
         }.sorted { $0.id > $1.id }.prefix(limit).map(\.record)
     }
 
+    /// The runs executing under a concurrency key, oldest first.
+    public func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        (tables.runningByKey[ExactText(identity)] ?? []).compactMap { tables.runs[$0] }.sorted { $0.sequence < $1.sequence }
+            .prefix(max(1, min(limit, 1000))).map(\.record)
+    }
+
     /// A run's steps in the order they were first recorded.
     public func steps(runID: RunID) async throws -> [StepRecord] {
         tables.steps[runID] ?? []

@@ -133,16 +133,36 @@ extension InMemoryStore {
         let rerunOf: RunID?
         var leaseToken: Int64
         let sequence: Int
+        let flow: RunFlow
+        /// The concurrency key whose limit holds the run back, until a run leaves it; while
+        /// parked, the run is not due (`availableAt` is `nil`) and `parkedDue` keeps when it was.
+        var parkedOn: String?
+        var parkedDue: Int64?
 
         var app: AppKey { AppKey(environment, appID) }
         var eventID: EventID { eventIDs[0] }
+        var function: FunctionKey { FunctionKey(environment, appID, functionID) }
+        /// The order parked runs are let go in: the earliest due first, moved by priority.
+        var rank: (Int64, Int) { ((parkedDue ?? availableAt ?? Int64.max) - flow.priorityMilliseconds, sequence) }
 
         var record: RunRecord {
             RunRecord(
                 id: id, environment: environment, appID: appID, functionID: functionID, eventID: eventID, status: status,
                 attempt: attempt, output: output, error: error, createdAt: createdAt, startedAt: startedAt, endedAt: endedAt,
-                availableAt: availableAt, rerunOf: rerunOf, eventCount: eventIDs.count)
+                availableAt: availableAt, rerunOf: rerunOf, eventCount: eventIDs.count, flow: flow, parkedOn: parkedOn)
         }
+    }
+
+    /// A function's rate-limit key: the runs created under it are its window's count.
+    struct RateKey: Hashable, Sendable {
+        let function: FunctionKey
+        let key: ExactText
+    }
+
+    /// An event of an environment, whose admission records are kept under it.
+    struct AdmissionKey: Hashable, Sendable {
+        let environment: ExactText
+        let eventID: EventID
     }
 
     /// A wait is one per run, step and event name: a step's wait registered again keeps its row
@@ -200,6 +220,14 @@ extension InMemoryStore {
         var waits: [WaitKey: WaitRow] = [:]
         var waitsByName: [WaitName: Set<WaitKey>] = [:]
         var waitsByRun: [RunID: Set<WaitKey>] = [:]
+        /// The runs executing under each concurrency key, and those parked on it.
+        var runningByKey: [ExactText: Set<RunID>] = [:]
+        var parkedByKey: [ExactText: Set<RunID>] = [:]
+        /// Each throttle key's theoretical arrival time, in microseconds.
+        var throttles: [ExactText: Int64] = [:]
+        var runsByRateKey: [RateKey: Set<RunID>] = [:]
+        /// Why accepted events started no run of a function.
+        var admissions: [AdmissionKey: [AdmissionRecord]] = [:]
         /// Where insertion order is counted (runs, waits). Not journaled: a rolled-back
         /// transaction leaves a gap, which orders nothing differently.
         var sequence = 0

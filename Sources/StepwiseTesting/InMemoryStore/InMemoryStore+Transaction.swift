@@ -86,7 +86,8 @@ extension InMemoryStore {
         /// Inserts or replaces a run, keeping the index of the runs not ended in step with its
         /// status.
         mutating func putRun(_ row: RunRow) {
-            let wasActive = tables.runs[row.id].map { !$0.status.isFinal } ?? false
+            let old = tables.runs[row.id]
+            let wasActive = old.map { !$0.status.isFinal } ?? false
             set(\.runs, row.id, to: row)
             let isActive = !row.status.isFinal
             if isActive && !wasActive {
@@ -94,6 +95,47 @@ extension InMemoryStore {
             } else if wasActive && !isActive {
                 remove(row.id, from: \.activeRuns, at: row.app)
             }
+            if old?.parkedOn != row.parkedOn {
+                if let key = old?.parkedOn { remove(row.id, from: \.parkedByKey, at: ExactText(key)) }
+                if let key = row.parkedOn { insert(row.id, into: \.parkedByKey, at: ExactText(key)) }
+            }
+            let wasRunning = old?.status == .running
+            let isRunning = row.status == .running
+            guard wasRunning != isRunning, !row.flow.concurrency.isEmpty else { return }
+            for key in row.flow.concurrency {
+                if isRunning {
+                    insert(row.id, into: \.runningByKey, at: ExactText(key.identity))
+                } else {
+                    remove(row.id, from: \.runningByKey, at: ExactText(key.identity))
+                    unpark(key)
+                }
+            }
+        }
+
+        /// Lets go of as many runs parked on `key` as it has room for, the earliest first.
+        mutating func unpark(_ key: RunFlow.Concurrency) {
+            let identity = ExactText(key.identity)
+            let room = key.limit - (tables.runningByKey[identity]?.count ?? 0)
+            guard room > 0, let parked = tables.parkedByKey[identity] else { return }
+            let released = parked.compactMap { tables.runs[$0] }.sorted { $0.rank < $1.rank }.prefix(room)
+            for run in released {
+                updateRun(run.id) { row in
+                    row.availableAt = row.parkedDue
+                    row.parkedOn = nil
+                    row.parkedDue = nil
+                }
+            }
+        }
+
+        /// The first of the run's concurrency keys with no room for it, if any.
+        func fullKey(of run: RunRow) -> String? {
+            run.flow.concurrency.first { key in (tables.runningByKey[ExactText(key.identity)]?.count ?? 0) >= key.limit }?.identity
+        }
+
+        /// Keeps why an accepted event started no run of a function.
+        mutating func recordAdmission(_ record: AdmissionRecord, environment: String) {
+            let key = InMemoryStore.AdmissionKey(environment: ExactText(environment), eventID: record.eventID)
+            set(\.admissions, key, to: (tables.admissions[key] ?? []) + [record])
         }
 
         /// Changes a run, if it exists; returns it as changed.

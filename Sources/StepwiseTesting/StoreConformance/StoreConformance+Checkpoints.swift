@@ -32,7 +32,7 @@ extension StoreConformance {
                 let settings = FunctionSettings(cancelOn: [.event("x/stop", match: "data.k")])
                 let started = NewRun.triggered(
                     id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: "conformance-app", functionID: "invoked",
-                    settings: settings, by: event, receivedAt: now)
+                    settings: settings, by: event, environment: "default", receivedAt: now)
                 let outcomes = try await context.store.commit(RunCheckpoint(
                     lease: run.lease, now: now, steps: [], events: events, startsRun: started,
                     transition: .wait(waits: [], until: now + 60_000)))
@@ -114,7 +114,7 @@ extension StoreConformance {
                 let first = try unwrap(events.events.first, "the first event")
                 let batch = NewRun.triggered(
                     id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: "conformance-app", functionID: "batch",
-                    settings: FunctionSettings(), by: first, receivedAt: now)
+                    settings: FunctionSettings(), by: first, environment: "default", receivedAt: now)
                 let outcomes = try await context.store.commit(RunCheckpoint(
                     lease: run.lease, now: now, steps: [], events: events, startsRun: batch, transition: .complete(output: nil)))
                 let claimed = try unwrap(try await context.claim(["batch"], owner: "w").first, "the batch's run")

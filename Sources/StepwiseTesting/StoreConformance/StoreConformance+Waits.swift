@@ -118,7 +118,7 @@ extension ConformanceContext {
                 scheduledAt: schedule.nextAt, at: now)
             let run = NewRun.triggered(
                 id: RunID(ULIDGenerator.shared.next(milliseconds: now)), appID: schedule.appID, functionID: schedule.functionID,
-                settings: FunctionSettings(), by: event, receivedAt: now)
+                settings: FunctionSettings(), by: event, environment: "default", receivedAt: now)
             return ScheduleFiring(schedule: schedule, nextAt: now + 60_000, event: event, run: run)
         }
         return try await store.fire(firings, environment: "default", afterCommit: nil)

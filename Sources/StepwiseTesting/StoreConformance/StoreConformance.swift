@@ -43,7 +43,7 @@ public enum StoreConformance {
 
     /// Every rule.
     public static var cases: [Case] {
-        eventCases + runCases + checkpointCases + waitCases + queryCases
+        eventCases + runCases + checkpointCases + waitCases + queryCases + flowControlCases
     }
 }
 

@@ -41,7 +41,7 @@ extension SQLiteStatement {
 /// The columns of `runs` a ``RunRecord`` is read from.
 enum RunColumn: Int32, SQLiteColumns {
     case id, environment, appID, functionID, eventID, status, attempt, output, error
-    case createdAt, startedAt, endedAt, availableAt, leaseToken, rerunOf, eventCount
+    case createdAt, startedAt, endedAt, availableAt, leaseToken, rerunOf, eventCount, flow, parkedOn
 }
 
 /// The columns of `steps` a ``StepRecord`` is read from.

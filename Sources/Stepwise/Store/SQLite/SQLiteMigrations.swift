@@ -187,6 +187,38 @@ enum SQLiteMigrations {
             PRIMARY KEY (run_id, position)
         ) WITHOUT ROWID;
         """,
+        // 7: flow control. A run keeps its keys (`flow`, the JSON of RunFlow, and the columns
+        // claims count by); a run that a full concurrency key holds back is parked: its
+        // `available_at` is NULL, so it leaves the due index and costs claims nothing, and
+        // `parked_rank` keeps its place for when a slot frees. The partial indexes hold only
+        // the rows flow control uses, so runs without it pay nothing for them.
+        """
+        ALTER TABLE runs ADD COLUMN flow TEXT;
+        ALTER TABLE runs ADD COLUMN concurrency_key_1 TEXT;
+        ALTER TABLE runs ADD COLUMN concurrency_key_2 TEXT;
+        ALTER TABLE runs ADD COLUMN rate_key TEXT;
+        ALTER TABLE runs ADD COLUMN parked_on TEXT;
+        ALTER TABLE runs ADD COLUMN parked_rank INTEGER;
+        CREATE INDEX runs_running_by_key_1 ON runs (concurrency_key_1) WHERE status = 'running' AND concurrency_key_1 IS NOT NULL;
+        CREATE INDEX runs_running_by_key_2 ON runs (concurrency_key_2) WHERE status = 'running' AND concurrency_key_2 IS NOT NULL;
+        CREATE INDEX runs_parked ON runs (parked_on, parked_rank, seq) WHERE parked_on IS NOT NULL;
+        CREATE INDEX runs_by_rate_key ON runs (environment, app_id, function_id, rate_key, created_at) WHERE rate_key IS NOT NULL;
+        CREATE TABLE throttles (
+            key TEXT PRIMARY KEY,
+            tat INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE admissions (
+            environment TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            app_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            decided_at INTEGER NOT NULL,
+            PRIMARY KEY (environment, event_id, position)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -12,9 +12,11 @@ extension SQLiteStore {
     private static func commit(_ checkpoint: RunCheckpoint, generator: ULIDGenerator, connection: SQLiteConnection) throws -> AppendResult {
         let lease = checkpoint.lease
         let runID = SQLiteValue.text(lease.runID.description)
-        let environment = try connection.scalarText(
-            "SELECT environment FROM runs WHERE id = ? AND lease_token = ? AND status = 'running'", runID, .integer(lease.token))
-        guard let environment else { throw LeaseLostError(runID: lease.runID) }
+        var fenced: (environment: String, flow: String?)?
+        try connection.query(
+            "SELECT environment, flow FROM runs WHERE id = ? AND lease_token = ? AND status = 'running'", [runID, .integer(lease.token)]
+        ) { row in fenced = (row.text(0) ?? "", row.text(1)) }
+        guard let (environment, flowText) = fenced else { throw LeaseLostError(runID: lease.runID) }
 
         var outcomes: [EventAppendOutcome] = []
         var stored: [StoredEvent] = []
@@ -102,6 +104,10 @@ extension SQLiteStore {
             try connection.run("DELETE FROM run_waits WHERE run_id = ?", runID)
         default:
             break
+        }
+        // A run that leaves `running` gives its concurrency slots back.
+        if let flowText, checkpoint.leavesRunning {
+            try releaseSlots(of: RunFlow(json: try? JSON(parsing: flowText)), now: checkpoint.now, connection: connection)
         }
         return AppendResult(outcomes: outcomes, stored: stored)
     }

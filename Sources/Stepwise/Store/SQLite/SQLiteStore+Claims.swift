@@ -4,33 +4,53 @@ extension SQLiteStore {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
         let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
         return try await writer.write { connection in
-            var ids: [(id: String, status: String)] = []
-            try connection.query(
-                """
-                SELECT id, status FROM runs
-                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
-                  AND function_id IN (SELECT value FROM json_each(?))
-                ORDER BY available_at LIMIT ?
-                """,
-                [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs), .integer(Int64(request.limit))]
-            ) { row in
-                if let id = row.text(0) { ids.append((id, row.text(1) ?? "")) }
-            }
             var claimed: [ClaimedRun] = []
-            for (id, previousStatus) in ids {
-                do {
-                    if let run = try Self.claim(runID: id, previousStatus: previousStatus, request, connection: connection) {
-                        claimed.append(run)
-                    }
-                } catch SQLiteStoreError.corruptRow(_, let reason) {
-                    // One run that cannot be replayed fails alone, here, rather than failing
-                    // every claim that would include it (invariant 7).
-                    try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
+            // Runs parked on a full concurrency key leave the due set, so the next page holds
+            // others; the pages are bounded so that a claim never holds the writer for long.
+            for _ in 0..<Self.claimPages {
+                var ids: [(id: String, status: String, flow: String?)] = []
+                try connection.query(
+                    """
+                    SELECT id, status, flow FROM runs
+                    WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
+                      AND function_id IN (SELECT value FROM json_each(?))
+                    ORDER BY available_at LIMIT ?
+                    """,
+                    [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs),
+                     .integer(Int64(request.limit - claimed.count))]
+                ) { row in
+                    if let id = row.text(0) { ids.append((id, row.text(1) ?? "", row.text(2))) }
                 }
+                var parked = 0
+                for (id, previousStatus, flowText) in ids {
+                    // A run that is not executing takes a slot of each of its concurrency
+                    // keys; with no room on one, it is parked until a run holding it leaves.
+                    if previousStatus != RunStatus.running.rawValue, let flowText {
+                        let flow = RunFlow(json: try? JSON(parsing: flowText))
+                        if let full = try Self.fullKey(of: flow, connection: connection) {
+                            try Self.park(runID: id, on: full, flow: flow, connection: connection)
+                            parked += 1
+                            continue
+                        }
+                    }
+                    do {
+                        if let run = try Self.claim(runID: id, previousStatus: previousStatus, request, connection: connection) {
+                            claimed.append(run)
+                        }
+                    } catch SQLiteStoreError.corruptRow(_, let reason) {
+                        // One run that cannot be replayed fails alone, here, rather than failing
+                        // every claim that would include it (invariant 7).
+                        try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
+                    }
+                }
+                guard parked > 0, claimed.count < request.limit else { break }
             }
             return claimed
         }
     }
+
+    /// How many pages of due runs one claim reads at most, when runs it meets are parked.
+    static let claimPages = 64
 
     /// Claims one run inside the claim's transaction: its new lease, its event and its steps.
     ///

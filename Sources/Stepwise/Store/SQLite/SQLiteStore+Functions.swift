@@ -108,11 +108,13 @@ extension SQLiteStore {
         guard !targets.isEmpty else { return false }
         var waits = false
         for target in targets {
-            let run = NewRun.triggered(
-                id: RunID(generator.next(milliseconds: event.receivedAt)), appID: target.appID, functionID: target.functionID,
-                settings: target.settings, by: event)
-            if try insertRun(run, environment: event.environment, eventIDs: [event.id], connection: connection), !run.waits.isEmpty {
-                waits = true
+            switch NewRun.admitted(id: RunID(generator.next(milliseconds: event.receivedAt)), target: target, by: event) {
+            case .run(let run):
+                if try insertRun(run, environment: event.environment, eventIDs: [event.id], connection: connection), !run.waits.isEmpty {
+                    waits = true
+                }
+            case .refused(let record):
+                try recordAdmission(record, environment: event.environment, connection: connection)
             }
         }
         return waits
@@ -127,6 +129,9 @@ extension SQLiteStore {
     static func insertRun(_ run: NewRun, environment: String, eventIDs: [EventID], connection: SQLiteConnection) throws -> Bool {
         guard let eventID = eventIDs.first else {
             throw SQLiteStoreError.invalidCheckpoint(reason: "run \(run.id) must be started by at least one event")
+        }
+        guard run.flow.isEmpty else {
+            return try insertFlowControlledRun(run, environment: environment, eventIDs: eventIDs, connection: connection)
         }
         let insert = try connection.statement(
             """
@@ -145,6 +150,12 @@ extension SQLiteStore {
         try insert.bind(.integer(Int64(eventIDs.count)), at: 9)
         while try insert.step() {}
         guard connection.changes == 1 else { return false }
+        try insertRunRows(run, eventIDs: eventIDs, environment: environment, connection: connection)
+        return true
+    }
+
+    /// A run's rows besides its own: its events when there are several, and its waits.
+    static func insertRunRows(_ run: NewRun, eventIDs: [EventID], environment: String, connection: SQLiteConnection) throws {
         if eventIDs.count > 1 {
             for (position, id) in eventIDs.enumerated() {
                 try connection.run(
@@ -155,7 +166,6 @@ extension SQLiteStore {
         for wait in run.waits {
             try insertWait(wait, runID: run.id, environment: environment, connection: connection)
         }
-        return true
     }
 
     /// Inserts a wait of a run; a step's wait registered again keeps one row, with the new

@@ -35,7 +35,10 @@ extension SQLiteStore {
             attempt: Int(row.integer(RunColumn.attempt)), output: output, error: error, createdAt: row.integer(RunColumn.createdAt),
             startedAt: row.optionalInteger(RunColumn.startedAt), endedAt: row.optionalInteger(RunColumn.endedAt),
             availableAt: row.optionalInteger(RunColumn.availableAt), rerunOf: row.text(RunColumn.rerunOf).flatMap(RunID.init),
-            eventCount: Int(row.integer(RunColumn.eventCount)))
+            eventCount: Int(row.integer(RunColumn.eventCount)),
+            // Flow keys that cannot be read are left out, as FunctionSettings leaves out
+            // settings: Stepwise wrote them, and the run stays readable (invariant 7).
+            flow: RunFlow(json: row.text(RunColumn.flow).flatMap { try? JSON(parsing: $0) }), parkedOn: row.text(RunColumn.parkedOn))
     }
 
     static func stepRecord(_ row: SQLiteStatement, strict: Bool) throws -> StepRecord {

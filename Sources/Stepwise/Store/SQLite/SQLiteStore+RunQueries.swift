@@ -23,6 +23,20 @@ extension SQLiteStore {
         }
     }
 
+    public func runs(holdingConcurrencyKey identity: String, limit: Int) async throws -> [RunRecord] {
+        try await read { connection in
+            var runs: [RunRecord] = []
+            // Two statements, one per key column, each on its partial index.
+            for column in ["concurrency_key_1", "concurrency_key_2"] {
+                try connection.query(
+                    "SELECT \(Self.runColumns) FROM runs WHERE \(column) = ? AND status = 'running' ORDER BY seq LIMIT ?",
+                    [.text(identity), .integer(Int64(max(1, min(limit, 1000))))]
+                ) { row in runs.append(try Self.runRecord(row)) }
+            }
+            return Array(runs.sorted { $0.id < $1.id }.prefix(max(1, min(limit, 1000))))
+        }
+    }
+
     public func runs(_ query: RunQuery) async throws -> [RunRecord] {
         try await read { connection in
             var sql = "SELECT \(Self.runColumns) FROM runs WHERE environment = ?"
