@@ -241,6 +241,7 @@ let package = Package(
 // here, so that every block compiles as pasted into a user's main.swift. Never run.
 let documentedPages = [
     "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL",
+    "FlowControl",
 ]
 package.targets += documentedPages.map { page in
     .executableTarget(

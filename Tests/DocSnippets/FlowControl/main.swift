@@ -1,0 +1,77 @@
+// Generated from Docs/Guides/FlowControl.md by Scripts/doc-snippets.py: edit the page, then run
+// python3 Scripts/doc-snippets.py
+
+// Docs/Guides/FlowControl.md:14
+import Stepwise
+
+let stepwise = StepwiseClient(id: "acme-storefront-app", store: try .sqlite(path: "stepwise.db"))
+
+/// Your own code: calls a payment provider, an AI API, a CRM.
+func charge(_ order: JSON) async throws {}
+func summarize(_ document: JSON) async throws -> String { "" }
+func syncContacts(_ user: JSON) async throws {}
+
+// Docs/Guides/FlowControl.md:31
+try stepwise.createFunction(
+    id: "summarize-document", trigger: .event("docs/document.uploaded"),
+    options: .init(concurrency: [
+        .init(limit: 20),                                   // at most 20 of this function at once
+        .init(limit: 2, key: "event.data.workspaceId"),     // and 2 per workspace
+    ])
+) { event, step in
+    _ = try await step.run("summarize") { try await summarize(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:50
+try stepwise.createFunction(
+    id: "enrich-lead", trigger: .event("crm/lead.created"),
+    options: .init(concurrency: [.init(limit: 10, key: "'ai-provider'", scope: .environment)])
+) { event, step in
+    _ = try await step.run("enrich") { try await summarize(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:76
+try stepwise.createFunction(
+    id: "sync-contacts", trigger: .event("crm/user.updated"),
+    options: .init(throttle: .init(limit: 1, period: .seconds(10), key: "event.data.userId"))
+) { event, step in
+    try await step.perform("sync") { try await syncContacts(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:99
+try stepwise.createFunction(
+    id: "send-digest", trigger: .event("app/activity.recorded"),
+    options: .init(rateLimit: .init(limit: 1, period: .seconds(3600), key: "event.data.vip ? false : event.data.userId"))
+) { event, step in
+    try await step.perform("send") { try await syncContacts(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:118
+try stepwise.createFunction(
+    id: "charge-order", trigger: .event("shop/order.placed"),
+    options: .init(idempotency: "event.data.orderId")
+) { event, step in
+    try await step.perform("charge") { try await charge(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:139
+try stepwise.createFunction(
+    id: "render-report", trigger: .event("reports/requested"),
+    options: .init(concurrency: [.init(limit: 5)], priority: .init(run: "event.data.plan == 'enterprise' ? 120 : 0"))
+) { event, step in
+    _ = try await step.run("render") { try await summarize(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:156
+try stepwise.createFunction(
+    id: "review-large-payment", trigger: .event("billing/payment.received", if: "event.data.amount > 10000")
+) { event, step in
+    try await step.perform("flag") { try await charge(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:171
+func explain(_ id: EventID) async throws {
+    for record in try await stepwise.admissions(of: id) {
+        print("\(record.functionID): \(record.reason) (\(record.detail))")
+    }
+}
