@@ -35,12 +35,67 @@ public enum RESTRepresentation {
         if run.status == .cancelled, let error = run.error, error.name == ErrorRecord.runCancelledName {
             object["cancel_reason"] = .string(error.message)
         }
+        if !run.flow.isEmpty { object["flow"] = flow(run.flow) }
         if let steps {
             var byKey: [String: [StepAttempt]] = [:]
             for attempt in attempts { byKey[attempt.key, default: []].append(attempt) }
             object["steps"] = .array(steps.map { Self.step($0, history: byKey[$0.key] ?? []) })
         }
         return .object(object)
+    }
+
+    /// A run's flow-control keys as people read them: each key's value, scope and limit (the
+    /// identities the store compares stay inside).
+    public static func flow(_ flow: RunFlow) -> JSON {
+        var object: JSON.Object = [:]
+        if !flow.concurrency.isEmpty {
+            object["concurrency"] = .array(flow.concurrency.map { key in
+                ["key": .string(key.value), "scope": .string(key.scope.rawValue), "limit": .int(Int64(key.limit))]
+            })
+        }
+        if let throttle = flow.throttle {
+            object["throttle"] = [
+                "key": .string(throttle.value), "limit": .int(Int64(throttle.limit)), "period_ms": .int(throttle.periodMilliseconds),
+                "burst": .int(Int64(throttle.burst)),
+            ]
+        }
+        if let limit = flow.rateLimit {
+            object[limit.isIdempotency ? "idempotency" : "rate_limit"] = [
+                "key": .string(limit.key), "limit": .int(Int64(limit.limit)), "period_ms": .int(limit.periodMilliseconds),
+            ]
+        }
+        if flow.prioritySeconds != 0 { object["priority_s"] = .int(flow.prioritySeconds) }
+        if !flow.notes.isEmpty { object["notes"] = .array(flow.notes.map { .string($0) }) }
+        return .object(object)
+    }
+
+    /// Why a run waits (``RunBlockage``): its `kind`, what holds it, until when, and the
+    /// reason in words.
+    public static func blockage(_ blockage: RunBlockage) -> JSON {
+        var object: JSON.Object
+        switch blockage {
+        case .concurrency(let key, let scope, let limit, let heldBy):
+            object = [
+                "kind": "concurrency", "key": .string(key), "scope": .string(scope.rawValue), "limit": .int(Int64(limit)),
+                "held_by": .array(heldBy.map { .string($0.description) }),
+            ]
+        case .throttle(let key, let until):
+            object = ["kind": "throttle", "key": .string(key), "until": time(until.millisecondsSinceEpoch)]
+        case .suspended(let status, let until):
+            object = ["kind": .string(status.rawValue), "until": until.map { time($0.millisecondsSinceEpoch) } ?? .null]
+        case .scheduled(let until):
+            object = ["kind": "scheduled", "until": time(until.millisecondsSinceEpoch)]
+        }
+        object["reason"] = .string(blockage.description)
+        return .object(object)
+    }
+
+    /// Why an event started no run of a function it matched.
+    public static func admission(_ record: AdmissionRecord) -> JSON {
+        [
+            "app_id": .string(record.appID), "function_id": .string(record.functionID), "reason": .string(record.reason.rawValue),
+            "detail": .string(record.detail), "decided_at": time(record.decidedAt),
+        ]
     }
 
     /// A step: its id, key, kind, status, attempts, output or error, start and end; a

@@ -66,9 +66,12 @@ public struct RecordQueries: Sendable {
         return ["data": .array(page.records), "cursor": next.map { .string($0.rawValue) } ?? .null]
     }
 
-    /// One event.
+    /// One event, with why it started no run of functions it matched (`admissions`).
     public func event(_ id: String) async throws -> JSON {
-        ["data": RESTRepresentation.event(try await storedEvent(id))]
+        let event = try await storedEvent(id)
+        guard case .object(var object) = RESTRepresentation.event(event) else { return ["data": RESTRepresentation.event(event)] }
+        object["admissions"] = .array(try await client.admissions(of: event.id).map(RESTRepresentation.admission))
+        return ["data": .object(object)]
     }
 
     /// The runs an event triggered (up to 1000), reruns included.
@@ -127,7 +130,9 @@ public struct RecordQueries: Sendable {
         let run = try await storedRun(id)
         let steps = try await client.steps(ofRun: run.id)
         let attempts = StepAttempt.timeline(steps: steps, recorded: try await client.store.attempts(runID: run.id))
-        return ["data": RESTRepresentation.run(run, steps: steps, attempts: attempts)]
+        guard case .object(var object) = RESTRepresentation.run(run, steps: steps, attempts: attempts) else { return ["data": .null] }
+        object["blocked_by"] = try await client.blockage(of: run).map(RESTRepresentation.blockage) ?? .null
+        return ["data": .object(object)]
     }
 
     /// Cancels a run that has not ended; a 409 when it had.

@@ -188,6 +188,32 @@ struct CLITests {
         #expect(refused.stderr.contains("Event key not found"), "\(refused.stderr)")
     }
 
+    @Test("events show says why an event started no run, and runs show why a run waits")
+    func flowControlVisibility() async throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("flow.db")
+        let store = try SQLiteStore(.init(path: database))
+        let worker = StepwiseClient(id: "shop", store: store, logger: quietLogger())
+        try worker.createFunction(id: "large-orders", trigger: .event("shop/order", if: "event.data.total > 100")) { _, _ in }
+        try worker.createFunction(
+            id: "one-per-customer", trigger: .event("shop/order"), options: .init(concurrency: [.init(limit: 1, key: "event.data.customer")])
+        ) { _, _ in }
+        try await worker.registerFunctions()
+        let small = try runCommand(stepwiseTool, ["send", "shop/order", "--data", #"{"total": 5, "customer": "c1"}"#, "--db", database])
+        let id = small.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let shown = try JSON(parsing: try runCommand(stepwiseTool, ["events", "show", id, "--db", database]).stdout)
+        #expect(shown["admissions"]?[0]?["function_id"] == "large-orders")
+        #expect(shown["admissions"]?[0]?["reason"] == "filtered")
+        _ = try runCommand(stepwiseTool, ["send", "shop/order", "--data", #"{"total": 5, "customer": "c1"}"#, "--db", database])
+        let claimed = try await store.claim(ClaimRequest(
+            appID: "shop", functionIDs: ["one-per-customer"], owner: "w", now: SystemWallClock().now(), leaseDuration: 60_000, limit: 10))
+        #expect(claimed.count == 1)
+        let parked = try #require(try await store.runs(RunQuery(functionID: "one-per-customer", limit: 10)).first { $0.status == .queued })
+        let run = try JSON(parsing: try runCommand(stepwiseTool, ["runs", "show", parked.id.description, "--db", database]).stdout)
+        #expect(run["blocked_by"]?["kind"] == "concurrency")
+        #expect(run["blocked_by"]?["reason"]?.stringValue?.contains("concurrency key 'c1'") == true)
+    }
+
     @Test("send, events and runs work on a database file, with clear errors and non-zero exits")
     func onDatabaseFile() throws {
         let directory = try TemporaryDirectory()
