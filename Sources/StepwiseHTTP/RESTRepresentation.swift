@@ -83,6 +83,13 @@ public enum RESTRepresentation {
             object = ["kind": "throttle", "key": .string(key), "until": time(until.millisecondsSinceEpoch)]
         case .suspended(let status, let until):
             object = ["kind": .string(status.rawValue), "until": until.map { time($0.millisecondsSinceEpoch) } ?? .null]
+        case .debounce(let key, let until):
+            object = ["kind": "debounce", "key": .string(key), "until": time(until.millisecondsSinceEpoch)]
+        case .batch(let key, let events, let maxSize, let until):
+            object = [
+                "kind": "batch", "key": .string(key), "events": .int(Int64(events)), "max_size": .int(Int64(maxSize)),
+                "until": time(until.millisecondsSinceEpoch),
+            ]
         case .scheduled(let until):
             object = ["kind": "scheduled", "until": time(until.millisecondsSinceEpoch)]
         }

@@ -349,7 +349,14 @@ public enum PostgresMigrations {
         """
         ALTER TABLE {schema}.runs ADD COLUMN flow text, ADD COLUMN concurrency_key_1 text COLLATE "C",
             ADD COLUMN concurrency_key_2 text COLLATE "C", ADD COLUMN rate_key text COLLATE "C", ADD COLUMN parked_on text COLLATE "C",
-            ADD COLUMN parked_rank bigint;
+            ADD COLUMN parked_rank bigint, ADD COLUMN batch_key text COLLATE "C", ADD COLUMN debounce_key text COLLATE "C",
+            ADD COLUMN singleton_key text COLLATE "C";
+        CREATE INDEX runs_open_batches ON {schema}.runs (environment, app_id, function_id, batch_key, seq)
+            WHERE batch_key IS NOT NULL AND status = 'queued' AND started_at IS NULL;
+        CREATE INDEX runs_pending_debounces ON {schema}.runs (environment, app_id, function_id, debounce_key)
+            WHERE debounce_key IS NOT NULL AND status = 'queued' AND started_at IS NULL;
+        CREATE INDEX runs_active_singletons ON {schema}.runs (environment, app_id, function_id, singleton_key)
+            WHERE singleton_key IS NOT NULL AND status IN ('queued', 'running', 'sleeping', 'waiting');
         CREATE INDEX runs_running_by_key_1 ON {schema}.runs (concurrency_key_1)
             WHERE status = 'running' AND concurrency_key_1 IS NOT NULL;
         CREATE INDEX runs_running_by_key_2 ON {schema}.runs (concurrency_key_2)
@@ -369,6 +376,7 @@ public enum PostgresMigrations {
             function_id text COLLATE "C" NOT NULL,
             reason text NOT NULL,
             detail text NOT NULL,
+            run_id text COLLATE "C",
             decided_at bigint NOT NULL
         );
         CREATE INDEX admissions_by_event ON {schema}.admissions (environment, event_id, seq);

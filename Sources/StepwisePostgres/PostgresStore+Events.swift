@@ -220,9 +220,16 @@ extension PostgresStore {
         // Which event of the batch started each run with waits: a run's cancelOn waits for
         // the events after the one that started it, never for that one or earlier ones.
         var startedBy: [RunID: Int] = [:]
+        var placedWithWaits = false
         for (position, event) in events.enumerated() {
             for target in triggers.targets(for: event) {
                 switch NewRun.admitted(id: RunID(idGenerator.next(milliseconds: event.receivedAt)), target: target, by: event) {
+                case .run(let run) where run.flow.batch != nil || run.flow.debounce != nil || run.flow.singleton != nil:
+                    // In order, before the batch's other runs: it may fold into a run it must see.
+                    if try await place(run, for: event, in: transaction, stored: &stored), !run.waits.isEmpty {
+                        startedBy[run.id] = position
+                        placedWithWaits = true
+                    }
                 case .run(let run):
                     runs.append((run, [event.id]))
                     if !run.waits.isEmpty { startedBy[run.id] = position }
@@ -232,7 +239,7 @@ extension PostgresStore {
             }
         }
         let inserted = try await insertRuns(runs, environment: environment, in: transaction)
-        let newWaits = runs.contains { inserted.contains($0.run.id) && !$0.run.waits.isEmpty }
+        let newWaits = placedWithWaits || runs.contains { inserted.contains($0.run.id) && !$0.run.waits.isEmpty }
         var mayResolve = newWaits
         if !mayResolve {
             mayResolve = try await hasWaits(environment: environment, in: transaction)

@@ -70,12 +70,12 @@ extension PostgresStore {
     /// Cancels a run that has not ended because `event` arrived (its `cancelOn`): the run ends
     /// `cancelled`, its waits are dropped, and its `stepwise/function.cancelled` is appended
     /// in the same transaction, like any appended event.
-    private func cancelRun(_ runID: RunID, because event: StoredEvent, in transaction: PostgresTransaction, stored: inout [StoredEvent])
-        async throws
-    {
+    func cancelRun(
+        _ runID: RunID, because event: StoredEvent, reason: String = "cancelOn", in transaction: PostgresTransaction, stored: inout [StoredEvent]
+    ) async throws {
         guard let row = try await transaction.row(
             """
-            UPDATE runs SET status = 'cancelled', error = \(Self.errorText(.runCancelled(reason: "cancelOn"))),
+            UPDATE runs SET status = 'cancelled', error = \(Self.errorText(.runCancelled(reason: reason))),
                 ended_at = \(event.receivedAt), available_at = NULL
             WHERE id = \(runID.description) AND status IN ('queued', 'running', 'sleeping', 'waiting')
             RETURNING \(unescaped: Self.runColumns)
@@ -87,7 +87,7 @@ extension PostgresStore {
             "SELECT \(unescaped: Self.eventColumns) FROM events WHERE id = \(cancelled.eventID.description)"
         ).flatMap { try? Self.storedEvent($0) }
         let systemEvent = SystemEvent.cancelled(
-            run: cancelled, triggeringEvent: triggering, reason: "cancelOn", cancelledBy: event.id, at: event.receivedAt)
+            run: cancelled, triggeringEvent: triggering, reason: reason, cancelledBy: event.id, at: event.receivedAt)
         _ = try await appendEvents(
             EventBatch(environment: event.environment, events: [systemEvent], receivedAt: event.receivedAt, dedupeWindow: 0),
             in: transaction, stored: &stored)

@@ -261,6 +261,188 @@ struct FlowControlTests {
         #expect(try await harness.client.blockage(of: later) == .throttle(key: "", until: Date(milliseconds: harness.clock.now() + 60_000)))
     }
 
+    /// Sends `events` at each offset (ms from `start`), running what is due at each time.
+    private func sendOverTime(_ harness: Harness, _ schedule: [(Int64, Event)]) async throws -> [EventID] {
+        let start = harness.clock.now()
+        var ids: [EventID] = []
+        for (offset, event) in schedule {
+            // Every run due before the event's time starts at its own time, as a live worker's would.
+            while let next = try await harness.worker.drain(), next < start + offset {
+                harness.clock.advance(to: max(next, harness.clock.now()))
+            }
+            harness.clock.advance(to: start + offset)
+            try await harness.worker.drain()
+            ids.append(try await harness.client.send(event))
+        }
+        return ids
+    }
+
+    @Test("debounce: one run with the latest event, at exactly the last event plus the period (spec D1, D3)")
+    func debounce() async throws {
+        let harness = try Harness()
+        let trace = Trace()
+        try harness.client.createFunction(
+            id: "debounced", trigger: .event("edit"), options: .init(debounce: .init(period: .seconds(2), key: "event.data.acct"))
+        ) { event, step in
+            try await step.perform("run") { trace.add("\(event.data["acct"]?.stringValue ?? "")\(event.data["n"]?.intValue ?? 0)") }
+        }
+        let start = harness.clock.now()
+        let ids = try await sendOverTime(harness, [
+            (0, Event(name: "edit", data: ["acct": "A", "n": 1])), (1000, Event(name: "edit", data: ["acct": "B", "n": 2])),
+            (1500, Event(name: "edit", data: ["acct": "A", "n": 3])), (2500, Event(name: "edit", data: ["acct": "A", "n": 4])),
+        ])
+        let pending = try await harness.runs(of: "debounced").sorted { $0.id < $1.id }
+        #expect(pending.map { ($0.availableAt ?? 0) - start } == [4500, 3000], "A fires 2 s after its last event, B 2 s after its only one")
+        #expect(pending.first?.eventID == ids[3], "the pending run holds the latest event (spec D5)")
+        let why = try await harness.client.blockage(of: pending[0])
+        #expect(why == .debounce(key: "A", until: Date(milliseconds: start + 4500)))
+        try await harness.runUntilIdle()
+        #expect(trace.all == ["B2", "A4"])
+        let runs = try await harness.runs(of: "debounced").sorted { $0.id < $1.id }
+        #expect(runs.map { ($0.startedAt ?? 0) - start } == [4500, 3000])
+        let superseded = try await harness.client.admissions(of: ids[0])
+        #expect(superseded.map(\.reason) == [.debounced] && superseded.first?.runID == runs[0].id)
+    }
+
+    @Test("debounce with a timeout: a run at most timeout after the first event, then a new one (spec D2)")
+    func debounceTimeout() async throws {
+        let harness = try Harness()
+        let trace = Trace()
+        try harness.client.createFunction(
+            id: "capped", trigger: .event("tick"), options: .init(debounce: .init(period: .seconds(2), timeout: .milliseconds(5500)))
+        ) { event, step in
+            try await step.perform("run") { trace.add("e\(event.data["n"]?.intValue ?? 0)") }
+        }
+        let start = harness.clock.now()
+        _ = try await sendOverTime(harness, (0...10).map { (Int64($0) * 1000, Event(name: "tick", data: ["n": .int(Int64($0))])) })
+        try await harness.runUntilIdle()
+        #expect(trace.all == ["e5", "e10"])
+        let starts = try await harness.runs(of: "capped").sorted { $0.id < $1.id }.map { ($0.startedAt ?? 0) - start }
+        #expect(starts == [5500, 11_500])
+    }
+
+    @Test("debounce: an event whose ts is older than the held one changes nothing (spec D4)")
+    func debounceOlderEvent() async throws {
+        let harness = try Harness()
+        try harness.client.createFunction(id: "d", trigger: .event("e"), options: .init(debounce: .init(period: .seconds(2)))) { _, _ in }
+        let now = harness.clock.now()
+        let held = try await harness.client.send(Event(name: "e", data: ["n": 1], ts: now))
+        harness.clock.advance(by: .seconds(1))
+        let older = try await harness.client.send(Event(name: "e", data: ["n": 0], ts: now - 60_000))
+        let run = try await harness.onlyRun(of: "d")
+        #expect(run.eventID == held && run.availableAt == now + 2000)
+        #expect(try await harness.client.admissions(of: older).map(\.reason) == [.debounced])
+    }
+
+    @Test("batch: full batches start at once, in order; the rest when the timeout after their first event runs out (spec B1, B2, B4)")
+    func batches() async throws {
+        let harness = try Harness()
+        let batches = Trace()
+        try harness.client.createFunction(
+            id: "batched", trigger: .event("row"), options: .init(batchEvents: .init(maxSize: 3, timeout: .seconds(4), key: "event.data.acct"))
+        ) { event, step in
+            let names = step.events.map { "\($0.data["acct"]?.stringValue ?? "")\($0.data["n"]?.intValue ?? 0)" }
+            #expect(event.id == step.events.first?.id)
+            try await step.perform("write") { batches.add(names.joined(separator: ",")) }
+        }
+        let start = harness.clock.now()
+        _ = try await sendOverTime(harness, [
+            (0, Event(name: "row", data: ["acct": "A", "n": 0])), (100, Event(name: "row", data: ["acct": "A", "n": 1])),
+            (150, Event(name: "row", data: ["acct": "B", "n": 2])), (200, Event(name: "row", data: ["acct": "A", "n": 3])),
+            (300, Event(name: "row", data: ["acct": "A", "n": 4])), (400, Event(name: "row", data: ["acct": "A", "n": 5])),
+        ])
+        let open = try #require(try await harness.runs(of: "batched").first { $0.startedAt == nil && $0.eventCount == 2 })
+        let why = try await harness.client.blockage(of: open)
+        #expect(why == .batch(key: "A", events: 2, maxSize: 3, until: Date(milliseconds: start + 4300)))
+        try await harness.runUntilIdle()
+        #expect(batches.all == ["A0,A1,A3", "B2", "A4,A5"])
+        let starts = try await harness.runs(of: "batched").sorted { $0.id < $1.id }.map { ($0.startedAt ?? 0) - start }
+        #expect(starts == [200, 4150, 4300])
+    }
+
+    @Test("batch: an event for which the batch's if does not hold runs alone, at once (spec B3)")
+    func batchCondition() async throws {
+        let harness = try Harness()
+        let sizes = Trace()
+        try harness.client.createFunction(
+            id: "free-batched", trigger: .event("job"),
+            options: .init(batchEvents: .init(maxSize: 10, timeout: .seconds(60), if: "event.data.plan == 'free'"))
+        ) { _, step in
+            try await step.perform("run") { sizes.add("\(step.events.count)") }
+        }
+        try await harness.client.send([Event(name: "job", data: ["plan": "pro"]), Event(name: "job", data: ["plan": "free"])])
+        try await harness.worker.drain()
+        #expect(sizes.all == ["1"], "the pro event ran alone, at once; the free one waits in its batch")
+    }
+
+    @Test("singleton skip: an event while a run with its key is active starts none, and says which run it met (spec S1, S3)")
+    func singletonSkip() async throws {
+        let harness = try Harness()
+        try harness.client.createFunction(
+            id: "import", trigger: .event("import"), options: .init(retries: fastRetries, singleton: .init(key: "event.data.user", mode: .skip))
+        ) { event, step in
+            try await step.sleep("long", for: .seconds(60))
+        }
+        let first = try await harness.client.send(Event(name: "import", data: ["user": "u1"]))
+        try await harness.worker.drain()
+        let skipped = try await harness.client.send(Event(name: "import", data: ["user": "u1"]))
+        try await harness.client.send(Event(name: "import", data: ["user": "u2"]))
+        let records = try await harness.client.admissions(of: skipped)
+        let firstRun = try #require(try await harness.runs(of: "import").first { $0.eventID == first })
+        #expect(records.map(\.reason) == [.singletonSkipped] && records.first?.runID == firstRun.id)
+        #expect(try await harness.runs(of: "import").count == 2, "u1's first run and u2's")
+        try await harness.runUntilIdle()
+        try await harness.client.send(Event(name: "import", data: ["user": "u1"]))
+        #expect(try await harness.runs(of: "import").count == 3, "once u1's run ended, u1 runs again")
+    }
+
+    @Test("singleton cancel: a new event cancels the active run and starts its own (spec S2)")
+    func singletonCancel() async throws {
+        let harness = try Harness()
+        try harness.client.createFunction(
+            id: "sync", trigger: .event("sync"), options: .init(singleton: .init(key: "event.data.user", mode: .cancel))
+        ) { event, step in
+            try await step.sleep("long", for: .seconds(60))
+        }
+        let first = try await harness.client.send(Event(name: "sync", data: ["user": "u1"]))
+        try await harness.worker.drain()
+        let second = try await harness.client.send(Event(name: "sync", data: ["user": "u1"]))
+        let runs = try await harness.runs(of: "sync")
+        let cancelled = try #require(runs.first { $0.eventID == first })
+        #expect(cancelled.status == .cancelled && cancelled.error?.message == "singleton")
+        #expect(runs.first { $0.eventID == second }?.status == .queued)
+        let systemEvents = try await harness.client.events(named: SystemEvent.functionCancelled).events
+        #expect(systemEvents.first?.data["reason"] == "singleton")
+    }
+
+    @Test("a pending batch and a pending debounce survive a restart and still fire on time (spec B4)")
+    func pendingSurviveRestart() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("flow.db")
+        let clock = ManualClock()
+        let fired = Trace()
+        func client() throws -> StepwiseClient {
+            let client = StepwiseClient(id: "app", store: try SQLiteStore(.init(path: path)), configuration: .init(clock: clock))
+            try client.createFunction(id: "batched", trigger: .event("row"), options: .init(batchEvents: .init(maxSize: 10, timeout: .seconds(30)))) { _, step in
+                try await step.perform("write") { fired.add("batch of \(step.events.count) at \(clock.now())") }
+            }
+            try client.createFunction(id: "debounced", trigger: .event("edit"), options: .init(debounce: .init(period: .seconds(20)))) { event, step in
+                try await step.perform("index") { fired.add("debounce at \(clock.now())") }
+            }
+            return client
+        }
+        let start = clock.now()
+        do {
+            let before = try client()
+            try await before.registerFunctions()
+            try await before.send([Event(name: "row"), Event(name: "row"), Event(name: "edit")])
+        }
+        clock.advance(by: .seconds(5))
+        let after = try client()
+        try await after.worker().runUntilIdle(advancing: clock)
+        #expect(Set(fired.all) == ["batch of 2 at \(start + 30_000)", "debounce at \(start + 20_000)"])
+    }
+
     @Test("createFunction refuses options that cannot work, naming the problem", arguments: [
         (FunctionOptions(rateLimit: .init(limit: 1, period: .seconds(60)), idempotency: "event.data.id"), "cannot be combined with rateLimit"),
         (FunctionOptions(concurrency: [.init(limit: 1), .init(limit: 2, key: "event.data.a"), .init(limit: 3, key: "event.data.b")]), "at most 2"),
@@ -270,6 +452,12 @@ struct FlowControlTests {
         (FunctionOptions(throttle: .init(limit: 1, period: .milliseconds(10))), "throttle period"),
         (FunctionOptions(rateLimit: .init(limit: 1, period: .seconds(2 * 86_400))), "rateLimit period"),
         (FunctionOptions(priority: .init(run: "event.data.p +")), "priority"),
+        (FunctionOptions(cancelOn: [.event("x/stop")], batchEvents: .init(maxSize: 10, timeout: .seconds(5))), "cannot be combined with cancelOn"),
+        (FunctionOptions(debounce: .init(period: .seconds(5)), batchEvents: .init(maxSize: 10, timeout: .seconds(5))), "combined with debounce"),
+        (FunctionOptions(batchEvents: .init(maxSize: 10, timeout: .seconds(5)), singleton: .init(mode: .skip)), "combined with singleton"),
+        (FunctionOptions(batchEvents: .init(maxSize: 1, timeout: .seconds(5))), "maxSize"),
+        (FunctionOptions(debounce: .init(period: .seconds(10), timeout: .seconds(5))), "must not be shorter"),
+        (FunctionOptions(debounce: .init(period: .seconds(5)), singleton: .init(mode: .skip)), "singleton cannot be combined with debounce"),
     ])
     func refusedOptions(options: FunctionOptions, problem: String) throws {
         let client = try makeClient()

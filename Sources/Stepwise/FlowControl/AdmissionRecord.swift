@@ -9,15 +9,21 @@ public struct AdmissionRecord: Sendable, Hashable {
     /// The reason in words: the expression that filtered the event and what it gave, the
     /// key and window that turned it away.
     public let detail: String
+    /// The run the event met instead of starting its own: the debounced run that took a later
+    /// event in its place, the batch it joined, the singleton run that was active.
+    public let runID: RunID?
     /// When it was decided, in milliseconds since the epoch: the event's receipt.
     package let decidedAt: Int64
 
-    public init(eventID: EventID, appID: String, functionID: String, reason: AdmissionReason, detail: String, decidedAt: Int64) {
+    public init(
+        eventID: EventID, appID: String, functionID: String, reason: AdmissionReason, detail: String, runID: RunID? = nil, decidedAt: Int64
+    ) {
         self.eventID = eventID
         self.appID = appID
         self.functionID = functionID
         self.reason = reason
         self.detail = detail
+        self.runID = runID
         self.decidedAt = decidedAt
     }
 
@@ -34,6 +40,12 @@ public enum AdmissionReason: String, Sendable, Hashable, CaseIterable {
     case rateLimited
     /// An event with the same idempotency key started a run less than 24 hours before.
     case idempotent
+    /// A debounced run took a later event in this one's place, or already held a later one.
+    case debounced
+    /// The event joined a batch: the run named starts with it and the batch's other events.
+    case batched
+    /// A run with the same singleton key was active, so the event started none.
+    case singletonSkipped
 }
 
 extension AdmissionRecord {
@@ -46,5 +58,33 @@ extension AdmissionRecord {
             : "\(limit.limit) event\(limit.limit == 1 ? "" : "s") with rate-limit key '\(limit.key)' started runs in the last \(limit.periodMilliseconds) ms"
         return AdmissionRecord(
             eventID: eventID, appID: run.appID, functionID: run.functionID, reason: limit.reason, detail: window, decidedAt: run.createdAt)
+    }
+
+    /// The record of an event a debounced run let go: a later event took its place, or the
+    /// run held a later one already (`replaced` false).
+    @_spi(StoreImplementation)
+    public static func debounced(eventID: EventID, run: NewRun, into runID: RunID, by later: EventID, replaced: Bool) -> AdmissionRecord {
+        let detail = replaced
+            ? "debounced: event \(later) took its place in run \(runID)"
+            : "debounced: run \(runID) holds event \(later), whose ts is later"
+        return AdmissionRecord(
+            eventID: eventID, appID: run.appID, functionID: run.functionID, reason: .debounced, detail: detail, runID: runID,
+            decidedAt: run.createdAt)
+    }
+
+    /// The record of an event that joined the open batch `runID` as its `position`-th event.
+    @_spi(StoreImplementation)
+    public static func batched(eventID: EventID, run: NewRun, into runID: RunID, position: Int, of maxSize: Int) -> AdmissionRecord {
+        AdmissionRecord(
+            eventID: eventID, appID: run.appID, functionID: run.functionID, reason: .batched,
+            detail: "batched into run \(runID), event \(position + 1) of at most \(maxSize)", runID: runID, decidedAt: run.createdAt)
+    }
+
+    /// The record of an event skipped because run `active` holds its singleton key.
+    @_spi(StoreImplementation)
+    public static func singletonSkipped(eventID: EventID, run: NewRun, active: RunID, key: String) -> AdmissionRecord {
+        AdmissionRecord(
+            eventID: eventID, appID: run.appID, functionID: run.functionID, reason: .singletonSkipped,
+            detail: "skipped: run \(active) with singleton key '\(key)' is active", runID: active, decidedAt: run.createdAt)
     }
 }

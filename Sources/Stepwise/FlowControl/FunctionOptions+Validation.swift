@@ -59,5 +59,36 @@ extension FunctionOptions {
         }
         try check(idempotency, "idempotency key")
         try check(priority?.run, "priority")
+        if let debounce {
+            guard debounce.period >= .seconds(1), debounce.period <= .seconds(7 * 24 * 3600) else {
+                throw refuse("debounce period must be from 1 second to 7 days, not \(debounce.period)")
+            }
+            if let timeout = debounce.timeout, timeout < debounce.period {
+                throw refuse("debounce timeout (\(timeout)) must not be shorter than its period (\(debounce.period))")
+            }
+            try check(debounce.key, "debounce key")
+        }
+        if let batch = batchEvents {
+            guard batch.maxSize >= 2, batch.maxSize <= 1000 else {
+                throw refuse("batchEvents maxSize must be from 2 to 1000, not \(batch.maxSize)")
+            }
+            guard batch.timeout >= .seconds(1), batch.timeout <= .seconds(3600) else {
+                throw refuse("batchEvents timeout must be from 1 second to 1 hour, not \(batch.timeout)")
+            }
+            try check(batch.key, "batchEvents key")
+            try check(batch.condition, "batchEvents if")
+            // One run for many events has no one event to cancel it by, debounce by or
+            // single it by: refused rather than silently choosing the first.
+            for (combined, name) in [(!cancelOn.isEmpty, "cancelOn"), (debounce != nil, "debounce"), (singleton != nil, "singleton"),
+                                     (rateLimit != nil, "rateLimit"), (idempotency != nil, "idempotency")] where combined {
+                throw refuse("batchEvents cannot be combined with \(name): a batch's run has many events, not one to apply it by")
+            }
+        }
+        try check(singleton?.key, "singleton key")
+        if singleton != nil, debounce != nil {
+            // A pending debounced run is itself active: every later event would meet it as a
+            // singleton rather than move it on.
+            throw refuse("singleton cannot be combined with debounce: the pending debounced run would hold the singleton key")
+        }
     }
 }

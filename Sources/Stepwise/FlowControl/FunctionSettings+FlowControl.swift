@@ -24,6 +24,42 @@ extension FunctionSettings {
         }
         if let idempotency { members["idempotency"] = .string(idempotency.text) }
         if let priority { members["priority"] = .string(priority.run.text) }
+        if let debounce {
+            var object: JSON.Object = ["period_ms": .int(debounce.period.milliseconds)]
+            if let key = debounce.key { object["key"] = .string(key.text) }
+            if let timeout = debounce.timeout { object["timeout_ms"] = .int(timeout.milliseconds) }
+            members["debounce"] = .object(object)
+        }
+        if let batchEvents {
+            var object: JSON.Object = ["max_size": .int(Int64(batchEvents.maxSize)), "timeout_ms": .int(batchEvents.timeout.milliseconds)]
+            if let key = batchEvents.key { object["key"] = .string(key.text) }
+            if let condition = batchEvents.condition { object["if"] = .string(condition.text) }
+            members["batch_events"] = .object(object)
+        }
+        if let singleton {
+            var object: JSON.Object = ["mode": .string(singleton.mode.rawValue)]
+            if let key = singleton.key { object["key"] = .string(key.text) }
+            members["singleton"] = .object(object)
+        }
+    }
+
+    static func admissionControl(_ json: JSON) -> (Debounce?, BatchEvents?, Singleton?) {
+        func expression(_ value: JSON?) -> EventExpression? {
+            value?.stringValue.flatMap { try? EventExpression(parsing: $0) }
+        }
+        var debounce: Debounce?
+        if let object = json["debounce"], let period = object["period_ms"]?.intValue {
+            debounce = Debounce(period: .milliseconds(period), key: expression(object["key"]), timeout: object["timeout_ms"]?.intValue.map { .milliseconds($0) })
+        }
+        var batch: BatchEvents?
+        if let object = json["batch_events"], let size = object["max_size"]?.intValue, let timeout = object["timeout_ms"]?.intValue {
+            batch = BatchEvents(maxSize: Int(size), timeout: .milliseconds(timeout), key: expression(object["key"]), if: expression(object["if"]))
+        }
+        var singleton: Singleton?
+        if let object = json["singleton"], let mode = object["mode"]?.stringValue.flatMap(Singleton.Mode.init(rawValue:)) {
+            singleton = Singleton(key: expression(object["key"]), mode: mode)
+        }
+        return (debounce, batch, singleton)
     }
 
     static func flowControl(_ json: JSON) -> ([ConcurrencyLimit], Throttle?, RateLimit?, EventExpression?, Priority?) {
@@ -51,6 +87,7 @@ extension FunctionSettings {
     /// Whether any flow control applies to the function's runs: a store may skip the work
     /// of applying it for the many functions that have none.
     public var hasFlowControl: Bool {
-        !concurrency.isEmpty || throttle != nil || rateLimit != nil || idempotency != nil || priority != nil
+        !concurrency.isEmpty || throttle != nil || rateLimit != nil || idempotency != nil || priority != nil || debounce != nil
+            || batchEvents != nil || singleton != nil
     }
 }

@@ -14,6 +14,12 @@ public enum RunBlockage: Sendable, Hashable, CustomStringConvertible {
     case throttle(key: String, until: Date)
     /// Sleeping, or waiting for an event or an invoked run, until `until` at the latest.
     case suspended(RunStatus, until: Date?)
+    /// A debounced run waiting for events to stop: it fires at `until` unless another event
+    /// with its key moves it on.
+    case debounce(key: String, until: Date)
+    /// A batch gathering events: `events` of at most `maxSize`, flushed at `until` if not full
+    /// before.
+    case batch(key: String, events: Int, maxSize: Int, until: Date)
     /// Due later for another reason: an event `ts` in the future, a retry's backoff.
     case scheduled(until: Date)
 
@@ -27,6 +33,10 @@ public enum RunBlockage: Sendable, Hashable, CustomStringConvertible {
             return "throttled\(key.isEmpty ? "" : " on key '\(key)'") until \(until.formatted(.iso8601))"
         case .suspended(let status, let until):
             return "\(status.rawValue)" + (until.map { " until \($0.formatted(.iso8601))" } ?? "")
+        case .debounce(let key, let until):
+            return "debounced\(key.isEmpty ? "" : " on key '\(key)'"): fires at \(until.formatted(.iso8601)) unless another event comes"
+        case .batch(let key, let events, let maxSize, let until):
+            return "batch\(key.isEmpty ? "" : " '\(key)'") \(events) of \(maxSize): flushes at \(until.formatted(.iso8601)) if not full before"
         case .scheduled(let until):
             return "scheduled for \(until.formatted(.iso8601))"
         }
@@ -49,6 +59,12 @@ extension StepwiseClient {
             return .suspended(run.status, until: availableAt == Int64.max ? nil : until)
         default:
             guard availableAt > configuration.clock.now() else { return nil }
+            if run.startedAt == nil, let batch = run.flow.batch {
+                return .batch(key: batch.key, events: run.eventCount, maxSize: batch.maxSize, until: until)
+            }
+            if run.startedAt == nil, let debounce = run.flow.debounce {
+                return .debounce(key: debounce.key, until: until)
+            }
             if let throttle = run.flow.throttle, run.startedAt == nil {
                 return .throttle(key: throttle.value, until: until)
             }

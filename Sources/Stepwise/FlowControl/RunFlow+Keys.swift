@@ -31,6 +31,22 @@ extension RunFlow {
                     isIdempotency: false)
             }
         }
+        if let debounce = settings.debounce {
+            flow.debounce = Debounced(
+                key: try debounce.key.map { key throws(ExpressionEvaluationError) in try key.evaluateKey(event: envelope) } ?? "",
+                periodMilliseconds: debounce.period.milliseconds, timeoutMilliseconds: debounce.timeout?.milliseconds,
+                eventTimestamp: envelope["ts"]?.intValue ?? 0)
+        }
+        // An event for which the batch's `if` does not hold, or is no boolean, runs alone.
+        if let batch = settings.batchEvents, batch.condition.map({ (try? $0.evaluateBoolean(event: envelope)) ?? false }) ?? true {
+            flow.batch = Batched(
+                key: try batch.key.map { key throws(ExpressionEvaluationError) in try key.evaluateKey(event: envelope) } ?? "",
+                maxSize: batch.maxSize, timeoutMilliseconds: batch.timeout.milliseconds)
+        }
+        if let singleton = settings.singleton {
+            let value = try singleton.key.map { key throws(ExpressionEvaluationError) in try key.evaluate(event: envelope) } ?? .string("")
+            if value != .bool(false) { flow.singleton = Singled(key: EventExpression.keyText(of: value), mode: singleton.mode) }
+        }
         flow.setPriority(settings.priority, envelope: envelope)
         return flow
     }

@@ -62,8 +62,60 @@ public struct RunFlow: Sendable, Hashable {
         public var reason: AdmissionReason { isIdempotency ? .idempotent : .rateLimited }
     }
 
+    /// How a debounced run is held back: by key, until `period` after the latest event, or
+    /// `timeout` after the first.
+    public struct Debounced: Sendable, Hashable {
+        public let key: String
+        public let periodMilliseconds: Int64
+        public let timeoutMilliseconds: Int64?
+        /// The `ts` of the event the run holds: a later event replaces it only if its own
+        /// `ts` is no earlier.
+        public let eventTimestamp: Int64
+
+        public init(key: String, periodMilliseconds: Int64, timeoutMilliseconds: Int64?, eventTimestamp: Int64) {
+            self.key = key
+            self.periodMilliseconds = periodMilliseconds
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.eventTimestamp = eventTimestamp
+        }
+
+        /// When a run first debounced at `firstAt` fires after an event accepted at `now`.
+        public func fireAt(firstAt: Int64, now: Int64) -> Int64 {
+            min(now + periodMilliseconds, timeoutMilliseconds.map { firstAt + $0 } ?? Int64.max)
+        }
+    }
+
+    /// How a batch's run gathers events: by key, up to `maxSize`, for `timeout` after the
+    /// first.
+    public struct Batched: Sendable, Hashable {
+        public let key: String
+        public let maxSize: Int
+        public let timeoutMilliseconds: Int64
+
+        public init(key: String, maxSize: Int, timeoutMilliseconds: Int64) {
+            self.key = key
+            self.maxSize = maxSize
+            self.timeoutMilliseconds = timeoutMilliseconds
+        }
+    }
+
+    /// The one active run a key may have.
+    public struct Singled: Sendable, Hashable {
+        public let key: String
+        public let mode: Singleton.Mode
+
+        public init(key: String, mode: Singleton.Mode) {
+            self.key = key
+            self.mode = mode
+        }
+    }
+
     /// Up to two limits; a run executes only while each has room.
     public var concurrency: [Concurrency]
+    /// Checked by the store as it inserts the run, like the rate limit: fan-out's only.
+    public var debounce: Debounced?
+    public var batch: Batched?
+    public var singleton: Singled?
     public var throttle: Throttled?
     /// Checked by the store when it inserts the run; `nil` for a run that no rate limit
     /// applies to (a key that gave `false`, a rerun, an invoked or scheduled run).
@@ -74,7 +126,13 @@ public struct RunFlow: Sendable, Hashable {
     /// run's record; the run went on with a default.
     public var notes: [String]
 
-    public init(concurrency: [Concurrency] = [], throttle: Throttled? = nil, rateLimit: Limited? = nil, prioritySeconds: Int64 = 0, notes: [String] = []) {
+    public init(
+        concurrency: [Concurrency] = [], throttle: Throttled? = nil, rateLimit: Limited? = nil, prioritySeconds: Int64 = 0, notes: [String] = [],
+        debounce: Debounced? = nil, batch: Batched? = nil, singleton: Singled? = nil
+    ) {
+        self.debounce = debounce
+        self.batch = batch
+        self.singleton = singleton
         self.concurrency = concurrency
         self.throttle = throttle
         self.rateLimit = rateLimit
@@ -85,7 +143,8 @@ public struct RunFlow: Sendable, Hashable {
     /// No key at all: the run is claimed as soon as it is due, as every run was before flow
     /// control.
     public var isEmpty: Bool {
-        concurrency.isEmpty && throttle == nil && rateLimit == nil && prioritySeconds == 0 && notes.isEmpty
+        concurrency.isEmpty && throttle == nil && rateLimit == nil && prioritySeconds == 0 && notes.isEmpty && debounce == nil && batch == nil
+            && singleton == nil
     }
 
     /// The priority in milliseconds, the unit a store orders by.
@@ -125,6 +184,19 @@ extension RunFlow {
         }
         if prioritySeconds != 0 { members["priority_s"] = .int(prioritySeconds) }
         if !notes.isEmpty { members["notes"] = .array(notes.map { .string($0) }) }
+        if let debounce {
+            var object: JSON.Object = [
+                "key": .string(debounce.key), "period_ms": .int(debounce.periodMilliseconds), "event_ts": .int(debounce.eventTimestamp),
+            ]
+            if let timeout = debounce.timeoutMilliseconds { object["timeout_ms"] = .int(timeout) }
+            members["debounce"] = .object(object)
+        }
+        if let batch {
+            members["batch"] = .object([
+                "key": .string(batch.key), "max_size": .int(Int64(batch.maxSize)), "timeout_ms": .int(batch.timeoutMilliseconds),
+            ])
+        }
+        if let singleton { members["singleton"] = .object(["key": .string(singleton.key), "mode": .string(singleton.mode.rawValue)]) }
         return .object(members)
     }
 
@@ -155,8 +227,26 @@ extension RunFlow {
         {
             rateLimit = Limited(key: key, limit: Int(limit), periodMilliseconds: period, isIdempotency: object["idempotency"]?.boolValue ?? false)
         }
+        var debounce: Debounced?
+        if let object = json["debounce"], let key = object["key"]?.stringValue, let period = object["period_ms"]?.intValue {
+            debounce = Debounced(
+                key: key, periodMilliseconds: period, timeoutMilliseconds: object["timeout_ms"]?.intValue,
+                eventTimestamp: object["event_ts"]?.intValue ?? 0)
+        }
+        var batch: Batched?
+        if let object = json["batch"], let key = object["key"]?.stringValue, let size = object["max_size"]?.intValue,
+           let timeout = object["timeout_ms"]?.intValue
+        {
+            batch = Batched(key: key, maxSize: Int(size), timeoutMilliseconds: timeout)
+        }
+        var singleton: Singled?
+        if let object = json["singleton"], let key = object["key"]?.stringValue,
+           let mode = object["mode"]?.stringValue.flatMap(Singleton.Mode.init(rawValue:))
+        {
+            singleton = Singled(key: key, mode: mode)
+        }
         self.init(
             concurrency: concurrency, throttle: throttle, rateLimit: rateLimit, prioritySeconds: json["priority_s"]?.intValue ?? 0,
-            notes: json["notes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            notes: json["notes"]?.arrayValue?.compactMap(\.stringValue) ?? [], debounce: debounce, batch: batch, singleton: singleton)
     }
 }

@@ -44,6 +44,12 @@ public struct FunctionOptions: Sendable {
     public var idempotency: EventExpression?
     /// Which of the function's queued runs start first (see ``Priority``).
     public var priority: Priority?
+    /// Runs once events stop coming, with the latest (see ``Debounce``).
+    public var debounce: Debounce?
+    /// Runs once for several events (see ``BatchEvents``).
+    public var batchEvents: BatchEvents?
+    /// At most one active run per key (see ``Singleton``).
+    public var singleton: Singleton?
 
     /// Options with every setting given or left at its default.
     public init(
@@ -56,6 +62,9 @@ public struct FunctionOptions: Sendable {
         rateLimit: RateLimit? = nil,
         idempotency: EventExpression? = nil,
         priority: Priority? = nil,
+        debounce: Debounce? = nil,
+        batchEvents: BatchEvents? = nil,
+        singleton: Singleton? = nil,
         onFailure: FailureHandler? = nil
     ) {
         self.name = name
@@ -67,6 +76,9 @@ public struct FunctionOptions: Sendable {
         self.rateLimit = rateLimit
         self.idempotency = idempotency
         self.priority = priority
+        self.debounce = debounce
+        self.batchEvents = batchEvents
+        self.singleton = singleton
         self.onFailure = onFailure
     }
 

@@ -17,10 +17,14 @@ public struct FunctionSettings: Sendable, Hashable {
     public var rateLimit: RateLimit?
     public var idempotency: EventExpression?
     public var priority: Priority?
+    public var debounce: Debounce?
+    public var batchEvents: BatchEvents?
+    public var singleton: Singleton?
 
     public init(
         name: String? = nil, cancelOn: [CancelOn] = [], concurrency: [ConcurrencyLimit] = [], throttle: Throttle? = nil,
-        rateLimit: RateLimit? = nil, idempotency: EventExpression? = nil, priority: Priority? = nil
+        rateLimit: RateLimit? = nil, idempotency: EventExpression? = nil, priority: Priority? = nil, debounce: Debounce? = nil,
+        batchEvents: BatchEvents? = nil, singleton: Singleton? = nil
     ) {
         self.name = name
         self.cancelOn = cancelOn
@@ -29,6 +33,9 @@ public struct FunctionSettings: Sendable, Hashable {
         self.rateLimit = rateLimit
         self.idempotency = idempotency
         self.priority = priority
+        self.debounce = debounce
+        self.batchEvents = batchEvents
+        self.singleton = singleton
     }
 
     /// The settings as a store keeps them.
@@ -47,5 +54,6 @@ public struct FunctionSettings: Sendable, Hashable {
         self.name = json["name"]?.stringValue
         self.cancelOn = json["cancel_on"]?.arrayValue?.compactMap(CancelOn.init(json:)) ?? []
         (concurrency, throttle, rateLimit, idempotency, priority) = Self.flowControl(json)
+        (debounce, batchEvents, singleton) = Self.admissionControl(json)
     }
 }

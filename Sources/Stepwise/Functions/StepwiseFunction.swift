@@ -18,7 +18,8 @@ public struct StepwiseFunction: Sendable {
     var settings: FunctionSettings {
         FunctionSettings(
             name: options.name, cancelOn: options.cancelOn, concurrency: options.concurrency, throttle: options.throttle,
-            rateLimit: options.rateLimit, idempotency: options.idempotency, priority: options.priority)
+            rateLimit: options.rateLimit, idempotency: options.idempotency, priority: options.priority, debounce: options.debounce,
+            batchEvents: options.batchEvents, singleton: options.singleton)
     }
 
     /// Whether only `step.invoke` starts its runs (no event or schedule does).

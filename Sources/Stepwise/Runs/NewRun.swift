@@ -107,6 +107,9 @@ public struct NewRun: Sendable, Hashable {
         var flow = run.flow
         flow.throttle = nil
         flow.rateLimit = nil
+        flow.debounce = nil
+        flow.batch = nil
+        flow.singleton = nil
         return NewRun(
             id: id, appID: run.appID, functionID: run.functionID, availableAt: now, createdAt: now, rerunOf: run.id, waits: waits, flow: flow)
     }

@@ -98,7 +98,7 @@ extension InMemoryStore.Transaction {
                 set(\.dedupe, dedupeKey, to: InMemoryStore.DedupeEntry(eventID: id, acceptedAt: batch.receivedAt))
             }
             stored.append(storedEvent)
-            createRuns(for: storedEvent, triggers: triggers)
+            try createRuns(for: storedEvent, triggers: triggers, stored: &stored)
             try resolveWaits(for: storedEvent, stored: &stored)
             outcomes.append(.accepted(storedEvent))
         }

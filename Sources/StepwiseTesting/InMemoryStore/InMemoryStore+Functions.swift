@@ -107,13 +107,85 @@ extension InMemoryStore.Transaction {
 
     /// Creates one run of every function the engine says `event` triggers (fan-out), in the
     /// transaction that stores the event.
-    mutating func createRuns(for event: StoredEvent, triggers: TriggerIndex) {
+    mutating func createRuns(for event: StoredEvent, triggers: TriggerIndex, stored: inout [StoredEvent]) throws {
         for target in triggers.targets(for: event) {
             switch NewRun.admitted(id: RunID(generator.next(milliseconds: event.receivedAt)), target: target, by: event) {
+            case .run(let run) where run.flow.batch != nil || run.flow.debounce != nil || run.flow.singleton != nil:
+                try place(run, for: event, stored: &stored)
             case .run(let run): insertRun(run, environment: event.environment, eventIDs: [event.id])
             case .refused(let record): recordAdmission(record, environment: event.environment)
             }
         }
+    }
+
+    /// Places a fanned-out run that a batch, a debounce or a singleton may fold into another:
+    /// into the open batch of its key, in place of the event a pending debounce holds, or not
+    /// at all (or in place of the active run) beside a singleton.
+    private mutating func place(_ run: NewRun, for event: StoredEvent, stored: inout [StoredEvent]) throws {
+        let environment = event.environment
+        let function = InMemoryStore.FunctionKey(environment, run.appID, run.functionID)
+        let active = (tables.activeRuns[function.app] ?? []).compactMap { tables.runs[$0] }
+            .filter { $0.function == function && $0.rerunOf == nil }.sorted { $0.sequence < $1.sequence }
+        let pending = active.filter { $0.status == .queued && $0.startedAt == nil }
+        if let batch = run.flow.batch {
+            if let open = pending.first(where: { $0.flow.batch?.key == batch.key && $0.eventIDs.count < batch.maxSize }) {
+                let position = open.eventIDs.count
+                updateRun(open.id) { row in
+                    row.eventIDs.append(event.id)
+                    if row.eventIDs.count >= batch.maxSize { row.availableAt = min(row.availableAt ?? event.receivedAt, event.receivedAt) }
+                }
+                recordAdmission(.batched(eventID: event.id, run: run, into: open.id, position: position, of: batch.maxSize), environment: environment)
+                return
+            }
+            insertRun(run.starting(at: run.createdAt + batch.timeoutMilliseconds), environment: environment, eventIDs: [event.id])
+            return
+        }
+        guard admitsRate(run, eventID: event.id, environment: environment) else { return }
+        if let debounce = run.flow.debounce {
+            if let held = pending.first(where: { $0.flow.debounce?.key == debounce.key }) {
+                guard debounce.eventTimestamp >= held.flow.debounce?.eventTimestamp ?? Int64.min else {
+                    recordAdmission(.debounced(eventID: event.id, run: run, into: held.id, by: held.eventID, replaced: false), environment: environment)
+                    return
+                }
+                recordAdmission(.debounced(eventID: held.eventID, run: run, into: held.id, by: event.id, replaced: true), environment: environment)
+                set(\.triggeredRuns, InMemoryStore.TriggeredRunKey(function: function, eventID: held.eventID), to: nil)
+                set(\.triggeredRuns, InMemoryStore.TriggeredRunKey(function: function, eventID: event.id), to: held.id)
+                updateRun(held.id) { row in
+                    row.eventIDs = [event.id]
+                    row.flow = run.flow
+                    row.availableAt = debounce.fireAt(firstAt: held.createdAt, now: event.receivedAt)
+                }
+                // Its cancellations listen for the new event's values.
+                removeWaits(runID: held.id)
+                for wait in run.waits { insertWait(wait, runID: held.id, environment: environment) }
+                return
+            }
+            insertRun(run.starting(at: debounce.fireAt(firstAt: run.createdAt, now: run.createdAt)), environment: environment, eventIDs: [event.id])
+            return
+        }
+        if let singleton = run.flow.singleton, let holder = active.first(where: { $0.flow.singleton?.key == singleton.key }) {
+            switch singleton.mode {
+            case .skip:
+                recordAdmission(.singletonSkipped(eventID: event.id, run: run, active: holder.id, key: singleton.key), environment: environment)
+                return
+            case .cancel:
+                try cancelRun(holder.id, because: event, reason: "singleton", stored: &stored)
+            }
+        }
+        insertRun(run, environment: environment, eventIDs: [event.id])
+    }
+
+    /// Whether `run`'s rate limit admits it; when it does not, the refusal is recorded.
+    mutating func admitsRate(_ run: NewRun, eventID: EventID, environment: String) -> Bool {
+        guard let limit = run.flow.rateLimit else { return true }
+        let key = InMemoryStore.RateKey(function: InMemoryStore.FunctionKey(environment, run.appID, run.functionID), key: ExactText(limit.key))
+        let windowStart = run.createdAt - limit.periodMilliseconds
+        let admitted = (tables.runsByRateKey[key] ?? []).count { tables.runs[$0].map { $0.createdAt > windowStart } ?? false }
+        guard admitted < limit.limit else {
+            recordAdmission(AdmissionRecord.turnedAway(eventID: eventID, run: run, by: limit), environment: environment)
+            return false
+        }
+        return true
     }
 
     /// Inserts `run`, started by the events `eventIDs` (one, or a batch's in order; never
@@ -132,14 +204,8 @@ extension InMemoryStore.Transaction {
             set(\.triggeredRuns, key, to: run.id)
         }
         if let limit = run.flow.rateLimit {
-            let key = InMemoryStore.RateKey(function: function, key: ExactText(limit.key))
-            let windowStart = run.createdAt - limit.periodMilliseconds
-            let admitted = (tables.runsByRateKey[key] ?? []).count { tables.runs[$0].map { $0.createdAt > windowStart } ?? false }
-            guard admitted < limit.limit else {
-                recordAdmission(AdmissionRecord.turnedAway(eventID: eventID, run: run, by: limit), environment: environment)
-                return false
-            }
-            insert(run.id, into: \.runsByRateKey, at: key)
+            guard admitsRate(run, eventID: eventID, environment: environment) else { return false }
+            insert(run.id, into: \.runsByRateKey, at: InMemoryStore.RateKey(function: function, key: ExactText(limit.key)))
         }
         var run = run
         if let throttle = run.flow.throttle {

@@ -120,8 +120,9 @@ extension InMemoryStore {
         let environment: String
         let appID: String
         let functionID: String
-        /// The events that started it, in order; the first is its ``RunRecord/eventID``.
-        let eventIDs: [EventID]
+        /// The events that started it, in order; the first is its ``RunRecord/eventID``. A
+        /// batch's grows while it is open; a debounced run's is replaced by a later event.
+        var eventIDs: [EventID]
         var status: RunStatus
         var attempt: Int
         var output: JSON?
@@ -133,7 +134,7 @@ extension InMemoryStore {
         let rerunOf: RunID?
         var leaseToken: Int64
         let sequence: Int
-        let flow: RunFlow
+        var flow: RunFlow
         /// The concurrency key whose limit holds the run back, until a run leaves it; while
         /// parked, the run is not due (`availableAt` is `nil`) and `parkedDue` keeps when it was.
         var parkedOn: String?

@@ -56,18 +56,18 @@ extension InMemoryStore.Transaction {
     /// Cancels a run that has not ended because `event` arrived (its `cancelOn`): the run ends
     /// `cancelled`, its waits are dropped, and its `stepwise/function.cancelled` is appended
     /// in the same transaction, like any appended event.
-    private mutating func cancelRun(_ runID: RunID, because event: StoredEvent, stored: inout [StoredEvent]) throws {
+    mutating func cancelRun(_ runID: RunID, because event: StoredEvent, reason: String = "cancelOn", stored: inout [StoredEvent]) throws {
         guard let run = tables.runs[runID], !run.status.isFinal else { return }
         let cancelled = updateRun(runID) { run in
             run.status = .cancelled
-            run.error = .runCancelled(reason: "cancelOn")
+            run.error = .runCancelled(reason: reason)
             run.endedAt = event.receivedAt
             run.availableAt = nil
         }
         guard let cancelled else { return }
         removeWaits(runID: runID)
         let systemEvent = SystemEvent.cancelled(
-            run: cancelled.record, triggeringEvent: tables.events[run.eventID]?.event, reason: "cancelOn", cancelledBy: event.id,
+            run: cancelled.record, triggeringEvent: tables.events[run.eventID]?.event, reason: reason, cancelledBy: event.id,
             at: event.receivedAt)
         _ = try appendEvents(
             EventBatch(environment: event.environment, events: [systemEvent], receivedAt: event.receivedAt, dedupeWindow: 0),

@@ -135,6 +135,55 @@ extension StoreConformance {
                 let failed = try await context.store.admissions(eventID: ids[2], environment: "default")
                 try require(failed.map(\.reason) == [.filtered] || failed.map(\.reason) == [.evaluationFailed], "a string is recorded: \(failed)")
             },
+            Case("concurrent appends fill each batch to its size, every event in exactly one batch") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(batchEvents: BatchEvents(maxSize: 5, timeout: .seconds(60))))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for sender in 0..<6 {
+                        group.addTask {
+                            for n in 0..<5 {
+                                try await context.client().send(Event(name: "a", data: ["n": .int(Int64(sender * 10 + n))]))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let runs = try await context.allRuns()
+                try require(runs.count == 6 && runs.allSatisfy { $0.eventCount == 5 }, "six full batches: \(runs.map(\.eventCount))")
+                try require(runs.allSatisfy { $0.availableAt == context.clock.now() }, "a full batch is due at once")
+                let claimed = try await context.claim(["f"], owner: "w")
+                let events = claimed.flatMap { $0.events.map(\.id) }
+                try require(Set(events).count == 30 && events.count == 30, "each event once: \(events.count)")
+            },
+            Case("concurrent events for one debounce key leave one pending run, holding the latest") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(debounce: Debounce(period: .seconds(5), key: "event.data.k")))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for sender in 0..<6 {
+                        group.addTask {
+                            for n in 0..<3 { try await context.client().send(Event(name: "a", data: ["k": "x", "n": .int(Int64(sender * 10 + n))])) }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let runs = try await context.allRuns()
+                try require(runs.count == 1 && runs[0].status == .queued, "one pending run: \(runs.count)")
+                try require(runs[0].availableAt == context.clock.now() + 5000, "due one period after the last event")
+                let latest = try await context.store.events(EventQuery(environment: "default", name: "a", limit: 1)).events.first
+                try require(runs[0].eventID == latest?.id, "holding the latest event")
+                try require(try await context.claim(["f"], owner: "w").isEmpty, "not due before its time")
+            },
+            Case("concurrent events for one singleton key start one run; the others are skipped and say which run they met") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(singleton: Singleton(key: "event.data.k", mode: .skip)))
+                let ids = try await withThrowingTaskGroup(of: EventID.self) { group in
+                    for _ in 0..<8 { group.addTask { try await context.client().send(Event(name: "a", data: ["k": "x"])) } }
+                    return try await group.reduce(into: [EventID]()) { $0.append($1) }
+                }
+                let runs = try await context.allRuns()
+                try require(runs.count == 1, "one run: \(runs.count)")
+                for id in ids where id != runs[0].eventID {
+                    let records = try await context.store.admissions(eventID: id, environment: "default")
+                    try require(records.map(\.reason) == [.singletonSkipped] && records.first?.runID == runs[0].id, "skipped, naming the run: \(records)")
+                }
+            },
         ]
     }
 }

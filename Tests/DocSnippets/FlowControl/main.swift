@@ -62,14 +62,39 @@ try stepwise.createFunction(
     _ = try await step.run("render") { try await summarize(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:156
+// Docs/Guides/FlowControl.md:157
+try stepwise.createFunction(
+    id: "reindex-document", trigger: .event("docs/document.edited"),
+    options: .init(debounce: .init(period: .seconds(10), key: "event.data.documentId", timeout: .seconds(120)))
+) { event, step in
+    _ = try await step.run("reindex") { try await summarize(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:180
+try stepwise.createFunction(
+    id: "write-analytics", trigger: .event("app/page.viewed"),
+    options: .init(batchEvents: .init(maxSize: 100, timeout: .seconds(5), key: "event.data.siteId"))
+) { event, step in
+    let rows = step.events.map(\.data)
+    try await step.perform("insert-rows") { for row in rows { try await syncContacts(row) } }
+}
+
+// Docs/Guides/FlowControl.md:203
+try stepwise.createFunction(
+    id: "import-account", trigger: .event("crm/import.requested"),
+    options: .init(singleton: .init(key: "event.data.accountId", mode: .skip))
+) { event, step in
+    try await step.perform("import") { try await syncContacts(event.data) }
+}
+
+// Docs/Guides/FlowControl.md:220
 try stepwise.createFunction(
     id: "review-large-payment", trigger: .event("billing/payment.received", if: "event.data.amount > 10000")
 ) { event, step in
     try await step.perform("flag") { try await charge(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:171
+// Docs/Guides/FlowControl.md:241
 func explain(_ id: EventID) async throws {
     for record in try await stepwise.admissions(of: id) {
         print("\(record.functionID): \(record.reason) (\(record.detail))")

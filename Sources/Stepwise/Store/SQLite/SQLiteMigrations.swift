@@ -199,6 +199,15 @@ enum SQLiteMigrations {
         ALTER TABLE runs ADD COLUMN rate_key TEXT;
         ALTER TABLE runs ADD COLUMN parked_on TEXT;
         ALTER TABLE runs ADD COLUMN parked_rank INTEGER;
+        ALTER TABLE runs ADD COLUMN batch_key TEXT;
+        ALTER TABLE runs ADD COLUMN debounce_key TEXT;
+        ALTER TABLE runs ADD COLUMN singleton_key TEXT;
+        CREATE INDEX runs_open_batches ON runs (environment, app_id, function_id, batch_key, seq)
+            WHERE batch_key IS NOT NULL AND status = 'queued' AND started_at IS NULL;
+        CREATE INDEX runs_pending_debounces ON runs (environment, app_id, function_id, debounce_key)
+            WHERE debounce_key IS NOT NULL AND status = 'queued' AND started_at IS NULL;
+        CREATE INDEX runs_active_singletons ON runs (environment, app_id, function_id, singleton_key)
+            WHERE singleton_key IS NOT NULL AND status IN ('queued', 'running', 'sleeping', 'waiting');
         CREATE INDEX runs_running_by_key_1 ON runs (concurrency_key_1) WHERE status = 'running' AND concurrency_key_1 IS NOT NULL;
         CREATE INDEX runs_running_by_key_2 ON runs (concurrency_key_2) WHERE status = 'running' AND concurrency_key_2 IS NOT NULL;
         CREATE INDEX runs_parked ON runs (parked_on, parked_rank, seq) WHERE parked_on IS NOT NULL;
@@ -215,6 +224,7 @@ enum SQLiteMigrations {
             function_id TEXT NOT NULL,
             reason TEXT NOT NULL,
             detail TEXT NOT NULL,
+            run_id TEXT,
             decided_at INTEGER NOT NULL,
             PRIMARY KEY (environment, event_id, position)
         ) WITHOUT ROWID;

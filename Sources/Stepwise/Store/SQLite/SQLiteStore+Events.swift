@@ -111,7 +111,9 @@ extension SQLiteStore {
                 dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
             stored.append(storedEvent)
             // A run started here may wait already (its cancelOn), for a later event of this batch.
-            if try createRuns(for: storedEvent, triggers: triggers, generator: generator, connection: connection) { hasWaits = true }
+            if try createRuns(for: storedEvent, triggers: triggers, generator: generator, connection: connection, stored: &stored) {
+                hasWaits = true
+            }
             if hasWaits { try resolveWaits(for: storedEvent, generator: generator, connection: connection, stored: &stored) }
             outcomes.append(.accepted(storedEvent))
         }

@@ -17,18 +17,7 @@ extension SQLiteStore {
                 .text(environment), .text(run.appID), .text(run.functionID), .text(eventID.description))
             if exists != nil { return false }
         }
-        if let limit = run.flow.rateLimit {
-            let admitted = try connection.scalarInteger(
-                """
-                SELECT count(*) FROM runs
-                WHERE environment = ? AND app_id = ? AND function_id = ? AND rate_key = ? AND created_at > ?
-                """,
-                .text(environment), .text(run.appID), .text(run.functionID), .text(limit.key), .integer(run.createdAt - limit.periodMilliseconds)) ?? 0
-            guard admitted < limit.limit else {
-                try recordAdmission(AdmissionRecord.turnedAway(eventID: eventID, run: run, by: limit), environment: environment, connection: connection)
-                return false
-            }
-        }
+        guard try admitsRate(run, eventID: eventID, environment: environment, connection: connection) else { return false }
         var run = run
         if let throttle = run.flow.throttle {
             let tat = try connection.scalarInteger("SELECT tat FROM throttles WHERE key = ?", .text(throttle.identity))
@@ -41,17 +30,143 @@ extension SQLiteStore {
         let changed = try connection.run(
             """
             INSERT OR IGNORE INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of, event_count,
-                                        flow, concurrency_key_1, concurrency_key_2, rate_key)
-            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
+                                        flow, concurrency_key_1, concurrency_key_2, rate_key, batch_key, debounce_key, singleton_key)
+            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             .text(run.id.description), .text(environment), .text(run.appID), .text(run.functionID), .text(eventID.description),
             .integer(run.availableAt), .integer(run.createdAt), run.rerunOf.map { .text($0.description) } ?? .null,
             .integer(Int64(eventIDs.count)), run.flow.json.map { .text($0.serialized) } ?? .null,
             run.flow.concurrencyKey(0).map { .text($0.identity) } ?? .null, run.flow.concurrencyKey(1).map { .text($0.identity) } ?? .null,
-            run.flow.rateLimit.map { .text($0.key) } ?? .null)
+            run.flow.rateLimit.map { .text($0.key) } ?? .null, run.flow.batch.map { .text($0.key) } ?? .null,
+            run.flow.debounce.map { .text($0.key) } ?? .null, run.flow.singleton.map { .text($0.key) } ?? .null)
         guard changed == 1 else { return false }
         try insertRunRows(run, eventIDs: eventIDs, environment: environment, connection: connection)
         return true
+    }
+
+    /// Whether `run`'s rate limit admits it; when it does not, the refusal is recorded.
+    static func admitsRate(_ run: NewRun, eventID: EventID, environment: String, connection: SQLiteConnection) throws -> Bool {
+        guard let limit = run.flow.rateLimit else { return true }
+        let admitted = try connection.scalarInteger(
+            """
+            SELECT count(*) FROM runs
+            WHERE environment = ? AND app_id = ? AND function_id = ? AND rate_key = ? AND created_at > ?
+            """,
+            .text(environment), .text(run.appID), .text(run.functionID), .text(limit.key), .integer(run.createdAt - limit.periodMilliseconds)) ?? 0
+        guard admitted < limit.limit else {
+            try recordAdmission(AdmissionRecord.turnedAway(eventID: eventID, run: run, by: limit), environment: environment, connection: connection)
+            return false
+        }
+        return true
+    }
+
+    /// Places a fanned-out run that a batch, a debounce or a singleton may fold into another:
+    /// into the open batch of its key, in place of the event a pending debounce holds, or not
+    /// at all (or in place of the active run) beside a singleton.
+    ///
+    /// - Returns: whether a run was inserted.
+    static func place(
+        _ run: NewRun, for event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection, stored: inout [StoredEvent]
+    ) throws -> Bool {
+        let environment = event.environment
+        let function: [SQLiteValue] = [.text(environment), .text(run.appID), .text(run.functionID)]
+        if let batch = run.flow.batch {
+            var open: (id: String, firstEvent: String, count: Int64)?
+            try connection.query(
+                """
+                SELECT id, event_id, event_count FROM runs
+                WHERE environment = ? AND app_id = ? AND function_id = ? AND batch_key = ? AND status = 'queued' AND started_at IS NULL
+                  AND event_count < ?
+                ORDER BY seq LIMIT 1
+                """,
+                function + [.text(batch.key), .integer(Int64(batch.maxSize))]
+            ) { row in open = (row.text(0) ?? "", row.text(1) ?? "", row.integer(2)) }
+            if let open, let openID = RunID(open.id) {
+                // A run of one event lists none in run_events; its second lists both.
+                if open.count == 1 {
+                    try connection.run(
+                        "INSERT INTO run_events (run_id, position, event_id) VALUES (?, 0, ?)", .text(open.id), .text(open.firstEvent))
+                }
+                try connection.run(
+                    "INSERT INTO run_events (run_id, position, event_id) VALUES (?, ?, ?)",
+                    .text(open.id), .integer(open.count), .text(event.id.description))
+                try connection.run(
+                    """
+                    UPDATE runs SET event_count = event_count + 1,
+                        available_at = CASE WHEN event_count + 1 >= ? THEN MIN(available_at, ?) ELSE available_at END
+                    WHERE id = ?
+                    """,
+                    .integer(Int64(batch.maxSize)), .integer(event.receivedAt), .text(open.id))
+                try recordAdmission(
+                    .batched(eventID: event.id, run: run, into: openID, position: Int(open.count), of: batch.maxSize), environment: environment,
+                    connection: connection)
+                return false
+            }
+            return try insertRun(run.starting(at: run.createdAt + batch.timeoutMilliseconds), environment: environment, eventIDs: [event.id], connection: connection)
+        }
+        guard try admitsRate(run, eventID: event.id, environment: environment, connection: connection) else { return false }
+        if let debounce = run.flow.debounce {
+            var held: (id: String, event: String, flow: String?, createdAt: Int64)?
+            try connection.query(
+                """
+                SELECT id, event_id, flow, created_at FROM runs
+                WHERE environment = ? AND app_id = ? AND function_id = ? AND debounce_key = ? AND status = 'queued' AND started_at IS NULL
+                LIMIT 1
+                """,
+                function + [.text(debounce.key)]
+            ) { row in held = (row.text(0) ?? "", row.text(1) ?? "", row.text(2), row.integer(3)) }
+            if let held, let heldID = RunID(held.id), let heldEvent = EventID(held.event) {
+                let heldFlow = RunFlow(json: held.flow.flatMap { try? JSON(parsing: $0) })
+                guard debounce.eventTimestamp >= heldFlow.debounce?.eventTimestamp ?? Int64.min else {
+                    try recordAdmission(
+                        .debounced(eventID: event.id, run: run, into: heldID, by: heldEvent, replaced: false), environment: environment,
+                        connection: connection)
+                    return false
+                }
+                try recordAdmission(
+                    .debounced(eventID: heldEvent, run: run, into: heldID, by: event.id, replaced: true), environment: environment,
+                    connection: connection)
+                try connection.run(
+                    """
+                    UPDATE runs SET event_id = ?, available_at = ?, flow = ?, concurrency_key_1 = ?, concurrency_key_2 = ?
+                    WHERE id = ?
+                    """,
+                    .text(event.id.description), .integer(debounce.fireAt(firstAt: held.createdAt, now: event.receivedAt)),
+                    run.flow.json.map { .text($0.serialized) } ?? .null, run.flow.concurrencyKey(0).map { .text($0.identity) } ?? .null,
+                    run.flow.concurrencyKey(1).map { .text($0.identity) } ?? .null, .text(held.id))
+                // Its cancellations listen for the new event's values.
+                try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(held.id))
+                for wait in run.waits {
+                    try insertWait(wait, runID: heldID, environment: environment, connection: connection)
+                }
+                return false
+            }
+            return try insertRun(
+                run.starting(at: debounce.fireAt(firstAt: run.createdAt, now: run.createdAt)), environment: environment, eventIDs: [event.id],
+                connection: connection)
+        }
+        if let singleton = run.flow.singleton {
+            let holder = try connection.scalarText(
+                """
+                SELECT id FROM runs
+                WHERE environment = ? AND app_id = ? AND function_id = ? AND singleton_key = ?
+                  AND status IN ('queued', 'running', 'sleeping', 'waiting')
+                ORDER BY seq LIMIT 1
+                """,
+                .text(environment), .text(run.appID), .text(run.functionID), .text(singleton.key)).flatMap(RunID.init)
+            if let holder {
+                switch singleton.mode {
+                case .skip:
+                    try recordAdmission(
+                        .singletonSkipped(eventID: event.id, run: run, active: holder, key: singleton.key), environment: environment,
+                        connection: connection)
+                    return false
+                case .cancel:
+                    try cancelRun(holder, because: event, reason: "singleton", generator: generator, connection: connection, stored: &stored)
+                }
+            }
+        }
+        return try insertRun(run, environment: environment, eventIDs: [event.id], connection: connection)
     }
 
     /// The first of `flow`'s concurrency keys with no room for one more executing run.
@@ -103,11 +218,12 @@ extension SQLiteStore {
     static func recordAdmission(_ record: AdmissionRecord, environment: String, connection: SQLiteConnection) throws {
         try connection.run(
             """
-            INSERT INTO admissions (environment, event_id, position, app_id, function_id, reason, detail, decided_at)
-            VALUES (?1, ?2, (SELECT count(*) FROM admissions WHERE environment = ?1 AND event_id = ?2), ?3, ?4, ?5, ?6, ?7)
+            INSERT INTO admissions (environment, event_id, position, app_id, function_id, reason, detail, run_id, decided_at)
+            VALUES (?1, ?2, (SELECT count(*) FROM admissions WHERE environment = ?1 AND event_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8)
             """,
             .text(environment), .text(record.eventID.description), .text(record.appID), .text(record.functionID),
-            .text(record.reason.rawValue), .text(record.detail), .integer(record.decidedAt))
+            .text(record.reason.rawValue), .text(record.detail), record.runID.map { .text($0.description) } ?? .null,
+            .integer(record.decidedAt))
     }
 
     public func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
@@ -115,7 +231,7 @@ extension SQLiteStore {
             var records: [AdmissionRecord] = []
             try connection.query(
                 """
-                SELECT app_id, function_id, reason, detail, decided_at FROM admissions
+                SELECT app_id, function_id, reason, detail, decided_at, run_id FROM admissions
                 WHERE environment = ? AND event_id = ? ORDER BY position
                 """,
                 [.text(environment), .text(eventID.description)]
@@ -125,7 +241,7 @@ extension SQLiteStore {
                 records.append(AdmissionRecord(
                     eventID: eventID, appID: row.text(0) ?? "", functionID: row.text(1) ?? "",
                     reason: row.text(2).flatMap(AdmissionReason.init(rawValue:)) ?? .evaluationFailed, detail: row.text(3) ?? "",
-                    decidedAt: row.integer(4)))
+                    runID: row.text(5).flatMap(RunID.init), decidedAt: row.integer(4)))
             }
             return records
         }

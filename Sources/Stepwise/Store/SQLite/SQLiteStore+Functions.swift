@@ -103,12 +103,18 @@ extension SQLiteStore {
     /// (fan-out), inside the transaction that stores the event.
     ///
     /// - Returns: whether a run it created waits for events (its cancelOn).
-    static func createRuns(for event: StoredEvent, triggers: TriggerIndex, generator: ULIDGenerator, connection: SQLiteConnection) throws -> Bool {
+    static func createRuns(
+        for event: StoredEvent, triggers: TriggerIndex, generator: ULIDGenerator, connection: SQLiteConnection, stored: inout [StoredEvent]
+    ) throws -> Bool {
         let targets = triggers.targets(for: event)
         guard !targets.isEmpty else { return false }
         var waits = false
         for target in targets {
             switch NewRun.admitted(id: RunID(generator.next(milliseconds: event.receivedAt)), target: target, by: event) {
+            case .run(let run) where run.flow.batch != nil || run.flow.debounce != nil || run.flow.singleton != nil:
+                if try place(run, for: event, generator: generator, connection: connection, stored: &stored), !run.waits.isEmpty {
+                    waits = true
+                }
             case .run(let run):
                 if try insertRun(run, environment: event.environment, eventIDs: [event.id], connection: connection), !run.waits.isEmpty {
                     waits = true

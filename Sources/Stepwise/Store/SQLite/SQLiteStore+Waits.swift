@@ -76,7 +76,8 @@ extension SQLiteStore {
     /// transaction storing the event: the run ends `cancelled`, its waits are dropped, and its
     /// `stepwise/function.cancelled` is appended in the same transaction.
     static func cancelRun(
-        _ runID: RunID, because event: StoredEvent, generator: ULIDGenerator, connection: SQLiteConnection, stored: inout [StoredEvent]
+        _ runID: RunID, because event: StoredEvent, reason: String = "cancelOn", generator: ULIDGenerator, connection: SQLiteConnection,
+        stored: inout [StoredEvent]
     ) throws {
         var run: RunRecord?
         try connection.query(
@@ -84,7 +85,7 @@ extension SQLiteStore {
             UPDATE runs SET status = 'cancelled', error = ?, ended_at = ?, available_at = NULL, lease_owner = NULL
             WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled') RETURNING \(runColumns)
             """,
-            [try errorValue(.runCancelled(reason: "cancelOn")), .integer(event.receivedAt), .text(runID.description)]
+            [try errorValue(.runCancelled(reason: reason)), .integer(event.receivedAt), .text(runID.description)]
         ) { row in run = try runRecord(row) }
         guard let run else { return }
         try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID.description))
@@ -96,7 +97,7 @@ extension SQLiteStore {
             triggering = try? storedEvent(row)
         }
         let cancelled = SystemEvent.cancelled(
-            run: run, triggeringEvent: triggering, reason: "cancelOn", cancelledBy: event.id, at: event.receivedAt)
+            run: run, triggeringEvent: triggering, reason: reason, cancelledBy: event.id, at: event.receivedAt)
         _ = try appendEvents(
             EventBatch(environment: event.environment, events: [cancelled], receivedAt: event.receivedAt, dedupeWindow: 0),
             generator: generator, connection: connection, stored: &stored)
