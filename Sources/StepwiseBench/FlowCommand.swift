@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Stepwise
 import Synchronization
 
@@ -53,7 +54,10 @@ struct FlowCommand: AsyncParsableCommand {
     private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
 
     private func client(_ workspace: Workspace) throws -> StepwiseClient {
-        StepwiseClient(id: "bench", store: try SQLiteStore(.init(path: workspace.freshPath(), durability: durability)))
+        // Quiet: a worker stopped mid-workload logs every run it releases.
+        var logger = Logger(label: "stepwise.bench")
+        logger.logLevel = .warning
+        return StepwiseClient(id: "bench", store: try SQLiteStore(.init(path: workspace.freshPath(), durability: durability)), logger: logger)
     }
 
     /// Steps per second of `inflight100`'s shape (ten-step runs, a worker of 100), every run

@@ -27,13 +27,15 @@ extension PostgresStore {
         if let throttle = run.flow.throttle {
             try await transaction.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(throttle.identity), 0))")
             let tat = try await transaction.row("SELECT tat FROM throttles WHERE key = \(throttle.identity)").map { try $0.integer(0) }
-            let reserved = ThrottleSchedule.reserve(tat: tat, due: run.availableAt, throttle: throttle)
-            try await transaction.execute(
-                """
-                INSERT INTO throttles (key, tat) VALUES (\(throttle.identity), \(reserved.tat))
-                ON CONFLICT (key) DO UPDATE SET tat = excluded.tat
-                """)
-            run = run.starting(at: reserved.start)
+            let placed = ThrottleSchedule.place(run, tat: tat)
+            if let tat = placed.tat {
+                try await transaction.execute(
+                    """
+                    INSERT INTO throttles (key, tat) VALUES (\(throttle.identity), \(tat))
+                    ON CONFLICT (key) DO UPDATE SET tat = excluded.tat
+                    """)
+            }
+            run = placed.run
         }
         let inserted = try await transaction.execute(
             """

@@ -145,6 +145,30 @@ struct FlowControlTests {
         #expect(try await harness.runs(of: "t1").allSatisfy { $0.status == .completed })
     }
 
+    @Test("throttle with timeouts.start: a run that could not start in time is cancelled then, and takes no slot (spec T4)")
+    func throttleStartTimeout() async throws {
+        let harness = try Harness()
+        let steps = Counter()
+        try harness.client.createFunction(
+            id: "t4", trigger: .event("t4"),
+            options: .init(timeouts: .init(start: .seconds(2)), throttle: .init(limit: 1, period: .seconds(10)))
+        ) { _, step in
+            try await step.perform("a") { steps.hit("a") }
+            try await step.perform("b") { steps.hit("b") }
+        }
+        let start = harness.clock.now()
+        try await harness.client.send((0..<3).map { _ in Event(name: "t4") })
+        try await harness.runUntilIdle()
+        let runs = try await harness.runs(of: "t4").sorted { $0.id < $1.id }
+        #expect(runs.map(\.status) == [.completed, .cancelled, .cancelled])
+        #expect(runs.dropFirst().allSatisfy { ($0.endedAt ?? 0) - start <= 2001 && $0.error?.message == "timeouts.start" })
+        #expect(steps["a"] == 1 && steps["b"] == 1, "a started run's steps are not throttled")
+        harness.clock.advance(to: start + 10_000)
+        try await harness.client.send(Event(name: "t4"))
+        #expect(try await harness.runs(of: "t4").first { $0.status == .queued }?.availableAt == start + 10_000,
+                "the cancelled runs took no slot: the next starts at the next one")
+    }
+
     @Test("rate limit: an exact sliding window; the excess is stored, answered, and recorded (spec R1, R2, R3)")
     func rateLimit() async throws {
         let harness = try Harness()

@@ -36,6 +36,7 @@ extension FunctionSettings {
             if let condition = batchEvents.condition { object["if"] = .string(condition.text) }
             members["batch_events"] = .object(object)
         }
+        if let startTimeout, throttle != nil { members["start_timeout_ms"] = .int(startTimeout.milliseconds) }
         if let singleton {
             var object: JSON.Object = ["mode": .string(singleton.mode.rawValue)]
             if let key = singleton.key { object["key"] = .string(key.text) }

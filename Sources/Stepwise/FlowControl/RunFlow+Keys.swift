@@ -15,7 +15,7 @@ extension RunFlow {
         if let throttle = settings.throttle {
             flow.throttle = throttleKey(
                 throttle, value: try throttle.key.map { key throws(ExpressionEvaluationError) in try key.evaluateKey(event: envelope) },
-                environment: environment, appID: appID, functionID: functionID)
+                environment: environment, appID: appID, functionID: functionID, startTimeout: settings.startTimeout)
         }
         if let idempotency = settings.idempotency {
             let value = try idempotency.evaluate(event: envelope)
@@ -69,7 +69,9 @@ extension RunFlow {
             concurrencyKey(limit, value: value(limit.key), environment: environment, appID: appID, functionID: functionID)
         }
         if let throttle = settings.throttle {
-            flow.throttle = throttleKey(throttle, value: value(throttle.key), environment: environment, appID: appID, functionID: functionID)
+            flow.throttle = throttleKey(
+                throttle, value: value(throttle.key), environment: environment, appID: appID, functionID: functionID,
+                startTimeout: settings.startTimeout)
         }
         flow.setPriority(settings.priority, envelope: envelope)
         return flow
@@ -94,11 +96,13 @@ extension RunFlow {
         return Concurrency(identity: identity(parts), value: value, scope: limit.scope, limit: limit.limit)
     }
 
-    private static func throttleKey(_ throttle: Throttle, value: String?, environment: String, appID: String, functionID: String) -> Throttled {
+    private static func throttleKey(
+        _ throttle: Throttle, value: String?, environment: String, appID: String, functionID: String, startTimeout: Duration?
+    ) -> Throttled {
         let value = value ?? ""
         return Throttled(
             identity: identity(["throttle", environment, appID, functionID, value]), value: value, limit: throttle.limit,
-            periodMilliseconds: throttle.period.milliseconds, burst: throttle.burst)
+            periodMilliseconds: throttle.period.milliseconds, burst: throttle.burst, startTimeoutMilliseconds: startTimeout?.milliseconds)
     }
 
     /// The priority, clamped to ±``Priority/maximumSeconds``; one that is not an integer

@@ -30,13 +30,17 @@ public struct RunFlow: Sendable, Hashable {
         public let limit: Int
         public let periodMilliseconds: Int64
         public let burst: Int
+        /// The function's `timeouts.start`: a run that could not start within it reserves no
+        /// start (``ThrottleSchedule/place(_:tat:)``).
+        public let startTimeoutMilliseconds: Int64?
 
-        public init(identity: String, value: String, limit: Int, periodMilliseconds: Int64, burst: Int) {
+        public init(identity: String, value: String, limit: Int, periodMilliseconds: Int64, burst: Int, startTimeoutMilliseconds: Int64? = nil) {
             self.identity = identity
             self.value = value
             self.limit = limit
             self.periodMilliseconds = periodMilliseconds
             self.burst = burst
+            self.startTimeoutMilliseconds = startTimeoutMilliseconds
         }
     }
 
@@ -174,6 +178,7 @@ extension RunFlow {
             members["throttle"] = .object([
                 "identity": .string(throttle.identity), "value": .string(throttle.value), "limit": .int(Int64(throttle.limit)),
                 "period_ms": .int(throttle.periodMilliseconds), "burst": .int(Int64(throttle.burst)),
+                "start_timeout_ms": throttle.startTimeoutMilliseconds.map(JSON.int) ?? .null,
             ])
         }
         if let rateLimit {
@@ -219,7 +224,7 @@ extension RunFlow {
         {
             throttle = Throttled(
                 identity: identity, value: object["value"]?.stringValue ?? "", limit: Int(limit), periodMilliseconds: period,
-                burst: Int(object["burst"]?.intValue ?? 0))
+                burst: Int(object["burst"]?.intValue ?? 0), startTimeoutMilliseconds: object["start_timeout_ms"]?.intValue)
         }
         var rateLimit: Limited?
         if let object = json["rate_limit"], let key = object["key"]?.stringValue, let limit = object["limit"]?.intValue,

@@ -8,6 +8,19 @@
 /// period that does not divide by the limit (1 s / 3) does not drift.
 @_spi(StoreImplementation)
 public enum ThrottleSchedule {
+    /// `run` due at the start reserved for it, and the key's state after it (`nil`: leave the
+    /// state as it was). A run whose start would come after its start timeout reserves
+    /// nothing, so it takes no other run's slot, and is due when the timeout has passed, to be
+    /// cancelled then.
+    public static func place(_ run: NewRun, tat: Int64?) -> (run: NewRun, tat: Int64?) {
+        guard let throttle = run.flow.throttle else { return (run, nil) }
+        let reserved = reserve(tat: tat, due: run.availableAt, throttle: throttle)
+        if let timeout = throttle.startTimeoutMilliseconds, reserved.start - run.createdAt > timeout {
+            return (run.starting(at: run.createdAt + timeout + 1), nil)
+        }
+        return (run.starting(at: reserved.start), reserved.tat)
+    }
+
     /// The start reserved for a run due at `due`, and the key's state after it.
     ///
     /// - Parameter tat: the key's state, in microseconds since the epoch, or `nil` for a key

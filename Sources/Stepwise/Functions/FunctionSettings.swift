@@ -20,12 +20,15 @@ public struct FunctionSettings: Sendable, Hashable {
     public var debounce: Debounce?
     public var batchEvents: BatchEvents?
     public var singleton: Singleton?
+    /// The function's `timeouts.start`, which a throttle needs where the event is accepted.
+    public var startTimeout: Duration?
 
     public init(
         name: String? = nil, cancelOn: [CancelOn] = [], concurrency: [ConcurrencyLimit] = [], throttle: Throttle? = nil,
         rateLimit: RateLimit? = nil, idempotency: EventExpression? = nil, priority: Priority? = nil, debounce: Debounce? = nil,
-        batchEvents: BatchEvents? = nil, singleton: Singleton? = nil
+        batchEvents: BatchEvents? = nil, singleton: Singleton? = nil, startTimeout: Duration? = nil
     ) {
+        self.startTimeout = startTimeout
         self.name = name
         self.cancelOn = cancelOn
         self.concurrency = concurrency
@@ -55,5 +58,6 @@ public struct FunctionSettings: Sendable, Hashable {
         self.cancelOn = json["cancel_on"]?.arrayValue?.compactMap(CancelOn.init(json:)) ?? []
         (concurrency, throttle, rateLimit, idempotency, priority) = Self.flowControl(json)
         (debounce, batchEvents, singleton) = Self.admissionControl(json)
+        startTimeout = json["start_timeout_ms"]?.intValue.map { .milliseconds($0) }
     }
 }

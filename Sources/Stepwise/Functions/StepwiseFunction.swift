@@ -19,7 +19,7 @@ public struct StepwiseFunction: Sendable {
         FunctionSettings(
             name: options.name, cancelOn: options.cancelOn, concurrency: options.concurrency, throttle: options.throttle,
             rateLimit: options.rateLimit, idempotency: options.idempotency, priority: options.priority, debounce: options.debounce,
-            batchEvents: options.batchEvents, singleton: options.singleton)
+            batchEvents: options.batchEvents, singleton: options.singleton, startTimeout: options.timeouts.start)
     }
 
     /// Whether only `step.invoke` starts its runs (no event or schedule does).

@@ -210,9 +210,9 @@ extension InMemoryStore.Transaction {
         var run = run
         if let throttle = run.flow.throttle {
             let key = ExactText(throttle.identity)
-            let reserved = ThrottleSchedule.reserve(tat: tables.throttles[key], due: run.availableAt, throttle: throttle)
-            set(\.throttles, key, to: reserved.tat)
-            run = run.starting(at: reserved.start)
+            let placed = ThrottleSchedule.place(run, tat: tables.throttles[key])
+            if let tat = placed.tat { set(\.throttles, key, to: tat) }
+            run = placed.run
         }
         putRun(InMemoryStore.RunRow(
             id: run.id, environment: environment, appID: run.appID, functionID: run.functionID, eventIDs: eventIDs, status: .queued,

@@ -21,11 +21,13 @@ extension SQLiteStore {
         var run = run
         if let throttle = run.flow.throttle {
             let tat = try connection.scalarInteger("SELECT tat FROM throttles WHERE key = ?", .text(throttle.identity))
-            let reserved = ThrottleSchedule.reserve(tat: tat, due: run.availableAt, throttle: throttle)
-            try connection.run(
-                "INSERT INTO throttles (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
-                .text(throttle.identity), .integer(reserved.tat))
-            run = run.starting(at: reserved.start)
+            let placed = ThrottleSchedule.place(run, tat: tat)
+            if let tat = placed.tat {
+                try connection.run(
+                    "INSERT INTO throttles (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
+                    .text(throttle.identity), .integer(tat))
+            }
+            run = placed.run
         }
         let changed = try connection.run(
             """
