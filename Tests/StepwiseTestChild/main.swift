@@ -5,6 +5,8 @@
 //     StepwiseTestChild append DB COUNT TAG sends COUNT events named TAG, then prints "done"
 //     StepwiseTestChild worker DB LOG       runs the crash-test functions until killed or
 //                                           sent SIGTERM, appending what step bodies do to LOG
+//     StepwiseTestChild flow-worker DB LOG  runs a function limited to 2 runs per key at once,
+//                                           logging when each body enters and leaves
 //
 // DB is a SQLite file's path, or `--postgres URL` for a PostgresStore on that server (the
 // URL names the schema, `?schema=…`). A PostgreSQL store must be running to serve, so in that
@@ -99,6 +101,9 @@ case "append":
 case "worker":
     guard arguments.count == 1 else { usage() }
     try await runCrashWorker(client: client, log: StepLog(path: arguments[0]), postgres: postgres, logger: logger)
+case "flow-worker":
+    guard arguments.count == 1 else { usage() }
+    try await runFlowWorker(client: client, log: StepLog(path: arguments[0]), postgres: postgres, logger: logger)
 default:
     usage()
 }
@@ -177,6 +182,29 @@ func runCrashWorker(client: StepwiseClient, log: StepLog, postgres: PostgresStor
     let worker = client.worker(.init(concurrency: 4, leaseDuration: .seconds(1), pollInterval: .milliseconds(50)))
     try await serving([worker], postgres: postgres, logger: logger) {
         // From now on an event sent by the parent creates runs: it may start sending.
+        try await client.registerFunctions()
+        emit("ready")
+    }
+}
+
+/// A function with a concurrency key (2 runs per key at once) whose body logs `enter` and
+/// `leave` with the run, key, process and a system-wide monotonic time in nanoseconds, so that
+/// the parent can check the limit held across every process on the store.
+func runFlowWorker(client: StepwiseClient, log: StepLog, postgres: PostgresStore?, logger: Logger) async throws {
+    let pid = getpid()
+    try client.createFunction(
+        id: "limited", trigger: .event("flow/job"), options: .init(concurrency: [.init(limit: 2, key: "event.data.k")])
+    ) { event, step in
+        let key = event.data["k"]?.stringValue ?? ""
+        try await step.perform("work") {
+            log.append("enter \(step.runID) \(key) \(pid) \(DispatchTime.now().uptimeNanoseconds)")
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...60)))
+            log.append("leave \(step.runID) \(key) \(pid) \(DispatchTime.now().uptimeNanoseconds)")
+        }
+    }
+    // Fewer slots than the 8 the keys allow, so that both processes take work.
+    let worker = client.worker(.init(concurrency: 3, pollInterval: .milliseconds(50)))
+    try await serving([worker], postgres: postgres, logger: logger) {
         try await client.registerFunctions()
         emit("ready")
     }

@@ -508,3 +508,50 @@ struct FlowControlTests {
         }
     }
 }
+
+@Suite("Flow control across processes")
+struct FlowControlProcessTests {
+    @Test("two worker processes on one file never run more than a key's limit at once, together")
+    func limitAcrossProcesses() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("flow.db")
+        let log = directory.path("flow.log")
+        let first = try ChildProcess(["flow-worker", path, log])
+        let second = try ChildProcess(["flow-worker", path, log])
+        #expect(try await first.nextLine() == "ready")
+        #expect(try await second.nextLine() == "ready")
+        let store = try SQLiteStore(.init(path: path))
+        let sender = StepwiseClient(id: "sender", store: store)
+        try await sender.send((0..<40).map { Event(name: "flow/job", data: ["k": .string("k\($0 % 4)")]) })
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while try await store.runs(RunQuery(status: .completed, limit: 1000)).count < 40 {
+            try #require(clock.now < deadline, "the runs did not all complete in time")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        first.kill()
+        second.kill()
+        // Per key, sweep the bodies' enter and leave times: never more than 2 inside at once.
+        var events: [String: [(time: UInt64, delta: Int)]] = [:]
+        var pids = Set<Substring>()
+        for line in try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 5, let time = UInt64(parts[4]) else { continue }
+            pids.insert(parts[3])
+            events[String(parts[2]), default: []].append((time, parts[0] == "enter" ? 1 : -1))
+        }
+        #expect(events.count == 4)
+        for (key, marks) in events {
+            // A leave and an enter at the same instant count the leave first.
+            var inside = 0
+            var peak = 0
+            for mark in marks.sorted(by: { ($0.time, $0.delta) < ($1.time, $1.delta) }) {
+                inside += mark.delta
+                peak = max(peak, inside)
+            }
+            #expect(peak <= 2, "key \(key) had \(peak) runs inside at once")
+            #expect(marks.count == 20, "key \(key): every run entered and left once")
+        }
+        #expect(pids.count == 2, "both processes ran some of the work")
+    }
+}
