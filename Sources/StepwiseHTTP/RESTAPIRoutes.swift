@@ -16,6 +16,9 @@ struct RESTAPIRoutes: Sendable {
         router.get("events") { request, _ in try await self.listEvents(request) }
         router.get("events/:id") { request, context in try await self.event(request, id: context.parameters.get("id")) }
         router.get("events/:id/runs") { request, context in try await self.runsOfEvent(request, id: context.parameters.get("id")) }
+        router.get("events/:id/admissions") { request, context in
+            JSONResponse.make(try await self.queries(request).admissions(ofEvent: context.parameters.get("id") ?? ""))
+        }
         router.get("runs") { request, _ in try await self.listRuns(request) }
         router.get("runs/:id") { request, context in try await self.run(request, id: context.parameters.get("id")) }
         router.post("runs/:id/cancel") { request, context in try await self.cancel(request, id: context.parameters.get("id")) }

@@ -66,12 +66,15 @@ public struct RecordQueries: Sendable {
         return ["data": .array(page.records), "cursor": next.map { .string($0.rawValue) } ?? .null]
     }
 
-    /// One event, with why it started no run of functions it matched (`admissions`).
+    /// One event, in Inngest's shape.
     public func event(_ id: String) async throws -> JSON {
+        ["data": RESTRepresentation.event(try await storedEvent(id))]
+    }
+
+    /// Why an event started no run of functions it matched: its admission records.
+    public func admissions(ofEvent id: String) async throws -> JSON {
         let event = try await storedEvent(id)
-        guard case .object(var object) = RESTRepresentation.event(event) else { return ["data": RESTRepresentation.event(event)] }
-        object["admissions"] = .array(try await client.admissions(of: event.id).map(RESTRepresentation.admission))
-        return ["data": .object(object)]
+        return ["data": .array(try await client.admissions(of: event.id).map(RESTRepresentation.admission))]
     }
 
     /// The runs an event triggered (up to 1000), reruns included.

@@ -90,9 +90,12 @@ struct EventsCommand: AsyncParsableCommand {
         @OptionGroup var target: TargetOptions
 
         func run() async throws {
-            let (event, runs) = try await target.withTarget { target in (try await target.event(id), try await target.runsOfEvent(id)) }
+            let (event, runs, admissions) = try await target.withTarget { target in
+                (try await target.event(id), try await target.runsOfEvent(id), try await target.admissions(ofEvent: id))
+            }
             var data = event["data"]?.objectValue ?? [:]
             data["runs"] = runs["data"] ?? .array([])
+            data["admissions"] = admissions["data"] ?? .array([])
             print(Output.pretty(.object(data)))
         }
     }

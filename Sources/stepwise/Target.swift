@@ -157,6 +157,7 @@ protocol Target: Sendable {
     func event(_ id: String) async throws -> JSON
     func events(name: String?, since: String?, until: String?, limit: Int, cursor: String?) async throws -> JSON
     func runsOfEvent(_ id: String) async throws -> JSON
+    func admissions(ofEvent id: String) async throws -> JSON
     func runs(function: String?, status: String?, limit: Int, cursor: String?) async throws -> JSON
     func run(_ id: String) async throws -> JSON
     func cancel(_ id: String) async throws -> JSON
@@ -200,6 +201,7 @@ struct LocalTarget: Target {
     }
 
     func runsOfEvent(_ id: String) async throws -> JSON { try await answer { try await queries.runs(ofEvent: id) } }
+    func admissions(ofEvent id: String) async throws -> JSON { try await answer { try await queries.admissions(ofEvent: id) } }
 
     func runs(function: String?, status: String?, limit: Int, cursor: String?) async throws -> JSON {
         try await answer { try await queries.runs(function: function, status: status, limit: String(limit), cursor: cursor) }
@@ -250,6 +252,7 @@ struct RemoteTarget: Target {
     }
 
     func runsOfEvent(_ id: String) async throws -> JSON { try await request(.GET, "/v1/events/\(Self.escaped(id))/runs") }
+    func admissions(ofEvent id: String) async throws -> JSON { try await request(.GET, "/v1/events/\(Self.escaped(id))/admissions") }
 
     func runs(function: String?, status: String?, limit: Int, cursor: String?) async throws -> JSON {
         try await request(.GET, "/v1/runs", query: ["function": function, "status": status, "limit": "\(limit)", "cursor": cursor])

@@ -27,8 +27,8 @@ struct FlowControlAPITests {
             #expect(runs.map(\.flow.prioritySeconds) == [0, 60])
             #expect(try await store.runs(RunQuery(functionID: "large", limit: 10)).count == 1)
 
-            let filtered = try await get("\(url)/v1/events/\(sent.ids[0])")
-            let admissions = try #require(filtered.json?["data"]?["admissions"]?.arrayValue)
+            let filtered = try await get("\(url)/v1/events/\(sent.ids[0])/admissions")
+            let admissions = try #require(filtered.json?["data"]?.arrayValue)
             #expect(admissions.count == 1)
             #expect(admissions.first?["function_id"] == "large" && admissions.first?["reason"] == "filtered")
 

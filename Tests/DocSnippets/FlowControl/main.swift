@@ -94,7 +94,7 @@ try stepwise.createFunction(
     try await step.perform("flag") { try await charge(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:241
+// Docs/Guides/FlowControl.md:242
 func explain(_ id: EventID) async throws {
     for record in try await stepwise.admissions(of: id) {
         print("\(record.functionID): \(record.reason) (\(record.detail))")
