@@ -400,7 +400,8 @@ public enum PostgresMigrations {
                     UPDATE {schema}.runs r
                     SET available_at = r.parked_rank + coalesce((r.flow::jsonb ->> 'priority_s')::bigint, 0) * 1000,
                         parked_on = NULL, parked_rank = NULL
-                    WHERE r.id IN (SELECT p.id FROM {schema}.runs p WHERE p.parked_on = k.key
+                    WHERE r.id IN (SELECT p.id FROM {schema}.runs p
+                                   WHERE p.parked_on = k.key AND p.available_at IS NULL AND p.status IN ('queued', 'sleeping', 'waiting')
                                    ORDER BY p.parked_rank, p.seq LIMIT room FOR UPDATE SKIP LOCKED);
                 END IF;
             END LOOP;
@@ -487,7 +488,7 @@ public enum PostgresMigrations {
                 SELECT d.id, d.status FROM {schema}.runs d WHERE d.id = ANY(chosen)
             ), claimed AS (
                 UPDATE {schema}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = p_owner,
-                    available_at = p_now + p_lease, started_at = coalesce(r.started_at, p_now)
+                    available_at = p_now + p_lease, started_at = coalesce(r.started_at, p_now), parked_on = NULL, parked_rank = NULL
                 FROM due WHERE r.id = due.id
                 RETURNING r.id, r.environment, r.app_id, r.function_id, r.event_id, r.status, r.attempt::bigint, r.output, r.error,
                     r.created_at, r.started_at, r.ended_at, r.available_at, r.rerun_of, r.event_count::bigint, r.lease_token,

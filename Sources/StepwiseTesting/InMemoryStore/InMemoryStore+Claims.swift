@@ -10,7 +10,8 @@ extension InMemoryStore {
         let functions = Set(request.functionIDs.map(ExactText.init))
         let app = AppKey(request.environment, request.appID)
         let due = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }.filter { run in
-            guard let availableAt = run.availableAt, run.parkedOn == nil else { return false }
+            // A parked run has no due time, as in SQLite, where it leaves the due index.
+            guard let availableAt = run.availableAt else { return false }
             return availableAt <= request.now && functions.contains(ExactText(run.functionID))
         }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }
         return try write { transaction in
@@ -60,7 +61,7 @@ extension InMemoryStore {
         let app = AppKey(environment, appID)
         let functions = Set(functionIDs.map(ExactText.init))
         let runs = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }
-            .filter { $0.parkedOn == nil && functions.contains(ExactText($0.functionID)) }.compactMap(\.availableAt).min()
+            .filter { functions.contains(ExactText($0.functionID)) }.compactMap(\.availableAt).min()
         let ticks = functionRows(app, functionIDs).flatMap(\.schedules).map(\.nextAt).min()
         return [runs, ticks].compactMap { $0 }.min()
     }
@@ -74,6 +75,8 @@ extension InMemoryStore.Transaction {
     mutating func claim(_ due: InMemoryStore.RunRow, _ request: ClaimRequest) -> ClaimedRun? {
         let claimed = updateRun(due.id) { run in
             run.status = .running
+            run.parkedOn = nil
+            run.parkedDue = nil
             run.leaseToken += 1
             run.availableAt = request.now + request.leaseDuration
             run.startedAt = run.startedAt ?? request.now

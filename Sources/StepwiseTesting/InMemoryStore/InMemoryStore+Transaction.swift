@@ -117,7 +117,9 @@ extension InMemoryStore {
             let identity = ExactText(key.identity)
             let room = key.limit - (tables.runningByKey[identity]?.count ?? 0)
             guard room > 0, let parked = tables.parkedByKey[identity] else { return }
-            let released = parked.compactMap { tables.runs[$0] }.sorted { $0.rank < $1.rank }.prefix(room)
+            // One woken another way since (its wait's event came) or ended is not parked any more.
+            let released = parked.compactMap { tables.runs[$0] }.filter { $0.availableAt == nil && !$0.status.isFinal && $0.status != .running }
+                .sorted { $0.rank < $1.rank }.prefix(room)
             for run in released {
                 updateRun(run.id) { row in
                     row.availableAt = row.parkedDue

@@ -44,6 +44,23 @@ extension StoreConformance {
                 try require(try await context.claim(["f"], owner: "w", lease: 600_000).isEmpty, "the woken sleeper waits for a slot again")
                 try require(try await context.run(first.run.id)?.parkedOn != nil, "parked, not lost")
             },
+            Case("a parked run that is cancelled stays ended when its key frees a slot") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(concurrency: [.init(limit: 1)]))
+                try await context.client().send([Event(name: "a"), Event(name: "a"), Event(name: "a")])
+                let holder = try unwrap(try await context.claim(["f"], owner: "w", lease: 600_000).first, "the holder")
+                let parked = try await context.allRuns().filter { $0.parkedOn != nil }.sorted { $0.id < $1.id }
+                try require(parked.count == 2, "two parked: \(parked.count)")
+                let cancelled = try await context.store.cancel(
+                    runID: parked[0].id, environment: "default", now: context.clock.now(), reason: .runCancelled(reason: "api"), events: nil)
+                try require(cancelled, "the parked run is cancelled")
+                _ = try await context.store.commit(RunCheckpoint(
+                    lease: holder.lease, now: context.clock.now(), step: nil, events: nil, transition: .complete(output: nil)))
+                let after = try unwrap(try await context.run(parked[0].id), "the cancelled run")
+                try require(after.status == .cancelled && after.availableAt == nil, "still cancelled, never due: \(after.status)")
+                let next = try await context.claim(["f"], owner: "w", lease: 600_000)
+                try require(next.map(\.run.id) == [parked[1].id], "the slot goes to the other parked run")
+                try require(next.first?.run.parkedOn == nil, "a claimed run is not parked")
+            },
             Case("concurrent claimers never start more runs of a key than its limit") { context in
                 try await context.registerFlow("f", settings: FunctionSettings(concurrency: [.init(limit: 3, key: "event.data.k")]))
                 try await context.client().send((0..<40).map { Event(name: "a", data: ["k": .string($0 % 2 == 0 ? "even" : "odd")]) })

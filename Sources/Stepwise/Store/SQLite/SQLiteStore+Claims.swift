@@ -64,7 +64,7 @@ extension SQLiteStore {
         try connection.query(
             """
             UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?, available_at = ?,
-                started_at = COALESCE(started_at, ?)
+                started_at = COALESCE(started_at, ?), parked_on = NULL, parked_rank = NULL
             WHERE id = ? RETURNING \(runColumns)
             """,
             [.text(request.owner), .integer(request.now + request.leaseDuration), .integer(request.now), .text(id)]

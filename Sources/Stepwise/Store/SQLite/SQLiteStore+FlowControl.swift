@@ -196,18 +196,24 @@ extension SQLiteStore {
     }
 
     /// Lets go of as many runs parked on `flow`'s keys as each has room for, the earliest (by
-    /// priority) first: called whenever a run with those keys may have left `running`, which
-    /// is always safe, since a key with no room lets none go.
-    static func releaseSlots(of flow: RunFlow, now: Int64, connection: SQLiteConnection) throws {
+    /// priority) first, each due again at its own due time: called whenever a run with those
+    /// keys may have left `running`, which is always safe, since a key with no room lets none
+    /// go. A run parked, then woken another way (its wait's event came) or ended, is not
+    /// parked any more and is left alone.
+    static func releaseSlots(of flow: RunFlow, connection: SQLiteConnection) throws {
         for key in flow.concurrency {
             let room = key.limit - (try runningCount(key.identity, connection: connection))
             guard room > 0 else { continue }
             try connection.run(
                 """
-                UPDATE runs SET available_at = MIN(parked_rank, ?), parked_on = NULL, parked_rank = NULL
-                WHERE id IN (SELECT id FROM runs WHERE parked_on = ? ORDER BY parked_rank, seq LIMIT ?)
+                UPDATE runs SET available_at = parked_rank + COALESCE(json_extract(flow, '$.priority_s'), 0) * 1000, parked_on = NULL,
+                    parked_rank = NULL
+                WHERE id IN (
+                    SELECT id FROM runs
+                    WHERE parked_on = ? AND available_at IS NULL AND status IN ('queued', 'sleeping', 'waiting')
+                    ORDER BY parked_rank, seq LIMIT ?)
                 """,
-                .integer(now), .text(key.identity), .integer(Int64(room)))
+                .text(key.identity), .integer(Int64(room)))
         }
     }
 
