@@ -5,6 +5,8 @@
 //     StepwiseTestChild append DB COUNT TAG sends COUNT events named TAG, then prints "done"
 //     StepwiseTestChild worker DB LOG       runs the crash-test functions until killed or
 //                                           sent SIGTERM, appending what step bodies do to LOG
+//     StepwiseTestChild dashboard-worker DB runs the functions of the dashboard's browser
+//                                           tests (DashboardWorker.swift) until SIGTERM
 //
 // DB is a SQLite file's path, or `--postgres URL` for a PostgresStore on that server (the
 // URL names the schema, `?schema=…`). A PostgreSQL store must be running to serve, so in that
@@ -99,6 +101,9 @@ case "append":
 case "worker":
     guard arguments.count == 1 else { usage() }
     try await runCrashWorker(client: client, log: StepLog(path: arguments[0]), postgres: postgres, logger: logger)
+case "dashboard-worker":
+    guard arguments.isEmpty else { usage() }
+    try await runDashboardWorker(client: client, postgres: postgres, logger: logger)
 default:
     usage()
 }

@@ -1,0 +1,150 @@
+import Hummingbird
+import Stepwise
+
+/// Runs, newest first, a page by cursor, filtered by status, function and creation time, with
+/// a count per status and the bulk actions on what the filter selects.
+extension DashboardRoutes {
+    static let runsPerPage = 50
+    /// Counts stop here ("100+"): the store has no count read, and a count by listing must stay
+    /// a bounded read however many runs there are.
+    static let countLimit = 100
+
+    func runsPage(_ page: PageContext, _ query: [String: String]) async throws -> Response {
+        let filter = try RunFilter(query)
+        var before = filter.upperBound
+        if let text = query["cursor"], !text.isEmpty {
+            guard let cursor = RunID(text) else { throw DashboardError(.badRequest, "cursor: not a cursor this page gave") }
+            before = before.map { min($0, cursor) } ?? cursor
+        }
+        let read = try await client.store.runs(RunQuery(
+            environment: page.environment, functionID: filter.function, status: filter.status, limit: Self.runsPerPage + 1, before: before))
+        var runs = Array(read.prefix(Self.runsPerPage))
+        var more = read.count > Self.runsPerPage
+        if let since = filter.since, let index = runs.firstIndex(where: { $0.createdAt < since }) {
+            runs = Array(runs[..<index])
+            more = false
+        }
+        let table = Self.runsTable(runs, page, showEvent: true)
+        if query["fragment"] == "rows" { return Self.html(table) }
+        var counts: [HTML] = []
+        for status in RunStatus.allCases {
+            let count = try await boundedCount(page, function: filter.function, status: status, before: filter.upperBound)
+            let label = count > Self.countLimit ? "\(Self.countLimit)+" : "\(count)"
+            counts.append("<a href=\"\(page.link("runs", filter.parameters(status: status)))\" data-count=\"\(status.rawValue)\">\(status.rawValue) <strong>\(label)</strong></a>")
+        }
+        let next: HTML = more && !runs.isEmpty
+            ? "<a rel=\"next\" href=\"\(page.link("runs", filter.parameters() + [("cursor", runs[runs.count - 1].id.description)]))\">Older runs →</a>"
+            : "<span class=\"muted\">No older runs.</span>"
+        let statusOptions = HTML.join([("", "any status")] .map { value, label in "<option value=\"\(value)\">\(label)</option>" as HTML }
+            + RunStatus.allCases.map { status in
+                filter.status == status
+                    ? "<option value=\"\(status.rawValue)\" selected>\(status.rawValue)</option>"
+                    : "<option value=\"\(status.rawValue)\">\(status.rawValue)</option>"
+            })
+        let live: HTML = query["cursor"] == nil
+            ? "data-live=\"\(page.link("runs", filter.parameters() + [("fragment", "rows")]))\""
+            : .empty
+        let body: HTML = """
+            <h1>Runs</h1>
+            <form class="filters" method="get" action="\(page.link("runs"))">
+            \(page.isServedEnvironment ? HTML.empty : "<input type=\"hidden\" name=\"env\" value=\"\(page.environment)\">")
+            <label>Status<select name="status">\(statusOptions)</select></label>
+            <label>Function<input name="function" value="\(filter.function ?? "")" placeholder="send-receipt"></label>
+            <label>Created since<input name="since" value="\(query["since"] ?? "")" placeholder="RFC 3339 or ms"></label>
+            <label>until<input name="until" value="\(query["until"] ?? "")" placeholder="RFC 3339 or ms"></label>
+            <button type="submit">Filter</button> <a href="\(page.link("runs"))">Clear</a>
+            </form>
+            <p class="counts">\(counts)</p>
+            <p>Of the runs this filter selects:
+            <a href="\(page.link("runs/bulk", filter.parameters() + [("action", "cancel")]))">cancel them…</a> ·
+            <a href="\(page.link("runs/bulk", filter.parameters() + [("action", "rerun")]))">rerun them…</a></p>
+            <div id="run-rows" \(live)>\(table)</div>
+            <p class="pager">\(next)</p>
+            """
+        let changed = query["n"].flatMap { Int($0) } ?? 0
+        let notice: Layout.Notice? = switch query["done"] {
+        case "bulk-cancelled": Layout.Notice(text: "Cancelled \(changed) runs.", isError: false)
+        case "bulk-rerun": Layout.Notice(text: "Queued \(changed) reruns.", isError: false)
+        default: nil
+        }
+        return Self.html(Layout.page("Runs", page, notice: notice, body))
+    }
+
+    /// How many runs match, counted up to one past ``countLimit``.
+    func boundedCount(_ page: PageContext, function: String?, status: RunStatus?, before: RunID?) async throws -> Int {
+        try await client.store.runs(RunQuery(
+            environment: page.environment, functionID: function, status: status, limit: Self.countLimit + 1, before: before)).count
+    }
+
+    static func runsTable(_ runs: [RunRecord], _ page: PageContext, showEvent: Bool) -> HTML {
+        guard !runs.isEmpty else { return "<p class=\"muted\">No runs.</p>" }
+        let rows = HTML.join(runs.map { run in
+            let event: HTML = showEvent ? "<td class=\"mono\"><a href=\"\(page.link("events/\(run.eventID)"))\">\(run.eventID)</a></td>" : .empty
+            let duration = run.endedAt.map { Formatting.duration($0 - (run.startedAt ?? run.createdAt)) } ?? ""
+            return """
+                <tr data-run-id="\(run.id)"><td>\(Layout.status(run.status.rawValue))</td>
+                <td class="mono"><a href="\(page.link("runs/\(run.id)"))">\(run.id)</a></td>
+                <td><a href="\(page.link("runs", [("function", run.functionID)]))">\(run.functionID)</a> <span class="muted">\(run.appID)</span></td>
+                \(event)<td class="mono">\(Formatting.time(run.createdAt))</td><td class="mono">\(Formatting.time(run.endedAt))</td><td>\(duration)</td></tr>
+                """
+        })
+        let eventHeader: HTML = showEvent ? "<th>Event</th>" : .empty
+        return """
+            <table class="runs"><thead><tr><th>Status</th><th>Run</th><th>Function</th>\(eventHeader)<th>Created</th><th>Ended</th><th>Took</th></tr></thead>
+            <tbody>\(rows)</tbody></table>
+            """
+    }
+}
+
+/// The filter of the runs page and of its bulk actions, from query or form fields.
+struct RunFilter: Sendable {
+    var status: RunStatus?
+    var function: String?
+    var since: Int64?
+    var until: Int64?
+    /// The runs created before `until`, as a cursor: run ids are ULIDs, which begin with their
+    /// creation time, so the smallest id of that millisecond bounds the listing by index.
+    var upperBound: RunID? { until.flatMap(RunFilter.smallestRunID(at:)) }
+    private var sinceText: String?
+    private var untilText: String?
+
+    init(_ fields: [String: String]) throws {
+        if let text = fields["status"], !text.isEmpty {
+            guard let status = RunStatus(rawValue: text) else {
+                throw DashboardError(.badRequest, "status: must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            self.status = status
+        }
+        if let text = fields["function"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty { function = text }
+        since = try DashboardRoutes.time(fields["since"], "since")
+        until = try DashboardRoutes.time(fields["until"], "until")
+        sinceText = since == nil ? nil : fields["since"]
+        untilText = until == nil ? nil : fields["until"]
+    }
+
+    /// The filter as query parameters, with another status if given.
+    func parameters(status: RunStatus?? = .none) -> [(String, String?)] {
+        let chosen: RunStatus? = status ?? self.status
+        return [("status", chosen?.rawValue), ("function", function), ("since", sinceText), ("until", untilText)]
+    }
+
+    /// Whether `run` was created within the filter's time range.
+    func admits(_ run: RunRecord) -> Bool {
+        if let since, run.createdAt < since { return false }
+        if let until, run.createdAt >= until { return false }
+        return true
+    }
+
+    private static let crockford = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    static func smallestRunID(at milliseconds: Int64) -> RunID? {
+        guard milliseconds >= 0, milliseconds < (1 << 48) else { return nil }
+        var value = UInt64(milliseconds)
+        var characters = [Character](repeating: "0", count: 10)
+        for index in stride(from: 9, through: 0, by: -1) {
+            characters[index] = crockford[Int(value & 31)]
+            value >>= 5
+        }
+        return RunID(String(characters) + String(repeating: "0", count: 16))
+    }
+}
