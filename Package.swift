@@ -166,6 +166,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "StepwiseHTTP",
                 "StepwiseHTTPClient",
+                "StepwiseDashboard",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -276,7 +277,7 @@ let package = Package(
 // Scripts/doc-snippets.py (whose --check in .ci/run fails when a copy is stale) and compiled
 // here, so that every block compiles as pasted into a user's main.swift. Never run.
 let documentedPages = [
-    "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL",
+    "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL", "Dashboard",
 ]
 package.targets += documentedPages.map { page in
     .executableTarget(
@@ -286,6 +287,7 @@ package.targets += documentedPages.map { page in
             "StepwiseTesting",
             "StepwiseHTTP",
             "StepwiseHTTPClient",
+            "StepwiseDashboard",
             "StepwisePostgres",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

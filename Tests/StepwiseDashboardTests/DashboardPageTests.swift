@@ -38,10 +38,11 @@ struct DashboardPageTests {
     @Test("events are searched by name, id, time and data, and paged by cursor")
     func eventSearch() async throws {
         let harness = try DashboardHarness()
-        var ids: [EventID] = []
+        var sent: [EventID] = []
         for n in 0..<60 {
-            ids.append(try await harness.client.send(Event(name: n % 2 == 0 ? "app/even" : "app/odd", data: ["n": .int(Int64(n)), "tag": n == 7 ? "needle" : "hay"])))
+            sent.append(try await harness.client.send(Event(name: n % 2 == 0 ? "app/even" : "app/odd", data: ["n": .int(Int64(n)), "tag": n == 7 ? "needle" : "hay"])))
         }
+        let ids = sent
         try await harness.app().test(.router) { client in
             try await client.execute(uri: "/events?q=app/odd", method: .get) { response in
                 #expect(response.text.components(separatedBy: "data-event-id=").count - 1 == 30)
