@@ -23,11 +23,16 @@ extension DashboardRoutes {
         case "rerun": Layout.Notice(text: "This run was queued as a rerun of \(run.rerunOf?.description ?? "another run").", isError: false)
         default: nil
         }
+        // Only a run that has not ended can be cancelled; a run that ends while the page is open
+        // keeps the button, and cancelling it then says it had ended.
+        let cancel: HTML = run.status.isFinal ? .empty : """
+            <form class="inline" method="post" action="\(page.link("runs/\(run.id)/cancel"))">\(page.formFields)<button type="submit" class="danger" name="do" value="cancel">Cancel run</button></form>
+            """
         let live: HTML = run.status.isFinal ? .empty : "data-live=\"\(page.link("runs/\(run.id)", [("fragment", "details")]))\" data-interval=\"1000\""
         let body: HTML = """
             <h1>Run <span class="mono">\(run.id)</span></h1>
             <p>
-            <form class="inline" method="post" action="\(page.link("runs/\(run.id)/cancel"))">\(page.formFields)<button type="submit" class="danger" name="do" value="cancel">Cancel run</button></form>
+            \(cancel)
             <form class="inline" method="post" action="\(page.link("runs/\(run.id)/rerun"))">\(page.formFields)<button type="submit" name="do" value="rerun">Rerun</button></form>
             </p>
             <div id="run-details" \(live)>\(details)</div>

@@ -49,7 +49,10 @@ def test_timeline_fills_in(dev, page):
     expect(page.locator("#run-status [data-status]")).to_have_text("completed", timeout=20_000)
     expect(page.locator('[data-lane="reserve-stock #1"]')).to_be_visible()
     expect(page.locator('[data-lane="settle (sleep)"]')).to_be_visible()
-    expect(page.get_by_text("sent event")).to_be_visible()
+    sent = page.locator('details[data-step="receipt-sent"] a')
+    expect(sent).to_have_attribute("href", re.compile(r"/events/[0-9A-Z]{26}$"))
+    page.locator('details[data-step="receipt-sent"] summary').click()
+    expect(sent).to_be_visible()
     assert not_reloaded(page), "the timeline filled in without a reload"
 
 
@@ -95,7 +98,7 @@ def test_filter_and_bulk_cancel(dev, page):
 
 
 def test_script_payload_is_inert(dev, page):
-    payload = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+    payload = "<script>window.__pwned = 1</script><img src=x onerror=window.__pwned=2>"
     event_id = dev.post_event({"name": "shop/hostile", "data": {"note": payload}})
     page.goto(f"{dev.url}/events/{event_id}")
     expect(page.locator("#event-data")).to_contain_text(payload)
