@@ -2,18 +2,18 @@ import Hummingbird
 import Stepwise
 
 /// The functions apps registered in the environment: their triggers, schedules and options,
-/// and how many of their runs are queued, running or failed (counted up to a bound).
+/// and how many of their newest runs are queued, running or failed (a bounded read).
 extension DashboardRoutes {
     func functionsPage(_ page: PageContext) async throws -> Response {
         let functions = try await client.store.functions(environment: page.environment)
         var rows: [HTML] = []
         for function in functions {
+            let tally = try await statusCounts(page, function: function.id, before: nil)
             var counts: [HTML] = []
             for status in [RunStatus.queued, .running, .failed] {
-                let count = try await boundedCount(page, function: function.id, status: status, before: nil)
-                let label = count > Self.countLimit ? "\(Self.countLimit)+" : "\(count)"
-                counts.append("<a href=\"\(page.link("runs", [("function", function.id), ("status", status.rawValue)]))\" data-count=\"\(status.rawValue)\">\(status.rawValue) \(label)</a> ")
+                counts.append("<a href=\"\(page.link("runs", [("function", function.id), ("status", status.rawValue)]))\" data-count=\"\(status.rawValue)\">\(status.rawValue) \(tally.counts[status] ?? 0)</a> ")
             }
+            if !tally.isComplete { counts.append("<span class=\"muted\">of its newest \(tally.read) runs</span>") }
             let triggers = function.triggers.map(\.description) + function.schedules.map { "cron \($0.expression) (\($0.timeZone)), next \(Formatting.time($0.nextAt))" }
             rows.append("""
                 <tr data-function="\(function.id)"><td><a href="\(page.link("runs", [("function", function.id)]))">\(function.id)</a><br><span class="muted">\(function.name ?? "")</span></td>
