@@ -37,7 +37,10 @@ extension DashboardRoutes {
             return await loginPage(request, base: base, error: "Signing key not accepted.", status: .unauthorized)
         }
         context.logger.info("dashboard: signed in")
-        let cookie = "\(DashboardSecurity.cookieName)=\(security.newSession()); Path=\(base.isEmpty ? "/" : base); HttpOnly; SameSite=Strict; Max-Age=\(DashboardSecurity.sessionSeconds)"
+        // Secure when the request came over TLS (directly, or through a proxy that says so), so
+        // the browser never sends the session over plain HTTP; the dev server on 127.0.0.1 has none.
+        let overTLS = request.head.scheme == "https" || request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https"
+        let cookie = "\(DashboardSecurity.cookieName)=\(security.newSession()); Path=\(base.isEmpty ? "/" : base); HttpOnly; SameSite=Strict; Max-Age=\(DashboardSecurity.sessionSeconds)\(overTLS ? "; Secure" : "")"
         return Self.redirect(base.isEmpty ? "/" : base, headers: [.setCookie: cookie])
     }
 }

@@ -18,7 +18,8 @@ def not_reloaded(page):
 
 
 def test_send_event_appears_live(dev, page, browser):
-    page.goto(f"{dev.url}/events")
+    # The dev server's root is the dashboard (it answered a JSON 404 before issue 12).
+    page.goto(f"{dev.url}/")
     expect(page.locator("h1")).to_have_text("Events")
     mark(page)
     other = browser.new_page()

@@ -198,3 +198,53 @@ struct DashboardPageTests {
         }
     }
 }
+
+@Suite("Dashboard environments and explanations")
+struct DashboardEnvironmentTests {
+    @Test("a page shows the environment its env parameter names, and links keep it; outside dev mode only one in use")
+    func environments() async throws {
+        let harness = try DashboardHarness()
+        _ = try await harness.client.send([Event(name: "app/branch-only", data: [:])], environment: "feature-x")
+        _ = try await harness.client.send(Event(name: "app/main-only", data: [:]))
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/events?env=feature-x", method: .get) { response in
+                #expect(response.text.contains("app/branch-only"))
+                #expect(!response.text.contains("app/main-only"))
+                #expect(response.text.contains("href=\"/runs?env=feature-x\""))
+                #expect(response.text.contains("<input type=\"hidden\" name=\"env\" value=\"feature-x\">"))
+            }
+            try await client.execute(uri: "/events?env=nowhere", method: .get) { response in
+                #expect(response.status == .ok, "dev mode accepts any environment")
+            }
+            try await client.execute(uri: "/environments", method: .get) { response in
+                #expect(response.text.contains("<h1>Environments</h1>"))
+            }
+        }
+        try await harness.app(development: false).test(.router) { client in
+            let signed: HTTPFields = [.authorization: "Bearer sign-me"]
+            try await client.execute(uri: "/events?env=feature-x", method: .get, headers: signed) { response in
+                #expect(response.status == .ok)
+                #expect(response.text.contains("app/branch-only"))
+            }
+            try await client.execute(uri: "/events?env=nowhere", method: .get, headers: signed) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test("an event's page names the functions its name matches that did not run, and why")
+    func functionsNotRun() async throws {
+        let harness = try DashboardHarness()
+        let id = try await harness.client.send(Event(name: "app/later", data: [:]))
+        let later = StepwiseClient(id: "later-app", store: harness.store, configuration: .init(clock: harness.clock), logger: quietLogger())
+        try later.createFunction(id: "late-listener", trigger: .event("app/later")) { _, _ in 1 }
+        harness.clock.advance(by: .seconds(5))
+        try await later.registerFunctions()
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/events/\(id)", method: .get) { response in
+                #expect(response.text.contains("data-not-run=\"late-listener\""))
+                #expect(response.text.contains("last registered it after the event arrived"))
+            }
+        }
+    }
+}

@@ -19,13 +19,14 @@ func quietLogger() -> Logger {
 /// tests look at: one of steps, one that fails, one that sleeps.
 struct DashboardHarness {
     let clock = ManualClock()
+    let store: SQLiteStore
     let client: StepwiseClient
     let worker: Worker
 
     init(environment: String = "default") throws {
+        store = try SQLiteStore(.init(path: nil))
         client = StepwiseClient(
-            id: "test-app", store: try SQLiteStore(.init(path: nil)), configuration: .init(environment: environment, clock: clock),
-            logger: quietLogger())
+            id: "test-app", store: store, configuration: .init(environment: environment, clock: clock), logger: quietLogger())
         try client.createFunction(id: "greet", trigger: .event("app/greet")) { event, step in
             let name = try await step.run("name") { event.data["name"]?.stringValue ?? "nobody" }
             try await step.sendEvent("greeted", Event(name: "app/greeted", data: ["name": .string(name)]))
