@@ -28,7 +28,7 @@ extension DashboardRoutes {
         let filters: [(String, String?)] = [("q", search), ("since", query["since"]), ("until", query["until"]), ("data", dataSearch)]
         if query["fragment"] == "rows" { return Self.html(rows) }
         let live: HTML = cursor == nil
-            ? "data-live=\"\(page.link("events", filters + [("fragment", "rows")]))\""
+            ? "data-live=\"\(page.link("events", filters + [("fragment", "rows")]))\" data-interval=\"\(page.liveInterval)\""
             : .empty
         let next: HTML = found.next.map { next in
             "<a rel=\"next\" href=\"\(page.link("events", filters + [("cursor", next.rawValue)]))\">Older events →</a>"

@@ -26,6 +26,11 @@ struct PageContext: Sendable {
         return root + "?" + items.map { "\(Self.encode($0))=\(Self.encode($1))" }.joined(separator: "&")
     }
 
+    /// How often a live region fetches itself again, in milliseconds: often on a development
+    /// server, less often outside it, where many browsers may share one production store (what
+    /// Inngest's dashboard does too: 400 ms in dev, 10 s in serve mode).
+    var liveInterval: Int { isDevelopment ? 1500 : 5000 }
+
     /// The hidden fields every form carries: its CSRF token and the environment.
     var formFields: HTML {
         let env: HTML = isServedEnvironment ? .empty : "<input type=\"hidden\" name=\"env\" value=\"\(environment)\">"

@@ -43,7 +43,7 @@ extension DashboardRoutes {
                     : "<option value=\"\(status.rawValue)\">\(status.rawValue)</option>"
             })
         let live: HTML = query["cursor"] == nil
-            ? "data-live=\"\(page.link("runs", filter.parameters() + [("fragment", "rows")]))\""
+            ? "data-live=\"\(page.link("runs", filter.parameters() + [("fragment", "rows")]))\" data-interval=\"\(page.liveInterval)\""
             : .empty
         let body: HTML = """
             <h1>Runs</h1>

@@ -114,6 +114,10 @@ enum Server {
         let (store, lifecycle) = try location.open(create: true, logger: logger)
         if let lifecycle { try await StoreStartup.probe(lifecycle.configuration) }
         let database = location.description
+        if configuration.isDevelopment, !["127.0.0.1", "localhost", "::1"].contains(options.host) {
+            logger.warning(
+                "development mode needs no key for the REST API or the dashboard: anyone who reaches \(options.host) can read every payload and cancel runs; use stepwise serve outside this machine")
+        }
         let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
         // The dashboard at `/`, beside `/e` and `/v1`: what a browser opening the dev server sees.
