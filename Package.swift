@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "storefront", targets: ["Storefront"]),
         .library(name: "StepwiseHTTP", targets: ["StepwiseHTTP"]),
         .library(name: "StepwiseHTTPClient", targets: ["StepwiseHTTPClient"]),
+        .library(name: "StepwiseDashboard", targets: ["StepwiseDashboard"]),
         .executable(name: "stepwise", targets: ["StepwiseCLI"]),
         .executable(name: "stepwise-bench", targets: ["StepwiseBench"]),
     ],
@@ -107,6 +108,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The dashboard: server-rendered pages over the same reads as the REST API, beside it on
+        // the same Hummingbird router. No web dependency beyond Hummingbird: its stylesheet and
+        // script are Swift string constants, so nothing is fetched at run time.
+        .target(
+            name: "StepwiseDashboard",
+            dependencies: [
+                "Stepwise",
+                "StepwiseHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Sending events to an Event API elsewhere (a Stepwise server, or Inngest).
         .target(
             name: "StepwiseHTTPClient",
@@ -126,6 +143,7 @@ let package = Package(
                 "Stepwise",
                 "StepwiseHTTP",
                 "StepwiseHTTPClient",
+                "StepwiseDashboard",
                 "StepwisePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // A TCP probe of a PostgreSQL server before its pool is started (StoreStartup).
@@ -148,6 +166,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "StepwiseHTTP",
                 "StepwiseHTTPClient",
+                "StepwiseDashboard",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -209,6 +228,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The dashboard's pages through Hummingbird's test client (no sockets): HTML, status
+        // codes, escaping, the CSRF and login checks. The browser tests (Tests/Browser, run by
+        // `.ci/run`) drive the real `stepwise dev` and a worker process with chromium.
+        .testTarget(
+            name: "StepwiseDashboardTests",
+            dependencies: [
+                "Stepwise",
+                "StepwiseTesting",
+                "StepwiseHTTP",
+                "StepwiseDashboard",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "StepwiseHTTPTests",
             dependencies: [
@@ -241,7 +278,7 @@ let package = Package(
 // here, so that every block compiles as pasted into a user's main.swift. Never run.
 let documentedPages = [
     "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL",
-    "FlowControl",
+    "FlowControl", "Dashboard",
 ]
 package.targets += documentedPages.map { page in
     .executableTarget(
@@ -251,6 +288,7 @@ package.targets += documentedPages.map { page in
             "StepwiseTesting",
             "StepwiseHTTP",
             "StepwiseHTTPClient",
+            "StepwiseDashboard",
             "StepwisePostgres",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

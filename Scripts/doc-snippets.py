@@ -29,6 +29,7 @@ PAGES = {
     "Docs/Guides/EventAPIAndCLI.md": "EventAPIAndCLI",
     "Docs/Guides/RunningOnPostgreSQL.md": "RunningOnPostgreSQL",
     "Docs/Guides/FlowControl.md": "FlowControl",
+    "Docs/Guides/Dashboard.md": "Dashboard",
 }
 
 

@@ -9,7 +9,7 @@ struct StepwiseBench: AsyncParsableCommand {
         abstract: "Benchmarks Stepwise against raw SQLite measured in the same run.",
         subcommands: [
             IngestCommand.self, StepsCommand.self, SleepersCommand.self, WaitCommand.self, HTTPCommand.self, HostileCommand.self,
-            WakeWorkerCommand.self, FlowCommand.self,
+            DashboardCommand.self, WakeWorkerCommand.self, FlowCommand.self,
         ]
     )
 }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Stepwise
+import StepwiseDashboard
 import StepwiseHTTP
 import StepwisePostgres
 
@@ -64,7 +65,7 @@ struct ServerOptions: ParsableArguments {
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run a development server: any event key is accepted and the REST API needs no signing key.",
+        abstract: "Run a development server: any event key is accepted, the REST API needs no signing key, the dashboard is at /.",
         discussion: "127.0.0.1:8288 is where Inngest's SDKs look for a development server.")
 
     @OptionGroup var options: ServerOptions
@@ -78,7 +79,7 @@ struct DevCommand: AsyncParsableCommand {
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run a production server: events need an event key, the REST API a signing key.",
+        abstract: "Run a production server: events need an event key, the REST API and the dashboard (at /) a signing key.",
         discussion: """
             Event keys come from STEPWISE_EVENT_KEYS (comma-separated) or INNGEST_EVENT_KEY, the signing key \
             from STEPWISE_SIGNING_KEY or INNGEST_SIGNING_KEY, branch environments from STEPWISE_ENVIRONMENTS.
@@ -113,8 +114,14 @@ enum Server {
         let (store, lifecycle) = try location.open(create: true, logger: logger)
         if let lifecycle { try await StoreStartup.probe(lifecycle.configuration) }
         let database = location.description
+        if configuration.isDevelopment, !["127.0.0.1", "localhost", "::1"].contains(options.host) {
+            logger.warning(
+                "development mode needs no key for the REST API or the dashboard: anyone who reaches \(options.host) can read every payload and cancel runs; use stepwise serve outside this machine")
+        }
         let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
+        // The dashboard at `/`, beside `/e` and `/v1`: what a browser opening the dev server sees.
+        StepwiseDashboard(client: client, configuration: configuration).addRoutes(to: router)
         let limits = options.limits
         let app = Application(
             router: router,

@@ -7,6 +7,8 @@
 //                                           sent SIGTERM, appending what step bodies do to LOG
 //     StepwiseTestChild flow-worker DB LOG  runs a function limited to 2 runs per key at once,
 //                                           logging when each body enters and leaves
+//     StepwiseTestChild dashboard-worker DB runs the functions of the dashboard's browser
+//                                           tests (DashboardWorker.swift) until SIGTERM
 //
 // DB is a SQLite file's path, or `--postgres URL` for a PostgresStore on that server (the
 // URL names the schema, `?schema=…`). A PostgreSQL store must be running to serve, so in that
@@ -104,6 +106,9 @@ case "worker":
 case "flow-worker":
     guard arguments.count == 1 else { usage() }
     try await runFlowWorker(client: client, log: StepLog(path: arguments[0]), postgres: postgres, logger: logger)
+case "dashboard-worker":
+    guard arguments.isEmpty else { usage() }
+    try await runDashboardWorker(client: client, postgres: postgres, logger: logger)
 default:
     usage()
 }

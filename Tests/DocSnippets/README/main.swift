@@ -1,7 +1,7 @@
 // Generated from README.md by Scripts/doc-snippets.py: edit the page, then run
 // python3 Scripts/doc-snippets.py
 
-// README.md:72
+// README.md:73
 import Logging
 import ServiceLifecycle
 import Stepwise

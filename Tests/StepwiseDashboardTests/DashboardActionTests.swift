@@ -1,0 +1,170 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Stepwise
+import Testing
+
+@Suite("Dashboard actions and access")
+struct DashboardActionTests {
+    @Test("a POST without the CSRF token, or from another origin, is refused and changes nothing")
+    func csrf() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        _ = try await harness.client.send(Event(name: "app/nap", data: [:]))
+        try await harness.drain()
+        let run = try #require(try await harness.client.runs(function: "nap").first)
+        try await harness.app().test(.router) { client in
+            let token = try #require(csrfToken(in: try await client.execute(uri: "/runs/\(run.id)", method: .get).text))
+            try await client.execute(uri: "/runs/\(run.id)/cancel", method: .post, headers: formHeaders, body: form([])) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.text.contains("no valid CSRF token"))
+            }
+            try await client.execute(uri: "/runs/\(run.id)/cancel", method: .post, headers: formHeaders, body: form([("_csrf", "forged")])) { response in
+                #expect(response.status == .forbidden)
+            }
+            var crossSite = formHeaders
+            crossSite[.origin] = "http://evil.example"
+            try await client.execute(uri: "/runs/\(run.id)/cancel", method: .post, headers: crossSite, body: form([("_csrf", token)])) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.text.contains("is not this server"))
+            }
+            var fetchSite = formHeaders
+            fetchSite[HTTPField.Name("Sec-Fetch-Site")!] = "cross-site"
+            try await client.execute(uri: "/runs/\(run.id)/cancel", method: .post, headers: fetchSite, body: form([("_csrf", token)])) { response in
+                #expect(response.status == .forbidden)
+            }
+            #expect(try await harness.client.run(id: run.id)?.status == .sleeping)
+
+            var sameSite = formHeaders
+            sameSite[.origin] = "http://localhost"
+            try await client.execute(uri: "/runs/\(run.id)/cancel", method: .post, headers: sameSite, body: form([("_csrf", token)])) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/runs/\(run.id)?done=cancelled")
+            }
+            #expect(try await harness.client.run(id: run.id)?.status == .cancelled)
+            try await client.execute(uri: "/runs/\(run.id)/cancel", method: .post, headers: formHeaders, body: form([("_csrf", token)])) { response in
+                #expect(response.headers[.location] == "/runs/\(run.id)?done=ended")
+            }
+        }
+    }
+
+    @Test("a failed run is rerun from its page, and the rerun's page names the first")
+    func rerun() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        _ = try await harness.client.send(Event(name: "app/fail", data: [:]))
+        try await harness.drain()
+        let failed = try #require(try await harness.client.runs(function: "fail").first)
+        #expect(failed.status == .failed)
+        try await harness.app().test(.router) { client in
+            let page = try await client.execute(uri: "/runs/\(failed.id)", method: .get)
+            #expect(page.text.contains("NonRetriableError") || page.text.contains("boom"))
+            let token = try #require(csrfToken(in: page.text))
+            let answer = try await client.execute(uri: "/runs/\(failed.id)/rerun", method: .post, headers: formHeaders, body: form([("_csrf", token)]))
+            #expect(answer.status == .seeOther)
+            let location = try #require(answer.headers[.location])
+            let rerun = try await client.execute(uri: location, method: .get)
+            #expect(rerun.text.contains("queued as a rerun of \(failed.id)"))
+            #expect(rerun.text.contains("data-status=\"queued\""))
+        }
+    }
+
+    @Test("the send form stores a valid event and answers a bad one with the Event API's error")
+    func send() async throws {
+        let harness = try DashboardHarness()
+        try await harness.app().test(.router) { client in
+            let token = try #require(csrfToken(in: try await client.execute(uri: "/send", method: .get).text))
+            let bad = try await client.execute(uri: "/send", method: .post, headers: formHeaders, body: form([("_csrf", token), ("event", #"{"name": "x"}"#)]))
+            #expect(bad.status == .badRequest)
+            #expect(bad.text.contains("data"), "names the field: \(bad.text)")
+            #expect(bad.text.contains("&quot;name&quot;: &quot;x&quot;") || bad.text.contains("{&quot;name&quot;: &quot;x&quot;}"), "keeps what was typed")
+            let malformed = try await client.execute(uri: "/send", method: .post, headers: formHeaders, body: form([("_csrf", token), ("event", "{")]))
+            #expect(malformed.status == .badRequest)
+            let good = try await client.execute(
+                uri: "/send", method: .post, headers: formHeaders,
+                body: form([("_csrf", token), ("event", #"{"name": "app/sent", "data": {"html": "<b>bold</b>"}}"#)]))
+            #expect(good.status == .seeOther)
+            let location = try #require(good.headers[.location])
+            let shown = try await client.execute(uri: location, method: .get)
+            #expect(shown.text.contains("app/sent"))
+            #expect(shown.text.contains("&lt;b&gt;bold&lt;/b&gt;"))
+        }
+        #expect(try await harness.client.events(named: "app/sent").events.count == 1)
+        #expect(try await harness.client.events(named: "x").events.isEmpty)
+    }
+
+    @Test("bulk cancel shows the count first, then cancels the runs the filter selects")
+    func bulkCancel() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        for _ in 0..<4 { _ = try await harness.client.send(Event(name: "app/nap", data: [:])) }
+        _ = try await harness.client.send(Event(name: "app/greet", data: ["name": "Ada"]))
+        try await harness.drain()
+        try await harness.app().test(.router) { client in
+            let confirmation = try await client.execute(uri: "/runs/bulk?action=cancel&function=nap", method: .get)
+            #expect(confirmation.text.contains("<strong id=\"bulk-count\">4</strong>"))
+            let token = try #require(csrfToken(in: confirmation.text))
+            let done = try await client.execute(
+                uri: "/runs/bulk", method: .post, headers: formHeaders,
+                body: form([("_csrf", token), ("action", "cancel"), ("function", "nap"), ("expected", "4")]))
+            #expect(done.status == .seeOther)
+            #expect(done.headers[.location] == "/runs?function=nap&done=bulk-cancelled&n=4")
+        }
+        #expect(try await harness.client.runs(status: .cancelled).count == 4)
+        #expect(try await harness.client.runs(function: "greet").first?.status == .completed)
+    }
+
+    @Test("outside development mode the dashboard needs the signing key: bearer, or the login form's cookie")
+    func login() async throws {
+        let harness = try DashboardHarness()
+        _ = try await harness.client.send(Event(name: "app/secret", data: ["card": "4242"]))
+        try await harness.app(development: false).test(.router) { client in
+            try await client.execute(uri: "/events", method: .get) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/login")
+                #expect(!response.text.contains("4242"))
+            }
+            try await client.execute(uri: "/send", method: .post, headers: formHeaders, body: form([("event", "{}")])) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/events", method: .get, headers: [.authorization: "Bearer sign-me"]) { response in
+                #expect(response.status == .ok)
+                #expect(response.text.contains("4242"))
+            }
+            try await client.execute(uri: "/events", method: .get, headers: [.authorization: "Bearer wrong"]) { response in
+                #expect(response.status == .seeOther)
+            }
+            let loginPage = try await client.execute(uri: "/login", method: .get)
+            #expect(loginPage.text.contains("type=\"password\""))
+            let token = try #require(csrfToken(in: loginPage.text))
+            let refused = try await client.execute(uri: "/login", method: .post, headers: formHeaders, body: form([("_csrf", token), ("key", "guess")]))
+            #expect(refused.status == .unauthorized)
+            #expect(refused.headers[.setCookie] == nil)
+            let noToken = try await client.execute(uri: "/login", method: .post, headers: formHeaders, body: form([("key", "sign-me")]))
+            #expect(noToken.status == .forbidden)
+            let accepted = try await client.execute(uri: "/login", method: .post, headers: formHeaders, body: form([("_csrf", token), ("key", "sign-me")]))
+            #expect(accepted.status == .seeOther)
+            let cookie = try #require(accepted.headers[.setCookie])
+            #expect(cookie.contains("HttpOnly"))
+            #expect(cookie.contains("SameSite=Strict"))
+            let session = String(cookie.prefix { $0 != ";" })
+            let page = try await client.execute(uri: "/events", method: .get, headers: [.cookie: session])
+            #expect(page.status == .ok)
+            #expect(page.text.contains("4242"))
+            // The session's forms carry its own token; the anonymous one does not do.
+            let sessionToken = try #require(csrfToken(in: page.text))
+            #expect(sessionToken != token)
+            var headers = formHeaders
+            headers[.cookie] = session
+            let stale = try await client.execute(uri: "/send", method: .post, headers: headers, body: form([("_csrf", token), ("event", #"{"name": "a", "data": {}}"#)]))
+            #expect(stale.status == .forbidden)
+            let sent = try await client.execute(uri: "/send", method: .post, headers: headers, body: form([("_csrf", sessionToken), ("event", #"{"name": "a", "data": {}}"#)]))
+            #expect(sent.status == .seeOther)
+            try await client.execute(uri: "/events", method: .get, headers: [.cookie: "stepwise_dashboard=1.forged"]) { response in
+                #expect(response.status == .seeOther)
+            }
+        }
+    }
+}
