@@ -364,6 +364,9 @@ public enum PostgresMigrations {
         CREATE INDEX runs_parked ON {schema}.runs (parked_on, parked_rank, seq) WHERE parked_on IS NOT NULL;
         CREATE INDEX runs_by_rate_key ON {schema}.runs (environment, app_id, function_id, rate_key, created_at)
             WHERE rate_key IS NOT NULL;
+        -- The runs of one status newest first (filters of the dashboard and the REST API)
+        -- without reading every run of the environment.
+        CREATE INDEX runs_by_status ON {schema}.runs (environment, status, id);
         CREATE TABLE {schema}.throttles (
             key text COLLATE "C" PRIMARY KEY,
             tat bigint NOT NULL
