@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "StepwisePostgres", targets: ["StepwisePostgres"]),
         .executable(name: "storefront", targets: ["Storefront"]),
         .library(name: "StepwiseHTTP", targets: ["StepwiseHTTP"]),
+        .library(name: "StepwiseEncryption", targets: ["StepwiseEncryption"]),
         .library(name: "StepwiseHTTPClient", targets: ["StepwiseHTTPClient"]),
         .executable(name: "stepwise", targets: ["StepwiseCLI"]),
         .executable(name: "stepwise-bench", targets: ["StepwiseBench"]),
@@ -71,6 +72,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // AES-GCM over events' `user` (swift-crypto): its own module, so that `import Stepwise`
+        // builds no cryptography for an app that stores no `user`.
+        .target(
+            name: "StepwiseEncryption",
+            dependencies: ["Stepwise", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -127,6 +135,7 @@ let package = Package(
                 "StepwiseHTTP",
                 "StepwiseHTTPClient",
                 "StepwisePostgres",
+                "StepwiseEncryption",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // A TCP probe of a PostgreSQL server before its pool is started (StoreStartup).
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -144,6 +153,7 @@ let package = Package(
             name: "StepwiseBench",
             dependencies: [
                 "Stepwise",
+                "StepwiseEncryption",
                 "StepwisePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "StepwiseHTTP",
@@ -175,6 +185,7 @@ let package = Package(
             name: "StepwiseTests",
             dependencies: [
                 "Stepwise",
+                "StepwiseEncryption",
                 "StepwisePostgres",
                 "StepwiseTesting",
                 "StepwiseTestChild",
@@ -198,6 +209,7 @@ let package = Package(
             name: "StepwisePostgresTests",
             dependencies: [
                 "Stepwise",
+                "StepwiseEncryption",
                 "StepwiseTesting",
                 "StepwisePostgres",
                 "StepwiseTestChild",

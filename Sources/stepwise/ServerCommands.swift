@@ -71,7 +71,7 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: true)
-        try await Server.run(options, store: options.location() ?? .file(DatabaseFile.defaultPath), configuration: configuration, mode: "development")
+        try await Server.run(options, store: options.location() ?? .file(DatabaseFile.defaultPath), configuration: configuration, mode: "development", development: true)
     }
 }
 
@@ -88,7 +88,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: false)
-        let missing = configuration.missingForProduction
+        var missing = configuration.missingForProduction
+        if try EncryptionKeys.cipher(ProcessInfo.processInfo.environment) == nil {
+            missing.append("\(EncryptionKeys.variable): the keys that encrypt events' user at rest (id:base64 of 32 bytes, comma-separated, the first encrypts); `stepwise keys generate` makes one")
+        }
         guard missing.isEmpty else {
             throw CLIError("stepwise serve will not start without keys:\n  " + missing.joined(separator: "\n  "))
         }
@@ -97,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "stepwise serve needs --db PATH (a database file) or --postgres URL (a PostgreSQL database, also $\(StoreLocation.postgresVariable))")
         }
-        try await Server.run(options, store: location, configuration: configuration, mode: "production")
+        try await Server.run(options, store: location, configuration: configuration, mode: "production", development: false)
     }
 }
 
@@ -107,13 +110,20 @@ enum Server {
     /// starts once the store is open: the "listening" line means requests will be served, and a
     /// server that cannot be reached ends the command with its error instead of a server that
     /// answers every request with a failure.
-    static func run(_ options: ServerOptions, store location: StoreLocation, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
+    static func run(
+        _ options: ServerOptions, store location: StoreLocation, configuration: StepwiseHTTPConfiguration, mode: String, development: Bool
+    ) async throws {
+        let userEncryption = try EncryptionKeys.userEncryption(ProcessInfo.processInfo.environment, development: development)
         var logger = Logger(label: "stepwise")
         logger.logLevel = .info
         let (store, lifecycle) = try location.open(create: true, logger: logger)
         if let lifecycle { try await StoreStartup.probe(lifecycle.configuration) }
         let database = location.description
-        let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
+        if userEncryption.cipher == nil {
+            logger.notice("events' user is stored unencrypted (development server without \(EncryptionKeys.variable))")
+        }
+        let client = StepwiseClient(
+            id: "stepwise-server", store: store, configuration: .init(userEncryption: userEncryption), logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
         let limits = options.limits
         let app = Application(

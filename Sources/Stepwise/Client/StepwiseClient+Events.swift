@@ -79,15 +79,38 @@ extension StepwiseClient {
             limits: limits, allowReservedNames: allowReservedNames,
             maxNestingDepth: allowReservedNames && !userPayloads ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,
             dates: configuration.dateEncoding)
-        let prepared = try validator.validate(events, receivedAt: receivedAt)
+        let validated = try validator.validate(events, receivedAt: receivedAt)
+        let prepared = try configuration.userEncryption.seal(validated)
         let bus = self.bus
+        // Subscribers get the `user` that was sent, which this process holds already: found by
+        // its ciphertext (unique, by its random nonce) rather than decrypted again.
+        var sent: [String: JSON] = [:]
+        for (event, sealed) in zip(validated, prepared) {
+            if let user = event.user, let ciphertext = sealed.user?["ciphertext"]?.stringValue, sealed.userText != event.userText {
+                sent[ciphertext] = user
+            }
+        }
+        let plaintexts = sent
+        let publish: @Sendable ([StoredEvent]) -> Void
+        if plaintexts.isEmpty {
+            publish = { bus.publish($0) }
+        } else {
+            publish = { stored in
+                bus.publish(stored.map { event in
+                    guard let ciphertext = event.user?["ciphertext"]?.stringValue, let user = plaintexts[ciphertext] else { return event }
+                    return StoredEvent(
+                        id: event.id, environment: event.environment, name: event.name, data: event.data, user: user,
+                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt)
+                })
+            }
+        }
         return EventBatch(
             environment: environment ?? configuration.environment,
             events: prepared,
             receivedAt: receivedAt,
             dedupeWindow: configuration.dedupeWindow.milliseconds,
             idSeed: idSeed,
-            afterCommit: { bus.publish($0) }
+            afterCommit: publish
         )
     }
 
@@ -101,8 +124,11 @@ extension StepwiseClient {
     }
 
     /// The event with this id in the client's environment, or `nil`.
+    ///
+    /// - Throws: ``UserDecryptionError`` naming the key when its `user` cannot be decrypted.
     public func event(id: EventID) async throws -> StoredEvent? {
-        try await store.event(id: id, environment: configuration.environment)
+        guard let event = try await store.event(id: id, environment: configuration.environment) else { return nil }
+        return try configuration.userEncryption.open(event)
     }
 
     /// A page of the client's environment's events, newest first, by name and receive time.
@@ -119,8 +145,25 @@ extension StepwiseClient {
     package func events(
         named name: String?, sinceMilliseconds since: Int64?, untilMilliseconds until: Int64?, limit: Int, cursor: EventCursor?
     ) async throws -> EventPage {
-        try await store.events(EventQuery(
+        let page = try await store.events(EventQuery(
             environment: configuration.environment, name: name, since: since, until: until, limit: limit, cursor: cursor))
+        return openingUsers(page)
+    }
+
+    /// `page` with its events' `user` decrypted; an event whose `user` cannot be is listed as
+    /// unreadable, with the key it needs, and the others are kept (DESIGN.md, invariant 7).
+    func openingUsers(_ page: EventPage) -> EventPage {
+        var events: [StoredEvent] = []
+        events.reserveCapacity(page.events.count)
+        var unreadable = page.unreadable
+        for event in page.events {
+            do {
+                events.append(try configuration.userEncryption.open(event))
+            } catch {
+                unreadable.append(UnreadableRecord(kind: "event", id: event.id.description, reason: error.description))
+            }
+        }
+        return EventPage(events: events, nextCursor: page.nextCursor, unreadable: unreadable)
     }
 
     /// Subscribes to the events this client stores whose names match `pattern`.
