@@ -32,4 +32,9 @@ struct StoreConformanceTests {
     func conforms(store: ShippedStores, rule: StoreConformance.Case) async throws {
         try await rule.run(store.make)
     }
+
+    @Test("every shipped store keeps every rule of retention", arguments: ShippedStores.allCases, StoreConformance.retentionCases)
+    func retains(store: ShippedStores, rule: StoreConformance.Case) async throws {
+        try await rule.run(store.make)
+    }
 }

@@ -187,6 +187,14 @@ enum SQLiteMigrations {
             PRIMARY KEY (run_id, position)
         ) WITHOUT ROWID;
         """,
+        // 7: retention (StoreRetention): ended runs by the time they ended, so a prune finds the
+        // oldest without a scan (a partial index: runs in flight, the claims' rows, are not in
+        // it), and the runs that name an event in their event list, so a prune can tell which
+        // events a run still needs.
+        """
+        CREATE INDEX runs_ended ON runs (environment, ended_at) WHERE status IN ('completed', 'failed', 'cancelled');
+        CREATE INDEX run_events_by_event ON run_events (event_id);
+        """,
     ]
 
     static var latestVersion: Int { all.count }
