@@ -253,6 +253,7 @@ let package = Package(
 // here, so that every block compiles as pasted into a user's main.swift. Never run.
 let documentedPages = [
     "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL",
+    "Operations",
 ]
 package.targets += documentedPages.map { page in
     .executableTarget(
@@ -263,6 +264,7 @@ package.targets += documentedPages.map { page in
             "StepwiseHTTP",
             "StepwiseHTTPClient",
             "StepwisePostgres",
+            "StepwiseEncryption",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -28,6 +28,7 @@ PAGES = {
     "Docs/Guides/SleepsWaitsInvokeAndCancellation.md": "SleepsWaitsInvokeAndCancellation",
     "Docs/Guides/EventAPIAndCLI.md": "EventAPIAndCLI",
     "Docs/Guides/RunningOnPostgreSQL.md": "RunningOnPostgreSQL",
+    "Docs/Guides/Operations.md": "Operations",
 }
 
 
