@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -55,6 +56,7 @@ public struct AESGCMCipher: UserDataCipher {
     /// The keys, the sealing one first.
     public let keys: [Key]
     private let byID: [String: SymmetricKey]
+    private let nonces = NonceSequence()
 
     /// A cipher over `keys`, the first of which seals.
     ///
@@ -90,7 +92,7 @@ public struct AESGCMCipher: UserDataCipher {
     public func seal(_ plaintext: [UInt8]) throws(UserDecryptionError) -> [UInt8] {
         let key = keys[0]
         do {
-            let box = try AES.GCM.seal(plaintext, using: key.key, authenticating: Array(key.id.utf8))
+            let box = try AES.GCM.seal(plaintext, using: key.key, nonce: nonces.next(), authenticating: Array(key.id.utf8))
             guard let combined = box.combined else { throw UserDecryptionError.sealingFailed(reason: "no combined representation") }
             return Array(combined)
         } catch let error as UserDecryptionError {
@@ -130,5 +132,31 @@ public enum EncryptionKeyError: Error, Sendable, Hashable, CustomStringConvertib
         case .wrongLength(let id, let bytes): return "key '\(id)' is \(bytes) bytes; AES-256 needs 32"
         case .malformedEntry(let index): return "key list entry \(index) is not 'id:base64key'"
         }
+    }
+}
+
+/// Nonces for one cipher's seals: 96 random bits drawn once, with a 64-bit counter added into
+/// their low half, as TLS 1.3 derives its per-record nonces (RFC 8446, section 5.3). Unique
+/// for as long as the counter does not wrap (2^64 seals), and across processes as long as
+/// two random starts do not land within a run's length of each other: a one-in-2^32 chance
+/// for their high halves to match at all. It spares a system call for random bytes per
+/// event, which was a third of sealing's cost (`stepwise-bench ingest --encryption`).
+final class NonceSequence: Sendable {
+    private let high: UInt32
+    private let low: UInt64
+    private let counter = Atomic<UInt64>(0)
+
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        high = generator.next()
+        low = generator.next()
+    }
+
+    func next() throws -> AES.GCM.Nonce {
+        let value = low &+ counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        var bytes = [UInt8](repeating: 0, count: 12)
+        for index in 0..<4 { bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * (3 - index))) }
+        for index in 0..<8 { bytes[4 + index] = UInt8(truncatingIfNeeded: value >> (8 * (7 - index))) }
+        return try AES.GCM.Nonce(data: bytes)
     }
 }
