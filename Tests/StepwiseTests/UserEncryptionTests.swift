@@ -138,6 +138,18 @@ struct UserEncryptionTests {
         }
     }
 
+    @Test("a retried request (the same id seed) with an encrypted user is stored once, not refused as a conflict")
+    func seededRetry() async throws {
+        let client = try makeClient(userEncryption: .encrypted(with: try Self.cipher("k1")))
+        let seed = try #require(EventIDSeed("1743130137367,eii2YKXRVTJPuA=="))
+        let events = [Event(name: "a", user: ["n": 1], ts: 1_700_000_000_000), Event(name: "b", ts: 1_700_000_000_000)]
+        let first = try await client.send(events, environment: "default", idSeed: seed)
+        let again = try await client.send(events, environment: "default", idSeed: seed)
+        #expect(first == again)
+        #expect(try await allEvents(client.store).count == 2)
+        #expect(try await client.event(id: first[0])?.user == ["n": 1])
+    }
+
     @Test("key lists from STEPWISE_ENCRYPTION_KEYS: the first seals, bad entries are named")
     func keyList() throws {
         let a = try AESGCMCipher.Key.random(id: "a")

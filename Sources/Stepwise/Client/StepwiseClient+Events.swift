@@ -48,9 +48,16 @@ extension StepwiseClient {
         // Checked here, where every send passes, so that no name the gate would refuse (or a
         // configuration typed with a control character) ends up in the store.
         try EnvironmentName.validate(environment)
+        // A retried request's events keep the envelopes they were first stored with.
+        var stored: [Int: StoredEvent] = [:]
+        if let idSeed, configuration.userEncryption.cipher != nil {
+            for (index, event) in events.enumerated() where event.user != nil {
+                stored[index] = try await store.event(id: idSeed.eventID(at: index), environment: environment)
+            }
+        }
         let batch = try eventBatch(
             events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames,
-            environment: environment, idSeed: idSeed)
+            environment: environment, idSeed: idSeed, stored: stored)
         // Functions this process defined must be in the store before the events that
         // trigger them are, or those events would create no runs.
         if EnvironmentName.same(environment, configuration.environment) {
@@ -72,7 +79,7 @@ extension StepwiseClient {
     ///   names are reserved (`function.invoked`'s data): held to the depth users' payloads are.
     func eventBatch(
         _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil,
-        userPayloads: Bool = false
+        userPayloads: Bool = false, stored: [Int: StoredEvent] = [:]
     ) throws(EventValidationError) -> EventBatch {
         let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
         let validator = EventValidator(
@@ -80,7 +87,7 @@ extension StepwiseClient {
             maxNestingDepth: allowReservedNames && !userPayloads ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,
             dates: configuration.dateEncoding)
         let validated = try validator.validate(events, receivedAt: receivedAt)
-        let prepared = try configuration.userEncryption.seal(validated)
+        let prepared = try configuration.userEncryption.seal(validated, stored: stored)
         let bus = self.bus
         // Subscribers get the `user` that was sent, which this process holds already: found by
         // its ciphertext (unique, by its random nonce) rather than decrypted again.

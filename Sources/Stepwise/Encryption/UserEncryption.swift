@@ -49,7 +49,12 @@ public struct UserEncryption: Sendable {
     // MARK: Sealing
 
     /// `events` with every `user` replaced by its envelope.
-    func seal(_ events: [NewEvent]) throws(EventValidationError) -> [NewEvent] {
+    ///
+    /// - Parameter stored: for a retried request (``EventBatch/idSeed``), the events already
+    ///   stored under its ids, by index: one whose `user` opens to the same value keeps its
+    ///   envelope, so that the retry is the same bytes as the first request and a duplicate of
+    ///   it rather than a conflict (a new seal would have a new nonce).
+    func seal(_ events: [NewEvent], stored: [Int: StoredEvent] = [:]) throws(EventValidationError) -> [NewEvent] {
         guard events.contains(where: { $0.user != nil }) else { return events }
         switch mode {
         case .unconfigured:
@@ -68,14 +73,22 @@ public struct UserEncryption: Sendable {
                     sealed.append(event)
                     continue
                 }
-                let envelope: JSON
+                if let earlier = stored[index]?.user, Self.keyID(of: earlier) != nil, let user = event.user,
+                   (try? open(earlier)) == user
+                {
+                    sealed.append(NewEvent(
+                        name: event.name, data: event.data, dataText: event.dataText, user: earlier, userText: earlier.serialized,
+                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, timestampGiven: event.timestampGiven))
+                    continue
+                }
+                let envelope: (json: JSON, text: String)
                 do {
-                    envelope = try Self.envelope(sealing: userText, with: cipher)
+                    envelope = try Self.sealed(userText, with: cipher)
                 } catch {
                     throw EventValidationError(index: index, field: .user, problem: .unencodable(reason: error.description))
                 }
                 sealed.append(NewEvent(
-                    name: event.name, data: event.data, dataText: event.dataText, user: envelope, userText: envelope.serialized,
+                    name: event.name, data: event.data, dataText: event.dataText, user: envelope.json, userText: envelope.text,
                     dedupeID: event.dedupeID, ts: event.ts, v: event.v, timestampGiven: event.timestampGiven))
             }
             return sealed
@@ -84,8 +97,17 @@ public struct UserEncryption: Sendable {
 
     /// The envelope of `text` (a `user` as compact JSON text), sealed with the cipher's first key.
     static func envelope(sealing text: String, with cipher: any UserDataCipher) throws(UserDecryptionError) -> JSON {
-        let ciphertext = try cipher.seal(Array(text.utf8))
-        return .object([JSON.Key(marker): .string(cipher.sealingKeyID), "ciphertext": .string(Data(ciphertext).base64EncodedString())])
+        try sealed(text, with: cipher).json
+    }
+
+    /// The envelope of `text` as a value and as the compact JSON text a store keeps, written
+    /// directly rather than serialized: base64 needs no escaping, the key id is escaped once.
+    static func sealed(_ text: String, with cipher: any UserDataCipher) throws(UserDecryptionError) -> (json: JSON, text: String) {
+        let ciphertext = Data(try cipher.seal(Array(text.utf8))).base64EncodedString()
+        let keyID = cipher.sealingKeyID
+        let json = JSON.object([JSON.Key(marker): .string(keyID), "ciphertext": .string(ciphertext)])
+        let keyText = JSON.string(keyID).serialized
+        return (json, "{\"\(marker)\":\(keyText),\"ciphertext\":\"\(ciphertext)\"}")
     }
 
     // MARK: Opening
