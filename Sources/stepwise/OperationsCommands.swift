@@ -73,7 +73,7 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Keys for events' user, encrypted at rest (\(EncryptionKeys.variable)).",
-        subcommands: [Generate.self])
+        subcommands: [Generate.self, Rotate.self])
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -88,6 +88,48 @@ struct KeysCommand: AsyncParsableCommand {
             formatter.timeZone = TimeZone(identifier: "UTC")
             let key = try AESGCMCipher.Key.random(id: id ?? formatter.string(from: Date()))
             print("\(key.id):\(key.base64)")
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-encrypt stored events' user with the first key of \(EncryptionKeys.variable), a page per transaction, beside running workers.",
+            discussion: """
+                Put the new key first and keep the old ones listed; once this reports no event left under an old key \
+                (and retention has deleted the system events and step outputs older than it), the old key can go.
+                """)
+
+        @Option(help: "Events per transaction.")
+        var batchSize: Int = 200
+
+        @Option(help: "The database file (default: \(DatabaseFile.defaultPath), or $\(StoreLocation.postgresVariable) when set).")
+        var db: String?
+
+        @Option(help: "A PostgreSQL database, as postgres://user:password@host:port/database?schema=stepwise.")
+        var postgres: String?
+
+        @Option(name: .customLong("env"), help: "The environment; the default one if not given.")
+        var environment: String?
+
+        func validate() throws {
+            try StoreLocation.refuseTwo([("--db", db), ("--postgres", postgres)])
+            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, not \(batchSize)") }
+        }
+
+        func run() async throws {
+            let variables = ProcessInfo.processInfo.environment
+            guard let cipher = try EncryptionKeys.cipher(variables) else {
+                throw CLIError("stepwise keys rotate needs \(EncryptionKeys.variable): the new key first, then the old ones")
+            }
+            let location = try StoreLocation.chosen(db: db, postgres: postgres, variables: variables) ?? .file(DatabaseFile.defaultPath)
+            let environment = self.environment ?? "default"
+            let batchSize = self.batchSize
+            let report = try await location.withStore(create: false, logger: StoreLocation.commandLogger) { store in
+                let client = StepwiseClient(
+                    id: "stepwise-cli", store: store, configuration: .init(environment: environment, userEncryption: .encrypted(with: cipher)))
+                return try await client.reencryptUsers(batchSize: batchSize)
+            }
+            print(report.description)
         }
     }
 }

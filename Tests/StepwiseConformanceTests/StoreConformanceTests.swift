@@ -33,7 +33,8 @@ struct StoreConformanceTests {
         try await rule.run(store.make)
     }
 
-    @Test("every shipped store keeps every rule of retention", arguments: ShippedStores.allCases, StoreConformance.retentionCases)
+    @Test("every shipped store keeps every rule of retention and user rewrites", arguments: ShippedStores.allCases,
+          StoreConformance.retentionCases + StoreConformance.userRewriteCases)
     func retains(store: ShippedStores, rule: StoreConformance.Case) async throws {
         try await rule.run(store.make)
     }

@@ -303,6 +303,27 @@ struct CLITests {
         #expect(refused.stderr.contains("no encryption key is configured"), "\(refused.stderr)")
     }
 
+    @Test("stepwise keys rotate re-encrypts stored users with the new first key, so the old key can go")
+    func keysRotate() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("local.db")
+        _ = try SQLiteStore(.init(path: database))
+        let sent = try runCommand(
+            stepwiseTool, ["send", "a", "--user", #"{"email": "dave-51c2@example.com"}"#, "--db", database],
+            environment: ["STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let id = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let newKey = "new-key:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+        let rotated = try runCommand(
+            stepwiseTool, ["keys", "rotate", "--db", database], environment: ["STEPWISE_ENCRYPTION_KEYS": "\(newKey),\(testEncryptionKeys)"])
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(rotated.stdout.contains("re-encrypted 1 events"), "\(rotated.stdout)")
+        let shown = try runCommand(stepwiseTool, ["events", "show", id, "--db", database], environment: ["STEPWISE_ENCRYPTION_KEYS": newKey])
+        #expect(shown.stdout.contains("dave-51c2@example.com"), "readable with the new key alone: \(shown.stdout) \(shown.stderr)")
+        let keyless = try runCommand(stepwiseTool, ["keys", "rotate", "--db", database])
+        #expect(keyless.status != 0 && keyless.stderr.contains("STEPWISE_ENCRYPTION_KEYS"), "\(keyless.stderr)")
+    }
+
     @Test("stepwise prune deletes what is past the age, keeps the rest, and reports sizes before and after")
     func prune() throws {
         let directory = try TemporaryDirectory()
@@ -322,7 +343,7 @@ struct CLITests {
     func help() throws {
         for command in [[], ["dev"], ["serve"], ["send"], ["events"], ["events", "list"], ["events", "show"], ["runs"], ["runs", "list"],
                         ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"], ["functions"], ["functions", "list"], ["prune"],
-                        ["keys"], ["keys", "generate"]] {
+                        ["keys"], ["keys", "generate"], ["keys", "rotate"]] {
             let finished = try runCommand(stepwiseTool, command + ["--help"])
             #expect(finished.status == 0, "\(command)")
             #expect(finished.stdout.contains("USAGE:"), "\(command)")

@@ -14,7 +14,7 @@ struct PostgresConformanceTests {
         }
     }
 
-    @Test("keeps every rule of retention", arguments: StoreConformance.retentionCases)
+    @Test("keeps every rule of retention and user rewrites", arguments: StoreConformance.retentionCases + StoreConformance.userRewriteCases)
     func retains(rule: StoreConformance.Case) async throws {
         try await PostgresTestServer.withStore { store in
             try await rule.run { store }
