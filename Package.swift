@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "StepwisePostgres", targets: ["StepwisePostgres"]),
         .executable(name: "storefront", targets: ["Storefront"]),
         .library(name: "StepwiseHTTP", targets: ["StepwiseHTTP"]),
+        .library(name: "StepwiseEncryption", targets: ["StepwiseEncryption"]),
         .library(name: "StepwiseHTTPClient", targets: ["StepwiseHTTPClient"]),
         .library(name: "StepwiseDashboard", targets: ["StepwiseDashboard"]),
         .executable(name: "stepwise", targets: ["StepwiseCLI"]),
@@ -72,6 +73,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // AES-GCM over events' `user` (swift-crypto): its own module, so that `import Stepwise`
+        // builds no cryptography for an app that stores no `user`.
+        .target(
+            name: "StepwiseEncryption",
+            dependencies: ["Stepwise", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -145,6 +153,7 @@ let package = Package(
                 "StepwiseHTTPClient",
                 "StepwiseDashboard",
                 "StepwisePostgres",
+                "StepwiseEncryption",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // A TCP probe of a PostgreSQL server before its pool is started (StoreStartup).
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -162,6 +171,7 @@ let package = Package(
             name: "StepwiseBench",
             dependencies: [
                 "Stepwise",
+                "StepwiseEncryption",
                 "StepwisePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "StepwiseHTTP",
@@ -194,6 +204,7 @@ let package = Package(
             name: "StepwiseTests",
             dependencies: [
                 "Stepwise",
+                "StepwiseEncryption",
                 "StepwisePostgres",
                 "StepwiseTesting",
                 "StepwiseTestChild",
@@ -217,6 +228,7 @@ let package = Package(
             name: "StepwisePostgresTests",
             dependencies: [
                 "Stepwise",
+                "StepwiseEncryption",
                 "StepwiseTesting",
                 "StepwisePostgres",
                 "StepwiseTestChild",
@@ -278,7 +290,7 @@ let package = Package(
 // here, so that every block compiles as pasted into a user's main.swift. Never run.
 let documentedPages = [
     "README", "SendingEvents", "FunctionsAndSteps", "SleepsWaitsInvokeAndCancellation", "EventAPIAndCLI", "RunningOnPostgreSQL",
-    "FlowControl", "Dashboard",
+    "FlowControl", "Dashboard", "Operations",
 ]
 package.targets += documentedPages.map { page in
     .executableTarget(
@@ -290,6 +302,7 @@ package.targets += documentedPages.map { page in
             "StepwiseHTTPClient",
             "StepwiseDashboard",
             "StepwisePostgres",
+            "StepwiseEncryption",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

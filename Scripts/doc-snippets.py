@@ -30,6 +30,7 @@ PAGES = {
     "Docs/Guides/RunningOnPostgreSQL.md": "RunningOnPostgreSQL",
     "Docs/Guides/FlowControl.md": "FlowControl",
     "Docs/Guides/Dashboard.md": "Dashboard",
+    "Docs/Guides/Operations.md": "Operations",
 }
 
 

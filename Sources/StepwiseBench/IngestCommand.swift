@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Stepwise
+import StepwiseEncryption
 
 /// `stepwise-bench ingest`: events per second through `send`, against raw SQLite inserts of
 /// the same rows at the same durability.
@@ -18,6 +19,12 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Events per batch round (batch100 and batch1000).")
     var batched = 20_000
 
+    @Flag(help: "Measure encryption_overhead alone: batch1000 with user encrypted (AES-GCM) against the same events with user in plain text, alternating rounds.")
+    var encryption = false
+
+    /// The `user` of the encryption workload: what a storefront's event carries about its buyer.
+    static let user: JSON = ["id": "u-645ea8289ad09eac", "email": "alice@example.com", "name": "Alice Example", "locale": "en-GB"]
+
     static let payload: JSON = [
         "cartId": "ed12c8bde",
         "itemIds": ["9f08sdh84", "sdf098487", "0fnun498n"],
@@ -32,6 +39,10 @@ struct IngestCommand: AsyncParsableCommand {
         reporter.header(
             "ingest\(postgres == nil ? "" : " on PostgreSQL") (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
 
+        if encryption {
+            try await encryptionOverhead(workspace: workspace, reporter: reporter, postgres: postgres)
+            return
+        }
         let workloads: [(metric: String, events: Int, batchSize: Int, senders: Int)] = [
             ("single", singles, 1, 1),
             ("batch100", batched, 100, 1),
@@ -66,6 +77,33 @@ struct IngestCommand: AsyncParsableCommand {
 
     private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
 
+    /// batch1000 with `user` encrypted (value) and in plain text (baseline), alternating A and B
+    /// within each round, each on a fresh store, so that both see the same machine.
+    private func encryptionOverhead(workspace: Workspace, reporter: Reporter, postgres: BenchPostgres?) async throws {
+        let cipher = try AESGCMCipher(keys: [try AESGCMCipher.Key.random(id: "bench")])
+        var encrypted: [Double] = []
+        var plain: [Double] = []
+        for round in 0..<options.rounds {
+            for encrypt in round % 2 == 0 ? [true, false] : [false, true] {
+                let userEncryption: UserEncryption = encrypt ? .encrypted(with: cipher) : .plaintext
+                let rate: Double
+                if let postgres {
+                    rate = try await postgres.withStore(durability: options.durability) { store in
+                        try await stepwiseRate(events: batched, batchSize: 1000, senders: 1, store: store, user: Self.user, userEncryption: userEncryption)
+                    }
+                } else {
+                    rate = try await stepwiseRate(
+                        events: batched, batchSize: 1000, senders: 1,
+                        store: try SQLiteStore(.init(path: workspace.freshPath(), durability: durability)), user: Self.user,
+                        userEncryption: userEncryption)
+                }
+                if encrypt { encrypted.append(rate) } else { plain.append(rate) }
+            }
+        }
+        reporter.report(Measurement(
+            workload: "ingest", metric: "encryption_overhead", value: median(encrypted), unit: "events/s", baseline: median(plain)))
+    }
+
     private func baselineRate(events: Int, perTransaction: Int, workspace: Workspace) async throws -> Double {
         let raw = try RawSQLite(path: workspace.freshPath(), synchronous: durability.rawValue)
         let generator = ULIDGenerator()
@@ -78,9 +116,11 @@ struct IngestCommand: AsyncParsableCommand {
         return Double(events) / seconds
     }
 
-    private func stepwiseRate(events: Int, batchSize: Int, senders: Int, store: any Store) async throws -> Double {
-        let client = StepwiseClient(id: "bench", store: store)
-        let event = Event(name: "storefront/cart.checkout.completed", data: Self.payload)
+    private func stepwiseRate(
+        events: Int, batchSize: Int, senders: Int, store: any Store, user: JSON? = nil, userEncryption: UserEncryption = .unconfigured
+    ) async throws -> Double {
+        let client = StepwiseClient(id: "bench", store: store, configuration: .init(userEncryption: userEncryption))
+        let event = Event(name: "storefront/cart.checkout.completed", data: Self.payload, user: user.map(EventPayload.init(json:)))
         let perSender = events / senders
         let seconds = try await measure {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -514,6 +514,14 @@ public enum PostgresMigrations {
         END
         $body$;
         """,
+        // 7: retention (StoreRetention): ended runs by the time they ended, so a prune finds the
+        // oldest without a scan (a partial index: the runs in flight, which claims touch, are
+        // not in it), and the runs that list an event, so a prune can tell the events a run
+        // still needs.
+        """
+        CREATE INDEX runs_ended ON {schema}.runs (environment, ended_at) WHERE status IN ('completed', 'failed', 'cancelled');
+        CREATE INDEX run_events_by_event ON {schema}.run_events (event_id);
+        """,
     ]
 
     /// The version this build writes.

@@ -36,7 +36,9 @@ extension PostgresStore {
     public func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord? {
         let run = try await transaction { transaction -> RunRecord? in
             guard let row = try await transaction.row(
-                "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(runID.description) AND environment = \(environment)")
+                // FOR SHARE: a prune deleting this run (StoreRetention) either commits first, and
+                // the run is gone, or waits, and its events stay named by the new run.
+                "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(runID.description) AND environment = \(environment) FOR SHARE")
             else { return nil }
             let first = try Self.runRecord(row)
             guard let settings = try await transaction.row(

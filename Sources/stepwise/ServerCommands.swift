@@ -72,7 +72,7 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: true)
-        try await Server.run(options, store: options.location() ?? .file(DatabaseFile.defaultPath), configuration: configuration, mode: "development")
+        try await Server.run(options, store: options.location() ?? .file(DatabaseFile.defaultPath), configuration: configuration, mode: "development", development: true)
     }
 }
 
@@ -89,7 +89,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = StepwiseHTTPConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, isDevelopment: false)
-        let missing = configuration.missingForProduction
+        var missing = configuration.missingForProduction
+        if try EncryptionKeys.cipher(ProcessInfo.processInfo.environment) == nil {
+            missing.append("\(EncryptionKeys.variable): the keys that encrypt events' user at rest (id:base64 of 32 bytes, comma-separated, the first encrypts); `stepwise keys generate` makes one")
+        }
         guard missing.isEmpty else {
             throw CLIError("stepwise serve will not start without keys:\n  " + missing.joined(separator: "\n  "))
         }
@@ -98,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "stepwise serve needs --db PATH (a database file) or --postgres URL (a PostgreSQL database, also $\(StoreLocation.postgresVariable))")
         }
-        try await Server.run(options, store: location, configuration: configuration, mode: "production")
+        try await Server.run(options, store: location, configuration: configuration, mode: "production", development: false)
     }
 }
 
@@ -108,7 +111,10 @@ enum Server {
     /// starts once the store is open: the "listening" line means requests will be served, and a
     /// server that cannot be reached ends the command with its error instead of a server that
     /// answers every request with a failure.
-    static func run(_ options: ServerOptions, store location: StoreLocation, configuration: StepwiseHTTPConfiguration, mode: String) async throws {
+    static func run(
+        _ options: ServerOptions, store location: StoreLocation, configuration: StepwiseHTTPConfiguration, mode: String, development: Bool
+    ) async throws {
+        let userEncryption = try EncryptionKeys.userEncryption(ProcessInfo.processInfo.environment, development: development)
         var logger = Logger(label: "stepwise")
         logger.logLevel = .info
         let (store, lifecycle) = try location.open(create: true, logger: logger)
@@ -118,7 +124,11 @@ enum Server {
             logger.warning(
                 "development mode needs no key for the REST API or the dashboard: anyone who reaches \(options.host) can read every payload and cancel runs; use stepwise serve outside this machine")
         }
-        let client = StepwiseClient(id: "stepwise-server", store: store, logger: logger)
+        if userEncryption.cipher == nil {
+            logger.notice("events' user is stored unencrypted (development server without \(EncryptionKeys.variable))")
+        }
+        let client = StepwiseClient(
+            id: "stepwise-server", store: store, configuration: .init(userEncryption: userEncryption), logger: logger)
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
         // The dashboard at `/`, beside `/e` and `/v1`: what a browser opening the dev server sees.
         StepwiseDashboard(client: client, configuration: configuration).addRoutes(to: router)

@@ -15,6 +15,6 @@ struct StepwiseCommand: AsyncParsableCommand {
             """,
         subcommands: [
             DevCommand.self, ServeCommand.self, SendCommand.self, EventsCommand.self, RunsCommand.self, FunctionsCommand.self,
-            PostgresSchemaCommand.self,
+            PostgresSchemaCommand.self, PruneCommand.self, KeysCommand.self,
         ])
 }

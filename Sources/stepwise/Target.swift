@@ -55,7 +55,9 @@ struct TargetOptions: ParsableArguments {
         let location = try StoreLocation.chosen(db: db, postgres: postgres, variables: variables) ?? .file(DatabaseFile.defaultPath)
         let environment = self.environment ?? "default"
         return try await location.withStore(create: false, logger: StoreLocation.commandLogger) { store in
-            try await body(LocalTarget(store: store, environment: environment))
+            try await body(LocalTarget(
+                store: store, environment: environment,
+                userEncryption: try EncryptionKeys.userEncryption(variables, development: false)))
         }
     }
 }
@@ -185,8 +187,9 @@ struct LocalTarget: Target {
     let client: StepwiseClient
     let queries: RecordQueries
 
-    init(store: any Store, environment: String) {
-        client = StepwiseClient(id: "stepwise-cli", store: store, configuration: .init(environment: environment))
+    init(store: any Store, environment: String, userEncryption: UserEncryption) {
+        client = StepwiseClient(
+            id: "stepwise-cli", store: store, configuration: .init(environment: environment, userEncryption: userEncryption))
         queries = RecordQueries(client: client)
     }
 

@@ -32,4 +32,10 @@ struct StoreConformanceTests {
     func conforms(store: ShippedStores, rule: StoreConformance.Case) async throws {
         try await rule.run(store.make)
     }
+
+    @Test("every shipped store keeps every rule of retention and user rewrites", arguments: ShippedStores.allCases,
+          StoreConformance.retentionCases + StoreConformance.userRewriteCases)
+    func retains(store: ShippedStores, rule: StoreConformance.Case) async throws {
+        try await rule.run(store.make)
+    }
 }

@@ -65,7 +65,10 @@ func runCommand(_ executable: URL, _ arguments: [String], environment: [String: 
     process.arguments = arguments
     var variables = ProcessInfo.processInfo.environment
     // STEPWISE_POSTGRES_URL too: it would move the commands given no --db onto PostgreSQL.
-    for name in ["STEPWISE_EVENT_KEYS", "INNGEST_EVENT_KEY", "STEPWISE_SIGNING_KEY", "INNGEST_SIGNING_KEY", "STEPWISE_EVENT_KEY", "STEPWISE_POSTGRES_URL"] {
+    for name in [
+        "STEPWISE_EVENT_KEYS", "INNGEST_EVENT_KEY", "STEPWISE_SIGNING_KEY", "INNGEST_SIGNING_KEY", "STEPWISE_EVENT_KEY", "STEPWISE_POSTGRES_URL",
+        "STEPWISE_ENCRYPTION_KEYS",
+    ] {
         variables[name] = nil
     }
     process.environment = variables.merging(environment) { $1 }
@@ -84,6 +87,10 @@ func runCommand(_ executable: URL, _ arguments: [String], environment: [String: 
 }
 
 let stepwiseTool = builtExecutable("stepwise")
+
+/// A key list for `STEPWISE_ENCRYPTION_KEYS` (32 bytes: 0, 1, 2, …, 31), for the tests of
+/// `stepwise serve`, which will not start without one.
+let testEncryptionKeys = "test-key:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 /// Starts `stepwise dev` on a free port over `database`; returns it and its base URL.
 func startDevServer(database: String, arguments: [String] = ["dev"], environment: [String: String] = [:]) async throws -> (RunningProcess, String) {
@@ -159,11 +166,24 @@ struct CLITests {
         let none = try runCommand(stepwiseTool, ["serve", "--db", directory.path("prod.db"), "--port", "0"])
         #expect(none.status != 0)
         #expect(none.stderr.contains("no event key") && none.stderr.contains("no signing key"), "\(none.stderr)")
+        #expect(none.stderr.contains("STEPWISE_ENCRYPTION_KEYS"), "without encryption keys too: \(none.stderr)")
         let half = try runCommand(
             stepwiseTool, ["serve", "--db", directory.path("prod.db"), "--port", "0"], environment: ["INNGEST_EVENT_KEY": "k"])
         #expect(half.status != 0)
         #expect(!half.stderr.contains("no event key") && half.stderr.contains("no signing key"), "\(half.stderr)")
-        let noDatabase = try runCommand(stepwiseTool, ["serve"], environment: ["INNGEST_EVENT_KEY": "k", "STEPWISE_SIGNING_KEY": "s"])
+        let noEncryption = try runCommand(
+            stepwiseTool, ["serve", "--db", directory.path("prod.db"), "--port", "0"],
+            environment: ["INNGEST_EVENT_KEY": "k", "STEPWISE_SIGNING_KEY": "s"])
+        #expect(noEncryption.status != 0)
+        #expect(noEncryption.stderr.contains("STEPWISE_ENCRYPTION_KEYS") && !noEncryption.stderr.contains("signing key"), "\(noEncryption.stderr)")
+        let badKeys = try runCommand(
+            stepwiseTool, ["serve", "--db", directory.path("prod.db"), "--port", "0"],
+            environment: ["INNGEST_EVENT_KEY": "k", "STEPWISE_SIGNING_KEY": "s", "STEPWISE_ENCRYPTION_KEYS": "k1:AAAA"])
+        #expect(badKeys.status != 0)
+        #expect(badKeys.stderr.contains("key 'k1' is 3 bytes; AES-256 needs 32"), "\(badKeys.stderr)")
+        let noDatabase = try runCommand(
+            stepwiseTool, ["serve"],
+            environment: ["INNGEST_EVENT_KEY": "k", "STEPWISE_SIGNING_KEY": "s", "STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys])
         #expect(noDatabase.status != 0)
         #expect(noDatabase.stderr.contains("--db"))
     }
@@ -173,7 +193,7 @@ struct CLITests {
         let directory = try TemporaryDirectory()
         let (server, url) = try await startDevServer(
             database: directory.path("prod.db"), arguments: ["serve"],
-            environment: ["STEPWISE_EVENT_KEYS": "k1,k2", "STEPWISE_SIGNING_KEY": "sign"])
+            environment: ["STEPWISE_EVENT_KEYS": "k1,k2", "STEPWISE_SIGNING_KEY": "sign", "STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys])
         defer { server.stop() }
         #expect(try await post("\(url)/e/k2", #"{"name": "a", "data": {}}"#).status == 200)
         #expect(try await post("\(url)/e/k3", #"{"name": "a", "data": {}}"#).status == 401)
@@ -282,10 +302,74 @@ struct CLITests {
         #expect(try JSON(parsing: runs.stdout)["data"]?.arrayValue?.count == 4, "three fan-out runs and the one their event starts: \(runs.stdout)")
     }
 
+    @Test("stepwise serve encrypts user at rest: the database file holds no byte of it; the REST API and the tool read it decrypted")
+    func serveEncryptsUser() async throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("prod.db")
+        let keys = ["STEPWISE_EVENT_KEYS": "k1", "STEPWISE_SIGNING_KEY": "sign", "STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys]
+        let (server, url) = try await startDevServer(database: database, arguments: ["serve"], environment: keys)
+        let posted = try await post("\(url)/e/k1", #"{"name": "a", "data": {}, "user": {"email": "carol-8d1f@example.com"}}"#)
+        #expect(posted.status == 200)
+        let id = try #require(posted.ids.first)
+        let shown = try runCommand(stepwiseTool, ["events", "show", id, "--url", url], environment: ["STEPWISE_SIGNING_KEY": "sign"])
+        #expect(shown.stdout.contains("carol-8d1f@example.com"), "the REST API decrypts: \(shown.stdout)")
+        server.stop()
+        for suffix in ["", "-wal"] {
+            if let bytes = FileManager.default.contents(atPath: database + suffix) {
+                #expect(bytes.range(of: Data("carol-8d1f".utf8)) == nil, "\(database + suffix) holds the user in plain text")
+            }
+        }
+        let local = try runCommand(stepwiseTool, ["events", "show", id, "--db", database], environment: keys)
+        #expect(local.stdout.contains("carol-8d1f@example.com"), "the tool decrypts with the keys: \(local.stdout) \(local.stderr)")
+        let keyless = try runCommand(stepwiseTool, ["events", "show", id, "--db", database])
+        #expect(keyless.status != 0)
+        #expect(keyless.stderr.contains("'test-key'"), "without the key, an error naming it: \(keyless.stderr)")
+        let refused = try runCommand(stepwiseTool, ["send", "a", "--user", #"{"n": 1}"#, "--db", database])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("no encryption key is configured"), "\(refused.stderr)")
+    }
+
+    @Test("stepwise keys rotate re-encrypts stored users with the new first key, so the old key can go")
+    func keysRotate() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("local.db")
+        _ = try SQLiteStore(.init(path: database))
+        let sent = try runCommand(
+            stepwiseTool, ["send", "a", "--user", #"{"email": "dave-51c2@example.com"}"#, "--db", database],
+            environment: ["STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let id = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let newKey = "new-key:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+        let rotated = try runCommand(
+            stepwiseTool, ["keys", "rotate", "--db", database], environment: ["STEPWISE_ENCRYPTION_KEYS": "\(newKey),\(testEncryptionKeys)"])
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(rotated.stdout.contains("re-encrypted 1 events"), "\(rotated.stdout)")
+        let shown = try runCommand(stepwiseTool, ["events", "show", id, "--db", database], environment: ["STEPWISE_ENCRYPTION_KEYS": newKey])
+        #expect(shown.stdout.contains("dave-51c2@example.com"), "readable with the new key alone: \(shown.stdout) \(shown.stderr)")
+        let keyless = try runCommand(stepwiseTool, ["keys", "rotate", "--db", database])
+        #expect(keyless.status != 0 && keyless.stderr.contains("STEPWISE_ENCRYPTION_KEYS"), "\(keyless.stderr)")
+    }
+
+    @Test("stepwise prune deletes what is past the age, keeps the rest, and reports sizes before and after")
+    func prune() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path("local.db")
+        _ = try SQLiteStore(.init(path: database))
+        let old = try runCommand(stepwiseTool, ["send", "a", "--ts", "1700000000000", "--db", database])
+        #expect(old.status == 0, "\(old.stderr)")
+        let pruned = try runCommand(stepwiseTool, ["prune", "--older-than", "30d", "--db", database])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.contains("before: 1 events") && pruned.stdout.contains("after:  1 events"), "received now, so kept: \(pruned.stdout)")
+        let bad = try runCommand(stepwiseTool, ["prune", "--older-than", "30 days", "--db", database])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("30 days"), "\(bad.stderr)")
+    }
+
     @Test("--help works for every command")
     func help() throws {
         for command in [[], ["dev"], ["serve"], ["send"], ["events"], ["events", "list"], ["events", "show"], ["runs"], ["runs", "list"],
-                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"], ["functions"], ["functions", "list"]] {
+                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"], ["functions"], ["functions", "list"], ["prune"],
+                        ["keys"], ["keys", "generate"], ["keys", "rotate"]] {
             let finished = try runCommand(stepwiseTool, command + ["--help"])
             #expect(finished.status == 0, "\(command)")
             #expect(finished.stdout.contains("USAGE:"), "\(command)")

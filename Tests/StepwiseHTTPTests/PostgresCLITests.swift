@@ -164,7 +164,9 @@ struct PostgresCLITests {
             #expect(!finished.stdout.contains("listening"), "\(arguments): \(finished.stdout)")
         }
         let serve = try stepwise(
-            ["serve", "--port", "0"], environment: [postgresURLVariable: wrong, "STEPWISE_EVENT_KEYS": "k", "STEPWISE_SIGNING_KEY": "s"])
+            ["serve", "--port", "0"], environment: [
+                postgresURLVariable: wrong, "STEPWISE_EVENT_KEYS": "k", "STEPWISE_SIGNING_KEY": "s", "STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys,
+            ])
         #expect(serve.status != 0)
         #expect(serve.stderr.contains("127.0.0.1:1 cannot be reached"), "\(serve.stderr)")
     }

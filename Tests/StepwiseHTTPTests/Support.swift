@@ -33,7 +33,9 @@ func quietLogger(_ label: String = "test") -> Logger {
 
 func makeClient(store: SQLiteStore? = nil, environment: String = "default") throws -> StepwiseClient {
     StepwiseClient(
-        id: "test-app", store: try store ?? SQLiteStore(.init(path: nil)), configuration: .init(environment: environment),
+        id: "test-app", store: try store ?? SQLiteStore(.init(path: nil)),
+        // Plain text, as a test's own choice: the Event API's tests send `user` without keys.
+        configuration: .init(environment: environment, userEncryption: .plaintext),
         logger: quietLogger())
 }
 

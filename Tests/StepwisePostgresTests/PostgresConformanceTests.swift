@@ -13,4 +13,11 @@ struct PostgresConformanceTests {
             try await rule.run { store }
         }
     }
+
+    @Test("keeps every rule of retention and user rewrites", arguments: StoreConformance.retentionCases + StoreConformance.userRewriteCases)
+    func retains(rule: StoreConformance.Case) async throws {
+        try await PostgresTestServer.withStore { store in
+            try await rule.run { store }
+        }
+    }
 }

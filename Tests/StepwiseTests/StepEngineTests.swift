@@ -27,9 +27,9 @@ struct Harness {
     let client: StepwiseClient
     let worker: Worker
 
-    init(store: (any Store)? = nil) throws {
+    init(store: (any Store)? = nil, userEncryption: UserEncryption = .plaintext) throws {
         let store = try store ?? freshTestStore()
-        client = StepwiseClient(id: "test-app", store: store, configuration: .init(clock: clock))
+        client = StepwiseClient(id: "test-app", store: store, configuration: .init(clock: clock, userEncryption: userEncryption))
         worker = client.worker(.init(concurrency: 8))
     }
 

@@ -37,12 +37,14 @@ func makeClient(
     clock: any WallClock = ManualClock(),
     environment: String = "default",
     dedupeWindow: Duration = .seconds(86_400),
-    limits: EventLimits = .default
+    limits: EventLimits = .default,
+    userEncryption: UserEncryption = .plaintext
 ) throws -> StepwiseClient {
     let store = try store ?? freshTestStore()
     return StepwiseClient(
         id: "test-app", store: store,
-        configuration: .init(environment: environment, dedupeWindow: dedupeWindow, limits: limits, clock: clock))
+        configuration: .init(
+            environment: environment, dedupeWindow: dedupeWindow, limits: limits, clock: clock, userEncryption: userEncryption))
 }
 
 /// Every event of an environment, oldest first, read page by page.

@@ -48,9 +48,16 @@ extension StepwiseClient {
         // Checked here, where every send passes, so that no name the gate would refuse (or a
         // configuration typed with a control character) ends up in the store.
         try EnvironmentName.validate(environment)
+        // A retried request's events keep the envelopes they were first stored with.
+        var stored: [Int: StoredEvent] = [:]
+        if let idSeed, configuration.userEncryption.cipher != nil {
+            for (index, event) in events.enumerated() where event.user != nil {
+                stored[index] = try await store.event(id: idSeed.eventID(at: index), environment: environment)
+            }
+        }
         let batch = try eventBatch(
             events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames,
-            environment: environment, idSeed: idSeed)
+            environment: environment, idSeed: idSeed, stored: stored)
         // Functions this process defined must be in the store before the events that
         // trigger them are, or those events would create no runs.
         if EnvironmentName.same(environment, configuration.environment) {
@@ -72,22 +79,45 @@ extension StepwiseClient {
     ///   names are reserved (`function.invoked`'s data): held to the depth users' payloads are.
     func eventBatch(
         _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil,
-        userPayloads: Bool = false
+        userPayloads: Bool = false, stored: [Int: StoredEvent] = [:]
     ) throws(EventValidationError) -> EventBatch {
         let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
         let validator = EventValidator(
             limits: limits, allowReservedNames: allowReservedNames,
             maxNestingDepth: allowReservedNames && !userPayloads ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,
             dates: configuration.dateEncoding)
-        let prepared = try validator.validate(events, receivedAt: receivedAt)
+        let validated = try validator.validate(events, receivedAt: receivedAt)
+        let prepared = try configuration.userEncryption.seal(validated, stored: stored)
         let bus = self.bus
+        // Subscribers get the `user` that was sent, which this process holds already: found by
+        // its ciphertext (unique, by its random nonce) rather than decrypted again.
+        var sent: [String: JSON] = [:]
+        for (event, sealed) in zip(validated, prepared) {
+            if let user = event.user, let ciphertext = sealed.user?["ciphertext"]?.stringValue, sealed.userText != event.userText {
+                sent[ciphertext] = user
+            }
+        }
+        let plaintexts = sent
+        let publish: @Sendable ([StoredEvent]) -> Void
+        if plaintexts.isEmpty {
+            publish = { bus.publish($0) }
+        } else {
+            publish = { stored in
+                bus.publish(stored.map { event in
+                    guard let ciphertext = event.user?["ciphertext"]?.stringValue, let user = plaintexts[ciphertext] else { return event }
+                    return StoredEvent(
+                        id: event.id, environment: event.environment, name: event.name, data: event.data, user: user,
+                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt)
+                })
+            }
+        }
         return EventBatch(
             environment: environment ?? configuration.environment,
             events: prepared,
             receivedAt: receivedAt,
             dedupeWindow: configuration.dedupeWindow.milliseconds,
             idSeed: idSeed,
-            afterCommit: { bus.publish($0) }
+            afterCommit: publish
         )
     }
 
@@ -101,8 +131,11 @@ extension StepwiseClient {
     }
 
     /// The event with this id in the client's environment, or `nil`.
+    ///
+    /// - Throws: ``UserDecryptionError`` naming the key when its `user` cannot be decrypted.
     public func event(id: EventID) async throws -> StoredEvent? {
-        try await store.event(id: id, environment: configuration.environment)
+        guard let event = try await store.event(id: id, environment: configuration.environment) else { return nil }
+        return try configuration.userEncryption.open(event)
     }
 
     /// Why the event `eventID` started no run of functions its name triggers: a trigger's
@@ -126,8 +159,25 @@ extension StepwiseClient {
     package func events(
         named name: String?, sinceMilliseconds since: Int64?, untilMilliseconds until: Int64?, limit: Int, cursor: EventCursor?
     ) async throws -> EventPage {
-        try await store.events(EventQuery(
+        let page = try await store.events(EventQuery(
             environment: configuration.environment, name: name, since: since, until: until, limit: limit, cursor: cursor))
+        return openingUsers(page)
+    }
+
+    /// `page` with its events' `user` decrypted; an event whose `user` cannot be is listed as
+    /// unreadable, with the key it needs, and the others are kept (DESIGN.md, invariant 7).
+    func openingUsers(_ page: EventPage) -> EventPage {
+        var events: [StoredEvent] = []
+        events.reserveCapacity(page.events.count)
+        var unreadable = page.unreadable
+        for event in page.events {
+            do {
+                events.append(try configuration.userEncryption.open(event))
+            } catch {
+                unreadable.append(UnreadableRecord(kind: "event", id: event.id.description, reason: error.description))
+            }
+        }
+        return EventPage(events: events, nextCursor: page.nextCursor, unreadable: unreadable)
     }
 
     /// Subscribes to the events this client stores whose names match `pattern`.

@@ -79,8 +79,18 @@ extension StepwiseClient {
     }
 
     /// A run's recorded steps, in the order they were first recorded.
+    ///
+    /// - Throws: ``UserDecryptionError`` naming the key when the event a wait or an invoke
+    ///   recorded cannot be decrypted.
     public func steps(ofRun id: RunID) async throws -> [StepRecord] {
-        try await store.steps(runID: id)
+        try await store.steps(runID: id).map { step throws(UserDecryptionError) in
+            // Only these record an event (with its `user` sealed as it is stored).
+            guard step.kind == .waitForEvent || step.kind == .invoke, let output = step.output else { return step }
+            return StepRecord(
+                runID: step.runID, key: step.key, stepID: step.stepID, kind: step.kind, status: step.status,
+                output: try configuration.userEncryption.openAll(in: output), error: step.error,
+                failedAttempts: step.failedAttempts, startedAt: step.startedAt, endedAt: step.endedAt)
+        }
     }
 
     /// Every attempt of a run's steps (`step.run` and `step.sendEvent`), by step, then by

@@ -24,19 +24,24 @@ public final class StepwiseClient: Sendable {
         /// written, and read back: ISO 8601 with milliseconds by default. Change it only
         /// together with every reader of the stored JSON.
         public var dateEncoding: JSONDateEncoding
+        /// How events' `user` is stored: ``UserEncryption/unconfigured`` refuses events that
+        /// carry one, until the app chooses a cipher or ``UserEncryption/plaintext``.
+        public var userEncryption: UserEncryption
 
         public init(
             environment: String = "default",
             dedupeWindow: Duration = .seconds(24 * 60 * 60),
             limits: EventLimits = .default,
             clock: any WallClock = .system,
-            dateEncoding: JSONDateEncoding = .iso8601
+            dateEncoding: JSONDateEncoding = .iso8601,
+            userEncryption: UserEncryption = .unconfigured
         ) {
             self.environment = environment
             self.dedupeWindow = dedupeWindow
             self.limits = limits
             self.clock = clock
             self.dateEncoding = dateEncoding
+            self.userEncryption = userEncryption
         }
     }
 

@@ -35,7 +35,10 @@ struct RunExecutor: Sendable {
         do {
             // The function's own code reads the run's logger as `Logger.current`, with the app,
             // function and run in its metadata.
-            result = .success(try await withLogger(logger) { _ in try await function.handler(claimed.event, step) })
+            // The function sees the `user` that was sent; the engine keeps the sealed copy for
+            // the system events it writes. A key that is missing fails the attempt, naming it.
+            let event = try client.configuration.userEncryption.open(claimed.event)
+            result = .success(try await withLogger(logger) { _ in try await function.handler(event, step) })
         } catch {
             result = .failure(error)
         }

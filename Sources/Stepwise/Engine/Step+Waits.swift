@@ -79,7 +79,9 @@ extension Step {
         let until: Int64
         switch memo(key) {
         case let record? where record.status == .completed:
-            return record.output.flatMap(StoredEvent.decodedFromStep)
+            return try record.output.flatMap(StoredEvent.decodedFromStep).map { event throws(UserDecryptionError) in
+                try client.configuration.userEncryption.open(event)
+            }
         case let record?:
             until = record.output?["until"]?.intValue ?? now
             startedAt = record.startedAt

@@ -39,6 +39,11 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
         /// A field, or the event itself, has the wrong JSON type (an event decoded from JSON):
         /// `expected` says what it must be, `found` what it is.
         case wrongType(expected: String, found: String)
+        /// `user` was given to a client that has neither encryption keys nor said that it
+        /// stores `user` in plain text (``UserEncryption``).
+        case encryptionNotConfigured
+        /// `user` holds a member that marks an encrypted envelope, which would read back as one.
+        case reservedMember(String)
     }
 
     /// The event's position in the batch; `nil` when the batch as a whole is at fault.
@@ -87,6 +92,10 @@ public struct EventValidationError: Error, Sendable, Hashable, CustomStringConve
             return "is required"
         case .wrongType(let expected, let found):
             return "must be \(expected), not \(found)"
+        case .encryptionNotConfigured:
+            return "is encrypted at rest, and no encryption key is configured (STEPWISE_ENCRYPTION_KEYS, or the client's userEncryption); choose .plaintext to store it unencrypted"
+        case .reservedMember(let name):
+            return "must not hold the member '\(name)', which marks an encrypted envelope"
         }
     }
 }

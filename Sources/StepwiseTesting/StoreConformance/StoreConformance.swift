@@ -69,7 +69,8 @@ struct ConformanceContext: Sendable {
         var logger = Logger(label: "stepwise.conformance")
         logger.logLevel = .critical
         return StepwiseClient(
-            id: app, store: store, configuration: .init(environment: environment, dedupeWindow: dedupeWindow, clock: clock),
+            id: app, store: store,
+            configuration: .init(environment: environment, dedupeWindow: dedupeWindow, clock: clock, userEncryption: .plaintext),
             logger: logger)
     }
 

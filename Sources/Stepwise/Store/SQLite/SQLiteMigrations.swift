@@ -234,6 +234,14 @@ enum SQLiteMigrations {
             PRIMARY KEY (environment, event_id, position)
         ) WITHOUT ROWID;
         """,
+        // 8: retention (StoreRetention): ended runs by the time they ended, so a prune finds the
+        // oldest without a scan (a partial index: runs in flight, the claims' rows, are not in
+        // it), and the runs that name an event in their event list, so a prune can tell which
+        // events a run still needs.
+        """
+        CREATE INDEX runs_ended ON runs (environment, ended_at) WHERE status IN ('completed', 'failed', 'cancelled');
+        CREATE INDEX run_events_by_event ON run_events (event_id);
+        """,
     ]
 
     static var latestVersion: Int { all.count }
