@@ -116,6 +116,8 @@ def production(workdir):
     database = str(workdir / "prod.db")
     server, url = start_server(
         database, "serve", env={"STEPWISE_EVENT_KEYS": "event-key-1", "STEPWISE_SIGNING_KEY": "signing-key-1",
+                                # stepwise serve stores user encrypted, and refuses to start without a key.
+                                "STEPWISE_ENCRYPTION_KEYS": "test-key:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
                                 "INNGEST_EVENT_KEY": "", "INNGEST_SIGNING_KEY": "", "STEPWISE_POSTGRES_URL": ""})
     try:
         yield Server(url)

@@ -25,7 +25,7 @@ struct DashboardCLITests {
         let directory = try TemporaryDirectory()
         let (server, url) = try await startDevServer(
             database: directory.path("prod.db"), arguments: ["serve"],
-            environment: ["STEPWISE_EVENT_KEYS": "event-key", "STEPWISE_SIGNING_KEY": "signing-key"])
+            environment: ["STEPWISE_EVENT_KEYS": "event-key", "STEPWISE_SIGNING_KEY": "signing-key", "STEPWISE_ENCRYPTION_KEYS": testEncryptionKeys])
         defer { server.stop() }
         // The client follows the 303 to the login page.
         let anonymous = try await get("\(url)/events")
