@@ -33,18 +33,27 @@ extension DashboardRoutes {
     }
 
     /// The functions whose trigger matches the event's name but that have no run of it, each
-    /// with the reason the store's records give: registered after the event arrived, or (the
-    /// rest) a trigger condition or flow control the engine applied, which no record keeps.
+    /// with the reason the store's records give: the admission record flow control kept (a
+    /// trigger's `if`, a rate limit, a debounce, a batch, a singleton), registered after the
+    /// event arrived, or (the rest) a trigger's path conditions, which no record keeps.
     private func functionsNotRun(_ event: StoredEvent, runs: [RunRecord], _ page: PageContext) async throws -> HTML {
         let ran = Set(runs.map(\.functionID))
+        let records = Dictionary(
+            try await client.store.admissions(eventID: event.id, environment: page.environment).map { ($0.functionID, $0) },
+            uniquingKeysWith: { first, _ in first })
         let matching = try await client.store.functions(environment: page.environment).filter { function in
             !ran.contains(function.id) && function.triggers.contains { $0.matches(event.name) }
         }
         guard !matching.isEmpty else { return .empty }
         let items = HTML.join(matching.map { function in
-            let why = function.registeredAt > event.receivedAt
-                ? "its app last registered it after the event arrived (\(Formatting.time(function.registeredAt))): it was likely not registered yet"
-                : "its trigger matches the name, but no run was started (a trigger condition or flow control decided; the store keeps no reason)"
+            let why: String
+            if let record = records[function.id] {
+                why = "\(record.reason.rawValue): \(record.detail)"
+            } else if function.registeredAt > event.receivedAt {
+                why = "its app last registered it after the event arrived (\(Formatting.time(function.registeredAt))): it was likely not registered yet"
+            } else {
+                why = "its trigger matches the name, but no run was started (a condition of the trigger did not hold)"
+            }
             return "<li data-not-run=\"\(function.id)\"><strong>\(function.id)</strong>: \(why)</li>"
         })
         return "<h2>Functions that did not run</h2><ul>\(items)</ul>"

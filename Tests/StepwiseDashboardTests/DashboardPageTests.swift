@@ -247,4 +247,21 @@ struct DashboardEnvironmentTests {
             }
         }
     }
+
+    @Test("an event's page gives flow control's reason when a function's if filtered the event")
+    func filteredByIf() async throws {
+        let harness = try DashboardHarness()
+        let app = StepwiseClient(id: "shop", store: harness.store, configuration: .init(clock: harness.clock), logger: quietLogger())
+        try app.createFunction(id: "big-orders", trigger: .event("shop/order", if: "event.data.total > 100")) { _, _ in 1 }
+        try await app.registerFunctions()
+        let id = try await harness.client.send(Event(name: "shop/order", data: ["total": 5]))
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/events/\(id)", method: .get) { response in
+                #expect(response.text.contains("data-not-run=\"big-orders\""))
+                #expect(response.text.contains("filtered: the trigger&#39;s if (event.data.total &gt; 100) did not hold") ||
+                        response.text.contains("filtered: the trigger&#x27;s if (event.data.total &gt; 100) did not hold"),
+                        "\(response.text)")
+            }
+        }
+    }
 }
