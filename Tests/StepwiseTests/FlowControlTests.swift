@@ -249,6 +249,81 @@ struct FlowControlTests {
         #expect(runs[1].flow.notes.first?.contains("not an integer") == true)
     }
 
+    @Test("priority: a negative priority goes behind a later run, and never reorders another function's runs (spec P2, P4)")
+    func priorityOrder() async throws {
+        let harness = try Harness()
+        let trace = Trace()
+        try harness.client.createFunction(
+            id: "prioritized", trigger: .event("job"),
+            options: .init(concurrency: [.init(limit: 1)], priority: .init(run: "has(event.data.p) ? event.data.p : 0"))
+        ) { event, step in
+            try await step.perform("note") { trace.add(event.data["name"]?.stringValue ?? "") }
+        }
+        try harness.client.createFunction(id: "other", trigger: .event("other"), options: .init(concurrency: [.init(limit: 1)])) { event, step in
+            try await step.perform("note") { trace.add(event.data["name"]?.stringValue ?? "") }
+        }
+        try await harness.client.registerFunctions()
+        let start = harness.clock.now()
+        // A blocker holds the slot while the others queue up behind it.
+        try await harness.client.send(Event(name: "job", data: ["name": "blocker"]))
+        let blocker = try #require(try await harness.client.store.claim(ClaimRequest(
+            appID: "test-app", functionIDs: ["prioritized"], owner: "test", now: start, leaseDuration: 600_000)).first)
+        try await harness.client.send([Event(name: "job", data: ["name": "D", "p": -60]), Event(name: "other", data: ["name": "o1"])])
+        harness.clock.advance(to: start + 30_000)
+        try await harness.client.send([Event(name: "job", data: ["name": "E"]), Event(name: "other", data: ["name": "o2"])])
+        _ = try await harness.client.store.claim(ClaimRequest(
+            appID: "test-app", functionIDs: ["prioritized"], owner: "test", now: harness.clock.now(), leaseDuration: 600_000, limit: 10))
+        _ = try await harness.client.store.commit(RunCheckpoint(
+            lease: blocker.lease, now: harness.clock.now(), step: nil, events: nil, transition: .complete(output: nil)))
+        try await harness.runUntilIdle()
+        let own = trace.all.filter { $0 == "D" || $0 == "E" }
+        let others = trace.all.filter { $0.hasPrefix("o") }
+        #expect(own == ["E", "D"], "D's −60 s put it behind E, queued 30 s later: \(trace.all)")
+        #expect(others == ["o1", "o2"], "the other function's runs keep their order")
+    }
+
+    @Test("singleton skip: a run waiting between retries still holds its key (spec S3)")
+    func singletonHeldThroughRetry() async throws {
+        let harness = try Harness()
+        let attempts = Counter()
+        try harness.client.createFunction(
+            id: "flaky-import", trigger: .event("import"),
+            options: .init(retries: fastRetries, singleton: .init(key: "event.data.user", mode: .skip))
+        ) { _, step in
+            try await step.perform("import") {
+                attempts.hit("import")
+                if attempts["import"] < 2 { throw PaymentDeclined(code: "flaky") }
+            }
+        }
+        try await harness.client.send(Event(name: "import", data: ["user": "u1"]))
+        try await harness.worker.drain()
+        let run = try await harness.onlyRun(of: "flaky-import")
+        #expect(run.status == .queued && attempts["import"] == 1, "waiting for its retry")
+        let skipped = try await harness.client.send(Event(name: "import", data: ["user": "u1"]))
+        #expect(try await harness.client.admissions(of: skipped).map(\.reason) == [.singletonSkipped])
+        try await harness.runUntilIdle()
+        #expect(try await harness.runs(of: "flaky-import").count == 1)
+    }
+
+    @Test("a rate-limited event neither resets nor replaces a pending debounce (spec X1)")
+    func rateLimitBeforeDebounce() async throws {
+        let harness = try Harness()
+        let trace = Trace()
+        try harness.client.createFunction(
+            id: "guarded", trigger: .event("edit"),
+            options: .init(rateLimit: .init(limit: 1, period: .seconds(60)), debounce: .init(period: .seconds(2)))
+        ) { event, step in
+            try await step.perform("run") { trace.add("n\(event.data["n"]?.intValue ?? 0)") }
+        }
+        let start = harness.clock.now()
+        let ids = try await sendOverTime(harness, [(0, Event(name: "edit", data: ["n": 1])), (1000, Event(name: "edit", data: ["n": 2]))])
+        let pending = try await harness.onlyRun(of: "guarded")
+        #expect(pending.eventID == ids[0] && pending.availableAt == start + 2000, "the second event moved nothing")
+        #expect(try await harness.client.admissions(of: ids[1]).map(\.reason) == [.rateLimited])
+        try await harness.runUntilIdle()
+        #expect(trace.all == ["n1"])
+    }
+
     @Test("re-registering with a new key leaves queued runs on their old keys (spec X3)")
     func keysStayWithRuns() async throws {
         let store = try freshTestStore()
