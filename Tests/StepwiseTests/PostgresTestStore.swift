@@ -139,3 +139,27 @@ final class PostgresTestStore: Store, StoreChangeFeed {
         return try await base.environmentExists(environment)
     }
 }
+
+/// The capabilities the PostgreSQL store has beyond `Store`, passed through as the rest is,
+/// so that the engine's tests of re-encryption and pruning run on it too.
+extension PostgresTestStore: StoreUserRewrite, StoreRetention {
+    func storedUsers(environment: String, after: EventID?, limit: Int) async throws -> [StoredUser] {
+        try await ready()
+        return try await base.storedUsers(environment: environment, after: after, limit: limit)
+    }
+
+    func rewriteUsers(_ rewrites: [UserRewrite], environment: String) async throws -> Int {
+        try await ready()
+        return try await base.rewriteUsers(rewrites, environment: environment)
+    }
+
+    func prune(_ request: PruneRequest) async throws -> PruneResult {
+        try await ready()
+        return try await base.prune(request)
+    }
+
+    func sizes(environment: String) async throws -> StoreSizes {
+        try await ready()
+        return try await base.sizes(environment: environment)
+    }
+}
