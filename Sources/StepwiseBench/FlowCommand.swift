@@ -46,9 +46,21 @@ struct FlowCommand: AsyncParsableCommand {
             workload: "flow", metric: "fairness_small_keys_ms", value: median(withHotKey), unit: "ms", baseline: median(alone),
             higherIsBetter: false))
 
-        let (throttled, unthrottled) = try await throttleErrors(workspace: workspace)
+        let throttle = try await throttleErrors(workspace: workspace)
         reporter.report(Measurement(
-            workload: "flow", metric: "throttle_error_p99_ms", value: throttled, unit: "ms", baseline: unthrottled, higherIsBetter: false))
+            workload: "flow", metric: "throttle_error_p99_ms", value: percentile(throttle.errors, 0.99), unit: "ms",
+            baseline: throttle.unthrottledP99, higherIsBetter: false))
+        // Where the error comes from: the first `limit` starts, which ideally come at once,
+        // against the paced ones after them.
+        reporter.report(Measurement(
+            workload: "flow", metric: "throttle_error_burst_p99_ms", value: percentile(Array(throttle.errors.prefix(100)), 0.99),
+            unit: "ms", baseline: throttle.unthrottledP99, higherIsBetter: false))
+        reporter.report(Measurement(
+            workload: "flow", metric: "throttle_error_paced_p99_ms", value: percentile(Array(throttle.errors.dropFirst(100)), 0.99),
+            unit: "ms", baseline: throttle.unthrottledP99, higherIsBetter: false))
+        reporter.report(Measurement(
+            workload: "flow", metric: "throttle_error_p50_ms", value: percentile(throttle.errors, 0.5), unit: "ms",
+            baseline: throttle.unthrottledP99, higherIsBetter: false))
     }
 
     private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
@@ -134,15 +146,15 @@ struct FlowCommand: AsyncParsableCommand {
     /// The p99 of how far each start falls from its ideal slot, in ms, with a throttle of 100
     /// a second over `throttledEvents` events sent at once, in real time; next to the p99 of
     /// how late unthrottled runs start after their event, the claim's own delay.
-    private func throttleErrors(workspace: Workspace) async throws -> (throttled: Double, unthrottled: Double) {
+    private func throttleErrors(workspace: Workspace) async throws -> (errors: [Double], unthrottledP99: Double) {
         let client = try client(workspace)
-        let starts = Mutex<[Int: (ContinuousClock.Instant, Int64)]>([:])
+        let starts = Mutex<[Int: (received: Int64, started: Int64)]>([:])
         let clock = SystemWallClock()
         for (id, throttle) in [("throttled", Throttle(limit: 100, period: .seconds(1))), ("plain", nil)] {
             try client.createFunction(id: id, trigger: .event(EventPattern("bench/\(id)")), options: .init(throttle: throttle)) { event, step in
                 let index = Int(event.data["n"]?.intValue ?? 0)
                 try await step.perform("start") {
-                    let now = (ContinuousClock.now, clock.now())
+                    let now = (received: event.ts, started: clock.now())
                     starts.withLock { starts in if starts[index] == nil { starts[index] = now } }
                 }
             }
@@ -152,27 +164,39 @@ struct FlowCommand: AsyncParsableCommand {
         let service = Task { try await worker.run() }
         defer { service.cancel() }
 
-        func run(_ name: String, count: Int) async throws -> (sent: Int64, starts: [Int64]) {
+        /// The starts of `count` runs, in ms since the epoch, with when the first of their
+        /// events was received (its `ts`, from which the throttle reserves
+        /// slots) and when the first batch was accepted (no run of theirs can start before).
+        func run(_ name: String, count: Int) async throws -> (received: Int64, accepted: Int64, starts: [Int64]) {
             starts.withLock { $0 = [:] }
             let sent = clock.now()
-            for start in stride(from: 0, to: count, by: 1000) {
-                try await client.send((start..<min(count, start + 1000)).map { Event(name: "bench/\(name)", data: ["n": .int(Int64($0))]) })
+            var accepted: Int64?
+            // At once: in batches as large as a send takes.
+            let batch = EventLimits.default.maxBatchCount
+            for start in stride(from: 0, to: count, by: batch) {
+                try await client.send((start..<min(count, start + batch)).map { Event(name: "bench/\(name)", data: ["n": .int(Int64($0))]) })
+                if accepted == nil { accepted = clock.now() }
             }
             let deadline = ContinuousClock.now + .seconds(Int64(count / 100 + 60))
             while starts.withLock({ $0.count }) < count {
                 guard ContinuousClock.now < deadline else { throw BenchError("the \(name) runs had not all started in time") }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            return (sent, starts.withLock { starts in (0..<count).map { starts[$0]?.1 ?? 0 } })
+            return starts.withLock { starts in
+                (starts.values.map(\.received).min() ?? sent, accepted ?? sent, (0..<count).map { starts[$0]?.started ?? 0 })
+            }
         }
 
         let plain = try await run("plain", count: 1000)
-        let plainLateness = plain.starts.map { Double($0 - plain.sent) }
+        let plainLateness = plain.starts.map { Double($0 - plain.accepted) }
         let throttled = try await run("throttled", count: throttledEvents)
-        // The ideal: 100 at once (the limit), then one every 10 ms, from the batch's receipt.
+        // The ideal: 100 at once (the limit), then one every 10 ms, from the first event's
+        // receipt, but none before the first batch was accepted: the time spent storing them is
+        // the append's, which `ingest` measures, and no run can start before its event is stored.
         let errors = throttled.starts.sorted().enumerated().map { index, start in
-            abs(Double(start - throttled.sent) - Double(max(0, index - 99) * 10))
+            let ideal = max(throttled.accepted, throttled.received + Int64(max(0, index - 99) * 10))
+            return abs(Double(start - ideal))
         }
-        return (percentile(errors, 0.99), percentile(plainLateness, 0.99))
+        return (errors, percentile(plainLateness, 0.99))
     }
 }
