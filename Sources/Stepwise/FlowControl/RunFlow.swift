@@ -20,6 +20,18 @@ public struct RunFlow: Sendable, Hashable {
             self.scope = scope
             self.limit = limit
         }
+
+        /// How many of the key's queued runs may be due at once. The others wait parked, in
+        /// their order, and each time one of the due is claimed or a run with the key leaves
+        /// `running`, the next is let go, due behind the runs already due. So a key's backlog
+        /// never fills the due index, and when the worker's capacity binds before the key's
+        /// limit, keys take turns (round-robin, `turn` runs at a time) instead of the oldest
+        /// backlog taking every claim.
+        public var turn: Int { max(1, min(limit, Self.maximumTurn)) }
+
+        /// The most runs of one key that are due at once: the grain of the round-robin. Lower
+        /// is fairer; higher costs a busy key's claims fewer trips to let the next ones go.
+        public static let maximumTurn = 10
     }
 
     /// The throttle the run's start was spaced by.

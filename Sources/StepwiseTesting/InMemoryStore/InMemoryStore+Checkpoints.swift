@@ -6,7 +6,10 @@ extension InMemoryStore {
     /// otherwise throws ``LeaseLostError`` having changed nothing.
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
         var stored: [StoredEvent] = []
-        let outcomes = try write { transaction in try transaction.commit(checkpoint, stored: &stored) }
+        let outcomes = try write { transaction in
+            transaction.now = checkpoint.now
+            return try transaction.commit(checkpoint, stored: &stored)
+        }
         Self.publish(stored, to: checkpoint.events?.afterCommit)
         return outcomes
     }

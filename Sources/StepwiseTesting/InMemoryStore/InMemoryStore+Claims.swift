@@ -9,25 +9,43 @@ extension InMemoryStore {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
         let functions = Set(request.functionIDs.map(ExactText.init))
         let app = AppKey(request.environment, request.appID)
-        let due = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }.filter { run in
-            // A parked run has no due time, as in SQLite, where it leaves the due index.
-            guard let availableAt = run.availableAt else { return false }
-            return availableAt <= request.now && functions.contains(ExactText(run.functionID))
-        }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }
         return try write { transaction in
+            transaction.now = request.now
             var claimed: [ClaimedRun] = []
-            for run in due where claimed.count < request.limit {
-                // A run that is not executing takes a slot of each of its concurrency keys;
-                // one with no room is parked until a run holding the key leaves it.
-                if run.status != .running, let full = transaction.fullKey(of: run) {
-                    transaction.updateRun(run.id) { row in
-                        row.parkedOn = full
-                        row.parkedDue = row.availableAt
-                        row.availableAt = nil
+            // Runs parked on a full key leave the due set, and runs let go in turn join it: each
+            // round looks again, as SQLite's pages do, as many times as SQLite's claim at most.
+            for _ in 0..<64 {
+                let due = (transaction.tables.activeRuns[app] ?? []).compactMap { transaction.tables.runs[$0] }.filter { run in
+                    // A parked run has no due time, as in SQLite, where it leaves the due index.
+                    guard let availableAt = run.availableAt else { return false }
+                    return availableAt <= request.now && functions.contains(ExactText(run.functionID))
+                }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }
+                var parked = 0
+                var turnsTaken: [String: RunFlow.Concurrency] = [:]
+                for run in due.prefix(request.limit - claimed.count) {
+                    // A run that is not executing takes a slot of each of its concurrency keys;
+                    // one with no room is parked until a run holding the key leaves it.
+                    if run.status != .running, let full = transaction.fullKey(of: run) {
+                        transaction.updateRun(run.id) { row in
+                            row.parkedOn = full
+                            row.parkedDue = row.availableAt
+                            row.availableAt = nil
+                        }
+                        parked += 1
+                        continue
                     }
-                    continue
+                    if let claimedRun = transaction.claim(run, request) {
+                        claimed.append(claimedRun)
+                        if run.status == .queued {
+                            for key in run.flow.concurrency { turnsTaken[key.identity] = key }
+                        }
+                    }
                 }
-                if let run = transaction.claim(run, request) { claimed.append(run) }
+                var letGo = 0
+                for key in turnsTaken.values.sorted(by: { $0.identity < $1.identity }) {
+                    letGo += transaction.unpark(key)
+                }
+                guard parked + letGo > 0, claimed.count < request.limit else { break }
             }
             return claimed
         }

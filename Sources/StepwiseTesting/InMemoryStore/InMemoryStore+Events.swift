@@ -6,7 +6,10 @@ extension InMemoryStore {
     /// to the batch's `afterCommit`, before any other requirement runs: commit order.
     public func append(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
         var stored: [StoredEvent] = []
-        let outcomes = try write { transaction in try transaction.appendEvents(batch, stored: &stored) }
+        let outcomes = try write { transaction in
+            transaction.now = batch.receivedAt
+            return try transaction.appendEvents(batch, stored: &stored)
+        }
         Self.publish(stored, to: batch.afterCommit)
         return outcomes
     }

@@ -214,10 +214,13 @@ extension InMemoryStore.Transaction {
             if let tat = placed.tat { set(\.throttles, key, to: tat) }
             run = placed.run
         }
+        // A key whose turn is taken (or with runs parked ahead) keeps the run parked, in line.
+        let waitsTurnOn = keyWithoutTurn(of: run.flow)
         putRun(InMemoryStore.RunRow(
             id: run.id, environment: environment, appID: run.appID, functionID: run.functionID, eventIDs: eventIDs, status: .queued,
-            attempt: 0, output: nil, error: nil, createdAt: run.createdAt, startedAt: nil, endedAt: nil, availableAt: run.availableAt,
-            rerunOf: run.rerunOf, leaseToken: 0, sequence: nextSequence(), flow: run.flow, parkedOn: nil, parkedDue: nil))
+            attempt: 0, output: nil, error: nil, createdAt: run.createdAt, startedAt: nil, endedAt: nil,
+            availableAt: waitsTurnOn == nil ? run.availableAt : nil, rerunOf: run.rerunOf, leaseToken: 0, sequence: nextSequence(),
+            flow: run.flow, parkedOn: waitsTurnOn?.identity, parkedDue: waitsTurnOn == nil ? nil : run.availableAt))
         for wait in run.waits {
             insertWait(wait, runID: run.id, environment: environment)
         }

@@ -8,6 +8,7 @@ extension InMemoryStore {
     public func cancel(runID: RunID, environment: String, now: Int64, reason: ErrorRecord, events: EventBatch?) async throws -> Bool {
         var stored: [StoredEvent] = []
         let cancelled = try write { transaction in
+            transaction.now = now
             guard let run = transaction.tables.runs[runID], ExactText.same(run.environment, environment), !run.status.isFinal else {
                 return false
             }

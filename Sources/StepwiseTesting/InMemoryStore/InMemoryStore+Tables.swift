@@ -221,8 +221,10 @@ extension InMemoryStore {
         var waits: [WaitKey: WaitRow] = [:]
         var waitsByName: [WaitName: Set<WaitKey>] = [:]
         var waitsByRun: [RunID: Set<WaitKey>] = [:]
-        /// The runs executing under each concurrency key, and those parked on it.
+        /// The runs executing under each concurrency key, those queued and due (the key's
+        /// turn), and those parked on it.
         var runningByKey: [ExactText: Set<RunID>] = [:]
+        var dueByKey: [ExactText: Set<RunID>] = [:]
         var parkedByKey: [ExactText: Set<RunID>] = [:]
         /// Each throttle key's theoretical arrival time, in microseconds.
         var throttles: [ExactText: Int64] = [:]

@@ -11,6 +11,9 @@ extension InMemoryStore {
         /// Read freely; written only through the journaled methods below.
         private(set) var tables: Tables
         let generator: ULIDGenerator
+        /// The requirement's time, where it has one: runs let go of a key's line become due
+        /// no earlier, behind those already due. Without it they are due at their own time.
+        var now: Int64?
         private var undo: [(inout Tables) -> Void] = []
 
         /// A transaction on `tables`, which it takes over, leaving them empty: the one copy then
@@ -99,9 +102,21 @@ extension InMemoryStore {
                 if let key = old?.parkedOn { remove(row.id, from: \.parkedByKey, at: ExactText(key)) }
                 if let key = row.parkedOn { insert(row.id, into: \.parkedByKey, at: ExactText(key)) }
             }
+            guard !row.flow.concurrency.isEmpty else { return }
+            let wasDue = old.map { $0.status == .queued && $0.availableAt != nil } ?? false
+            let isDue = row.status == .queued && row.availableAt != nil
+            if wasDue != isDue {
+                for key in row.flow.concurrency {
+                    if isDue {
+                        insert(row.id, into: \.dueByKey, at: ExactText(key.identity))
+                    } else {
+                        remove(row.id, from: \.dueByKey, at: ExactText(key.identity))
+                    }
+                }
+            }
             let wasRunning = old?.status == .running
             let isRunning = row.status == .running
-            guard wasRunning != isRunning, !row.flow.concurrency.isEmpty else { return }
+            guard wasRunning != isRunning else { return }
             for key in row.flow.concurrency {
                 if isRunning {
                     insert(row.id, into: \.runningByKey, at: ExactText(key.identity))
@@ -112,20 +127,37 @@ extension InMemoryStore {
             }
         }
 
-        /// Lets go of as many runs parked on `key` as it has room for, the earliest first.
-        mutating func unpark(_ key: RunFlow.Concurrency) {
+        /// Lets go of as many runs parked on `key` as it has room for (fewer running than its
+        /// limit) and turn for (fewer queued due than its turn), the earliest first, each due
+        /// at its own time or `now`, whichever is later.
+        ///
+        /// - Returns: how many it let go.
+        @discardableResult
+        mutating func unpark(_ key: RunFlow.Concurrency) -> Int {
             let identity = ExactText(key.identity)
-            let room = key.limit - (tables.runningByKey[identity]?.count ?? 0)
-            guard room > 0, let parked = tables.parkedByKey[identity] else { return }
+            let room = min(
+                key.limit - (tables.runningByKey[identity]?.count ?? 0), key.turn - (tables.dueByKey[identity]?.count ?? 0))
+            guard room > 0, let parked = tables.parkedByKey[identity] else { return 0 }
             // One woken another way since (its wait's event came) or ended is not parked any more.
             let released = parked.compactMap { tables.runs[$0] }.filter { $0.availableAt == nil && !$0.status.isFinal && $0.status != .running }
                 .sorted { $0.rank < $1.rank }.prefix(room)
+            let now = now
             for run in released {
                 updateRun(run.id) { row in
-                    row.availableAt = row.parkedDue
+                    row.availableAt = max(row.parkedDue ?? now ?? 0, now ?? Int64.min)
                     row.parkedOn = nil
                     row.parkedDue = nil
                 }
+            }
+            return released.count
+        }
+
+        /// The first of `flow`'s keys on which a new run must wait in line: one with runs
+        /// parked already, which go first, or with its whole turn due.
+        func keyWithoutTurn(of flow: RunFlow) -> RunFlow.Concurrency? {
+            flow.concurrency.first { key in
+                let identity = ExactText(key.identity)
+                return !(tables.parkedByKey[identity]?.isEmpty ?? true) || (tables.dueByKey[identity]?.count ?? 0) >= key.turn
             }
         }
 

@@ -75,6 +75,39 @@ extension StoreConformance {
                 let running = try await context.allRuns().filter { $0.status == .running }.count
                 try require(running == claimed.count && running <= 6, "what is running is what was claimed: \(running)")
             },
+            Case("a key's runs beyond its turn wait parked in order, and keys take turns when claims, not limits, bind") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(concurrency: [.init(limit: 100, key: "event.data.k")]))
+                let client = context.client()
+                try await client.send((0..<30).map { Event(name: "a", data: ["k": "hot", "n": .int(Int64($0))]) })
+                context.clock.advance(by: .milliseconds(1))
+                try await client.send((0..<3).map { Event(name: "a", data: ["k": "small", "n": .int(Int64($0))]) })
+                context.clock.advance(by: .milliseconds(1))
+                let hot = try await context.allRuns().filter { $0.flow.concurrency.first?.value == "hot" }
+                try require(hot.filter { $0.availableAt != nil }.count == RunFlow.Concurrency.maximumTurn,
+                            "the hot key's turn is due: \(hot.filter { $0.availableAt != nil }.count)")
+                try require(hot.filter { $0.parkedOn != nil }.count == 30 - RunFlow.Concurrency.maximumTurn, "the rest wait in line")
+                let first = try await context.claim(["f"], owner: "w", lease: 600_000, limit: 12)
+                try require(first.map { $0.event.data["k"]?.stringValue ?? "" } == Array(repeating: "hot", count: 10) + ["small", "small"],
+                            "the oldest first: \(first.map { $0.event.data["k"] })")
+                let next = try await context.claim(["f"], owner: "w", lease: 600_000, limit: 1)
+                try require(next.map { $0.event.data } == [["k": "small", "n": 2]],
+                            "the hot key's next runs queue behind the small key's: \(next.map { $0.event.data })")
+                var order = first.filter { $0.event.data["k"] == "hot" }.map { $0.event.data["n"]?.intValue ?? -1 }
+                while true {
+                    let claimed = try await context.claim(["f"], owner: "w", lease: 600_000, limit: 7)
+                    if claimed.isEmpty { break }
+                    order += claimed.map { $0.event.data["n"]?.intValue ?? -1 }
+                }
+                try require(order == Array(0..<30), "every hot run is claimed, in the order sent: \(order)")
+            },
+            Case("a key alone takes every claim it has room for, its turn let go within the claim") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(concurrency: [.init(limit: 50, key: "event.data.k")]))
+                try await context.client().send((0..<60).map { Event(name: "a", data: ["k": "only", "n": .int(Int64($0))]) })
+                let claimed = try await context.claim(["f"], owner: "w", lease: 600_000, limit: 45)
+                try require(claimed.map { $0.event.data["n"]?.intValue ?? -1 } == Array(0..<45), "45 in order: \(claimed.count)")
+                let more = try await context.claim(["f"], owner: "w", lease: 600_000, limit: 45)
+                try require(more.count == 5, "then up to the key's limit of 50: \(more.count)")
+            },
             Case("parked runs are let go by priority, then by due time") { context in
                 try await context.registerFlow("f", settings: FunctionSettings(
                     concurrency: [.init(limit: 1)], priority: Priority(run: "has(event.data.p) ? event.data.p : 0")))

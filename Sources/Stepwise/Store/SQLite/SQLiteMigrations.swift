@@ -242,6 +242,15 @@ enum SQLiteMigrations {
         CREATE INDEX runs_ended ON runs (environment, ended_at) WHERE status IN ('completed', 'failed', 'cancelled');
         CREATE INDEX run_events_by_event ON run_events (event_id);
         """,
+        // 9: turns across concurrency keys (RunFlow.Concurrency.turn): how many queued runs of a
+        // key are due, counted in a partial index that holds only those, so the count costs
+        // the key's turn (at most ten entries) however long its parked backlog.
+        """
+        CREATE INDEX runs_due_by_key_1 ON runs (concurrency_key_1)
+            WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_1 IS NOT NULL;
+        CREATE INDEX runs_due_by_key_2 ON runs (concurrency_key_2)
+            WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_2 IS NOT NULL;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

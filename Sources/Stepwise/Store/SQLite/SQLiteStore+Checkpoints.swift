@@ -107,7 +107,7 @@ extension SQLiteStore {
         }
         // A run that leaves `running` gives its concurrency slots back.
         if let flowText, checkpoint.leavesRunning {
-            try releaseSlots(of: RunFlow(json: try? JSON(parsing: flowText)), connection: connection)
+            try releaseSlots(of: RunFlow(json: try? JSON(parsing: flowText)), now: checkpoint.now, connection: connection)
         }
         return AppendResult(outcomes: outcomes, stored: stored)
     }

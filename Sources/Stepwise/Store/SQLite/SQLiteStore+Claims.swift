@@ -5,8 +5,9 @@ extension SQLiteStore {
         let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
         return try await writer.write { connection in
             var claimed: [ClaimedRun] = []
-            // Runs parked on a full concurrency key leave the due set, so the next page holds
-            // others; the pages are bounded so that a claim never holds the writer for long.
+            // Runs parked on a full concurrency key leave the due set, and runs let go in turn
+            // join it, so the next page holds others; the pages are bounded so that a claim
+            // never holds the writer for long.
             for _ in 0..<Self.claimPages {
                 var ids: [(id: String, status: String, flow: String?)] = []
                 try connection.query(
@@ -22,20 +23,28 @@ extension SQLiteStore {
                     if let id = row.text(0) { ids.append((id, row.text(1) ?? "", row.text(2))) }
                 }
                 var parked = 0
+                // The keys whose turn a queued run claimed here used: the next in line is let
+                // go once the page is done, so a busy key keeps runs due behind the others.
+                var turnsTaken: [String: RunFlow.Concurrency] = [:]
                 for (id, previousStatus, flowText) in ids {
                     // A run that is not executing takes a slot of each of its concurrency
                     // keys; with no room on one, it is parked until a run holding it leaves.
+                    var flow: RunFlow?
                     if previousStatus != RunStatus.running.rawValue, let flowText {
-                        let flow = RunFlow(json: try? JSON(parsing: flowText))
-                        if let full = try Self.fullKey(of: flow, connection: connection) {
-                            try Self.park(runID: id, on: full, flow: flow, connection: connection)
+                        let keyed = RunFlow(json: try? JSON(parsing: flowText))
+                        if let full = try Self.fullKey(of: keyed, connection: connection) {
+                            try Self.park(runID: id, on: full, flow: keyed, connection: connection)
                             parked += 1
                             continue
                         }
+                        flow = keyed
                     }
                     do {
                         if let run = try Self.claim(runID: id, previousStatus: previousStatus, request, connection: connection) {
                             claimed.append(run)
+                            if previousStatus == RunStatus.queued.rawValue, let flow {
+                                for key in flow.concurrency { turnsTaken[key.identity] = key }
+                            }
                         }
                     } catch SQLiteStoreError.corruptRow(_, let reason) {
                         // One run that cannot be replayed fails alone, here, rather than failing
@@ -43,13 +52,18 @@ extension SQLiteStore {
                         try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
                     }
                 }
-                guard parked > 0, claimed.count < request.limit else { break }
+                var letGo = 0
+                for key in turnsTaken.values.sorted(by: { $0.identity < $1.identity }) {
+                    letGo += try Self.letGo(key, now: request.now, connection: connection)
+                }
+                guard parked + letGo > 0, claimed.count < request.limit else { break }
             }
             return claimed
         }
     }
 
-    /// How many pages of due runs one claim reads at most, when runs it meets are parked.
+    /// How many pages of due runs one claim reads at most, when runs it meets are parked or
+    /// let go.
     static let claimPages = 64
 
     /// Claims one run inside the claim's transaction: its new lease, its event and its steps.

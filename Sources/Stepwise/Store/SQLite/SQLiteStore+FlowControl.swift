@@ -29,18 +29,23 @@ extension SQLiteStore {
             }
             run = placed.run
         }
+        // A key whose turn is taken (or with runs parked ahead) keeps the run parked, in line.
+        let waitsTurnOn = try keyWithoutTurn(of: run.flow, connection: connection)
         let changed = try connection.run(
             """
             INSERT OR IGNORE INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of, event_count,
-                                        flow, concurrency_key_1, concurrency_key_2, rate_key, batch_key, debounce_key, singleton_key)
-            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                        flow, concurrency_key_1, concurrency_key_2, rate_key, batch_key, debounce_key, singleton_key,
+                                        parked_on, parked_rank)
+            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             .text(run.id.description), .text(environment), .text(run.appID), .text(run.functionID), .text(eventID.description),
-            .integer(run.availableAt), .integer(run.createdAt), run.rerunOf.map { .text($0.description) } ?? .null,
+            waitsTurnOn == nil ? .integer(run.availableAt) : .null, .integer(run.createdAt), run.rerunOf.map { .text($0.description) } ?? .null,
             .integer(Int64(eventIDs.count)), run.flow.json.map { .text($0.serialized) } ?? .null,
             run.flow.concurrencyKey(0).map { .text($0.identity) } ?? .null, run.flow.concurrencyKey(1).map { .text($0.identity) } ?? .null,
             run.flow.rateLimit.map { .text($0.key) } ?? .null, run.flow.batch.map { .text($0.key) } ?? .null,
-            run.flow.debounce.map { .text($0.key) } ?? .null, run.flow.singleton.map { .text($0.key) } ?? .null)
+            run.flow.debounce.map { .text($0.key) } ?? .null, run.flow.singleton.map { .text($0.key) } ?? .null,
+            waitsTurnOn.map { .text($0.identity) } ?? .null,
+            waitsTurnOn == nil ? .null : .integer(run.availableAt - run.flow.priorityMilliseconds))
         guard changed == 1 else { return false }
         try insertRunRows(run, eventIDs: eventIDs, environment: environment, connection: connection)
         return true
@@ -188,6 +193,31 @@ extension SQLiteStore {
         return Int(first + second)
     }
 
+    /// How many queued runs of a concurrency key are due (or will be, at a time of their own,
+    /// such as a throttle's slot): the ones using the key's turn.
+    private static func dueCount(_ identity: String, connection: SQLiteConnection) throws -> Int {
+        let first = try connection.scalarInteger(
+            "SELECT count(*) FROM runs WHERE concurrency_key_1 = ? AND status = 'queued' AND available_at IS NOT NULL", .text(identity)) ?? 0
+        let second = try connection.scalarInteger(
+            "SELECT count(*) FROM runs WHERE concurrency_key_2 = ? AND status = 'queued' AND available_at IS NOT NULL", .text(identity)) ?? 0
+        return Int(first + second)
+    }
+
+    private static func hasParkedRuns(_ identity: String, connection: SQLiteConnection) throws -> Bool {
+        try connection.scalarInteger("SELECT 1 FROM runs WHERE parked_on = ? LIMIT 1", .text(identity)) != nil
+    }
+
+    /// The first of `flow`'s keys on which a new run must wait in line: one with runs parked
+    /// already, which go first, or with its whole turn due.
+    static func keyWithoutTurn(of flow: RunFlow, connection: SQLiteConnection) throws -> RunFlow.Concurrency? {
+        for key in flow.concurrency {
+            if try hasParkedRuns(key.identity, connection: connection) || dueCount(key.identity, connection: connection) >= key.turn {
+                return key
+            }
+        }
+        return nil
+    }
+
     /// Parks a due run on a full key: out of the due index until a slot frees, its place kept.
     static func park(runID: String, on key: RunFlow.Concurrency, flow: RunFlow, connection: SQLiteConnection) throws {
         try connection.run(
@@ -195,26 +225,38 @@ extension SQLiteStore {
             .text(key.identity), .integer(flow.priorityMilliseconds), .text(runID))
     }
 
-    /// Lets go of as many runs parked on `flow`'s keys as each has room for, the earliest (by
-    /// priority) first, each due again at its own due time: called whenever a run with those
-    /// keys may have left `running`, which is always safe, since a key with no room lets none
-    /// go. A run parked, then woken another way (its wait's event came) or ended, is not
-    /// parked any more and is left alone.
-    static func releaseSlots(of flow: RunFlow, connection: SQLiteConnection) throws {
+    /// Lets go of the runs parked on `flow`'s keys that each has room and turn for: called
+    /// whenever a run with those keys may have left `running`, which is always safe, since a
+    /// key with no room lets none go.
+    static func releaseSlots(of flow: RunFlow, now: Int64, connection: SQLiteConnection) throws {
         for key in flow.concurrency {
-            let room = key.limit - (try runningCount(key.identity, connection: connection))
-            guard room > 0 else { continue }
-            try connection.run(
-                """
-                UPDATE runs SET available_at = parked_rank + COALESCE(json_extract(flow, '$.priority_s'), 0) * 1000, parked_on = NULL,
-                    parked_rank = NULL
-                WHERE id IN (
-                    SELECT id FROM runs
-                    WHERE parked_on = ? AND available_at IS NULL AND status IN ('queued', 'sleeping', 'waiting')
-                    ORDER BY parked_rank, seq LIMIT ?)
-                """,
-                .text(key.identity), .integer(Int64(room)))
+            _ = try letGo(key, now: now, connection: connection)
         }
+    }
+
+    /// Lets go of as many runs parked on `key` as it has room for (fewer running than its
+    /// limit) and turn for (fewer queued due than its ``RunFlow/Concurrency/turn``), the
+    /// earliest (by priority) first. Each is due at its own due time or `now`, whichever is
+    /// later: behind the runs already due, so that keys take turns. A run parked, then woken
+    /// another way (its wait's event came) or ended, is not parked any more and is left alone.
+    ///
+    /// - Returns: how many runs it let go.
+    static func letGo(_ key: RunFlow.Concurrency, now: Int64, connection: SQLiteConnection) throws -> Int {
+        guard try hasParkedRuns(key.identity, connection: connection) else { return 0 }
+        let room = min(
+            key.limit - (try runningCount(key.identity, connection: connection)),
+            key.turn - (try dueCount(key.identity, connection: connection)))
+        guard room > 0 else { return 0 }
+        return try connection.run(
+            """
+            UPDATE runs SET available_at = MAX(parked_rank + COALESCE(json_extract(flow, '$.priority_s'), 0) * 1000, ?),
+                parked_on = NULL, parked_rank = NULL
+            WHERE id IN (
+                SELECT id FROM runs
+                WHERE parked_on = ? AND available_at IS NULL AND status IN ('queued', 'sleeping', 'waiting')
+                ORDER BY parked_rank, seq LIMIT ?)
+            """,
+            .integer(now), .text(key.identity), .integer(Int64(room)))
     }
 
     /// The flow keys of a run, read inside the transaction that changes it.

@@ -13,7 +13,7 @@ extension SQLiteStore {
                 error, .integer(now), id, .text(environment))
             guard changed == 1 else { return nil }
             try connection.run("DELETE FROM run_waits WHERE run_id = ?", id)
-            try Self.releaseSlots(of: Self.flow(ofRun: runID.description, connection: connection), connection: connection)
+            try Self.releaseSlots(of: Self.flow(ofRun: runID.description, connection: connection), now: now, connection: connection)
             guard let events else { return AppendResult(outcomes: [], stored: []) }
             var stored: [StoredEvent] = []
             let outcomes = try Self.appendEvents(events, generator: generator, connection: connection, stored: &stored)

@@ -89,7 +89,7 @@ extension SQLiteStore {
         ) { row in run = try runRecord(row) }
         guard let run else { return }
         try connection.run("DELETE FROM run_waits WHERE run_id = ?", .text(runID.description))
-        try releaseSlots(of: run.flow, connection: connection)
+        try releaseSlots(of: run.flow, now: event.receivedAt, connection: connection)
         var triggering: StoredEvent?
         try connection.query("SELECT \(eventColumns) FROM events WHERE id = ?", [.text(run.eventID.description)]) { row in
             // An event that cannot be read is left out of the summary: it must not stop the
