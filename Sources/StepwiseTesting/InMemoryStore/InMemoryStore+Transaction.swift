@@ -116,14 +116,19 @@ extension InMemoryStore {
             }
             let wasRunning = old?.status == .running
             let isRunning = row.status == .running
-            guard wasRunning != isRunning else { return }
-            for key in row.flow.concurrency {
-                if isRunning {
-                    insert(row.id, into: \.runningByKey, at: ExactText(key.identity))
-                } else {
-                    remove(row.id, from: \.runningByKey, at: ExactText(key.identity))
-                    unpark(key)
+            if wasRunning != isRunning {
+                for key in row.flow.concurrency {
+                    if isRunning {
+                        insert(row.id, into: \.runningByKey, at: ExactText(key.identity))
+                    } else {
+                        remove(row.id, from: \.runningByKey, at: ExactText(key.identity))
+                    }
                 }
+            }
+            // A slot or a turn given back (a claim lets its keys' lines move itself, and
+            // counts what it let go).
+            if (wasRunning && !isRunning) || (wasDue && !isDue && !isRunning) {
+                for key in row.flow.concurrency { unpark(key) }
             }
         }
 

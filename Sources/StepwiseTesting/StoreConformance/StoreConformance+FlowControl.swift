@@ -108,6 +108,29 @@ extension StoreConformance {
                 let more = try await context.claim(["f"], owner: "w", lease: 600_000, limit: 45)
                 try require(more.count == 5, "then up to the key's limit of 50: \(more.count)")
             },
+            Case("a queued run cancelled gives its turn to the next in line") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(concurrency: [.init(limit: 100, key: "event.data.k")]))
+                try await context.client().send((0..<12).map { Event(name: "a", data: ["k": "x", "n": .int(Int64($0))]) })
+                let due = try await context.allRuns().filter { $0.availableAt != nil }
+                try require(due.count == 10, "the key's turn is due: \(due.count)")
+                for run in due {
+                    _ = try await context.store.cancel(
+                        runID: run.id, environment: "default", now: context.clock.now(), reason: .runCancelled(reason: "api"), events: nil)
+                }
+                let claimed = try await context.claim(["f"], owner: "w", lease: 600_000)
+                try require(claimed.map { $0.event.data["n"]?.intValue ?? -1 } == [10, 11], "the two in line: \(claimed.map { $0.event.data })")
+            },
+            Case("a run let go after a sleeper gave its slot back is due no earlier than the release") { context in
+                try await context.registerFlow("f", settings: FunctionSettings(concurrency: [.init(limit: 1)]))
+                try await context.client().send([Event(name: "a"), Event(name: "a")])
+                let first = try unwrap(try await context.claim(["f"], owner: "w", lease: 600_000).first, "the holder")
+                context.clock.advance(by: .seconds(5))
+                _ = try await context.store.commit(RunCheckpoint(
+                    lease: first.lease, now: context.clock.now(), step: nil, events: nil, transition: .sleep(until: context.clock.now() + 60_000)))
+                let second = try unwrap(try await context.allRuns().first { $0.id != first.run.id }, "the second run")
+                try require(second.parkedOn == nil && second.availableAt == context.clock.now(),
+                            "due at the release, behind what was due before it: \(String(describing: second.availableAt)), now \(context.clock.now())")
+            },
             Case("parked runs are let go by priority, then by due time") { context in
                 try await context.registerFlow("f", settings: FunctionSettings(
                     concurrency: [.init(limit: 1)], priority: Priority(run: "has(event.data.p) ? event.data.p : 0")))
