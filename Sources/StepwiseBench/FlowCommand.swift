@@ -9,7 +9,7 @@ import Synchronization
 struct FlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow",
-        abstract: "Flow control: concurrency_keys (steps/s with a key per run), fairness_small_keys_ms, throttle_error_p99_ms."
+        abstract: "Flow control: concurrency_keys (steps/s with a key per run), fairness_small_keys_ms, fairness_busy_worker_ms, throttle_error_p99_ms."
     )
 
     @OptionGroup var options: CommonOptions
@@ -36,15 +36,21 @@ struct FlowCommand: AsyncParsableCommand {
         reporter.report(Measurement(
             workload: "flow", metric: "concurrency_keys", value: median(keyed), unit: "steps/s", baseline: median(plain)))
 
-        var withHotKey: [Double] = []
-        var alone: [Double] = []
-        for _ in 0..<options.rounds {
-            alone.append(try await firstStartsOfSmallKeys(hotRuns: 0, workspace: workspace))
-            withHotKey.append(try await firstStartsOfSmallKeys(hotRuns: hotRuns, workspace: workspace))
+        // Twice: every key's limit binding first (10 each, a worker of 100), then the worker's
+        // capacity (a worker of 10, limits of 100), where only the keys' turns keep the hot
+        // key's backlog from taking every claim.
+        for (metric, keyLimit, workerConcurrency) in [("fairness_small_keys_ms", 10, 100), ("fairness_busy_worker_ms", 100, 10)] {
+            var withHotKey: [Double] = []
+            var alone: [Double] = []
+            for _ in 0..<options.rounds {
+                alone.append(try await firstStartsOfSmallKeys(
+                    hotRuns: 0, keyLimit: keyLimit, workerConcurrency: workerConcurrency, workspace: workspace))
+                withHotKey.append(try await firstStartsOfSmallKeys(
+                    hotRuns: hotRuns, keyLimit: keyLimit, workerConcurrency: workerConcurrency, workspace: workspace))
+            }
+            reporter.report(Measurement(
+                workload: "flow", metric: metric, value: median(withHotKey), unit: "ms", baseline: median(alone), higherIsBetter: false))
         }
-        reporter.report(Measurement(
-            workload: "flow", metric: "fairness_small_keys_ms", value: median(withHotKey), unit: "ms", baseline: median(alone),
-            higherIsBetter: false))
 
         let throttle = try await throttleErrors(workspace: workspace)
         reporter.report(Measurement(
@@ -105,12 +111,12 @@ struct FlowCommand: AsyncParsableCommand {
 
     /// Milliseconds from a worker's start until each of 100 small keys (10 queued runs each)
     /// has had its first run start, with `hotRuns` runs of one hot key queued ahead of them;
-    /// every key has a limit of 10, and the worker runs 100 at a time.
-    private func firstStartsOfSmallKeys(hotRuns: Int, workspace: Workspace) async throws -> Double {
+    /// every key has a limit of `keyLimit`, and the worker runs `workerConcurrency` at a time.
+    private func firstStartsOfSmallKeys(hotRuns: Int, keyLimit: Int, workerConcurrency: Int, workspace: Workspace) async throws -> Double {
         let client = try client(workspace)
         let firstStarts = Mutex<[String: ContinuousClock.Instant]>([:])
         try client.createFunction(
-            id: "keyed", trigger: .event("bench/keyed"), options: .init(concurrency: [.init(limit: 10, key: "event.data.key")])
+            id: "keyed", trigger: .event("bench/keyed"), options: .init(concurrency: [.init(limit: keyLimit, key: "event.data.key")])
         ) { event, step in
             let key = event.data["key"]?.stringValue ?? ""
             try await step.perform("start") {
@@ -124,7 +130,7 @@ struct FlowCommand: AsyncParsableCommand {
             try await client.send((start..<min(hotRuns, start + 1000)).map { _ in Event(name: "bench/keyed", data: ["key": "hot"]) })
         }
         try await client.send((0..<1000).map { Event(name: "bench/keyed", data: ["key": .string("small-\($0 % 100)")]) })
-        let worker = client.worker(.init(concurrency: 100))
+        let worker = client.worker(.init(concurrency: workerConcurrency))
         let started = ContinuousClock.now
         let service = Task { try await worker.run() }
         defer { service.cancel() }

@@ -522,6 +522,195 @@ public enum PostgresMigrations {
         CREATE INDEX runs_ended ON {schema}.runs (environment, ended_at) WHERE status IN ('completed', 'failed', 'cancelled');
         CREATE INDEX run_events_by_event ON {schema}.run_events (event_id);
         """,
+        // 8: turns across concurrency keys (RunFlow.Concurrency.turn, at most 10): a key has no
+        // more queued runs due than its turn; the rest wait parked, in order, and are let go
+        // due at their own time or the caller's, whichever is later (behind the runs already
+        // due), when a claim takes one of the due or a run with the key leaves running or the
+        // due set. The caller's time reaches the trigger through the transaction-local
+        // setting stepwise.now, which the checkpoint paths set; an ending without it uses the
+        // run's ended_at, and otherwise a run is due at its own time, as before.
+        """
+        CREATE INDEX runs_due_by_key_1 ON {schema}.runs (concurrency_key_1)
+            WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_1 IS NOT NULL;
+        CREATE INDEX runs_due_by_key_2 ON {schema}.runs (concurrency_key_2)
+            WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_2 IS NOT NULL;
+        CREATE FUNCTION {schema}.due_under(p_key text) RETURNS integer LANGUAGE sql STABLE AS $body$
+            SELECT ((SELECT count(*) FROM {schema}.runs WHERE concurrency_key_1 = p_key AND status = 'queued' AND available_at IS NOT NULL)
+                  + (SELECT count(*) FROM {schema}.runs WHERE concurrency_key_2 = p_key AND status = 'queued' AND available_at IS NOT NULL))::integer
+        $body$;
+        CREATE FUNCTION {schema}.let_go(p_key text, p_room integer, p_now bigint) RETURNS integer LANGUAGE plpgsql AS $body$
+        DECLARE
+            n integer;
+        BEGIN
+            UPDATE {schema}.runs r
+            SET available_at = greatest(r.parked_rank + coalesce((r.flow::jsonb ->> 'priority_s')::bigint, 0) * 1000, p_now),
+                parked_on = NULL, parked_rank = NULL
+            WHERE r.id IN (SELECT p.id FROM {schema}.runs p
+                           WHERE p.parked_on = p_key AND p.available_at IS NULL AND p.status IN ('queued', 'sleeping', 'waiting')
+                           ORDER BY p.parked_rank, p.seq LIMIT p_room FOR UPDATE SKIP LOCKED);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            RETURN n;
+        END
+        $body$;
+        CREATE OR REPLACE FUNCTION {schema}.release_concurrency_slots() RETURNS trigger LANGUAGE plpgsql AS $body$
+        DECLARE
+            k record;
+            room integer;
+            now_ms bigint := coalesce(nullif(current_setting('stepwise.now', true), '')::bigint, NEW.ended_at);
+        BEGIN
+            FOR k IN
+                SELECT key, (NEW.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                FROM (VALUES (NEW.concurrency_key_1, 0), (NEW.concurrency_key_2, 1)) AS keys (key, position)
+                WHERE key IS NOT NULL ORDER BY key
+            LOOP
+                PERFORM pg_advisory_xact_lock(hashtextextended(k.key, 0));
+                IF EXISTS (SELECT 1 FROM {schema}.runs WHERE parked_on = k.key) THEN
+                    room := least(coalesce(k.lim, 0) - {schema}.running_under(k.key), least(coalesce(k.lim, 0), 10) - {schema}.due_under(k.key));
+                    IF room > 0 THEN
+                        PERFORM {schema}.let_go(k.key, room, now_ms);
+                    END IF;
+                END IF;
+            END LOOP;
+            RETURN NULL;
+        END
+        $body$;
+        DROP TRIGGER runs_release_concurrency_slots ON {schema}.runs;
+        CREATE TRIGGER runs_release_concurrency_slots AFTER UPDATE OF status ON {schema}.runs
+            FOR EACH ROW WHEN (OLD.concurrency_key_1 IS NOT NULL AND OLD.status <> NEW.status
+                               AND (OLD.status = 'running' OR (OLD.status = 'queued' AND OLD.available_at IS NOT NULL AND NEW.status <> 'running')))
+            EXECUTE FUNCTION {schema}.release_concurrency_slots();
+        CREATE FUNCTION {schema}.key_without_turn(p_keys text[], p_turns integer[]) RETURNS text LANGUAGE plpgsql STABLE AS $body$
+        BEGIN
+            FOR i IN 1 .. coalesce(cardinality(p_keys), 0) LOOP
+                IF EXISTS (SELECT 1 FROM {schema}.runs WHERE parked_on = p_keys[i]) OR {schema}.due_under(p_keys[i]) >= p_turns[i] THEN
+                    RETURN p_keys[i];
+                END IF;
+            END LOOP;
+            RETURN NULL;
+        END
+        $body$;
+        CREATE OR REPLACE FUNCTION {schema}.claim_runs(
+            p_environment text, p_app text, p_functions text[], p_owner text, p_now bigint, p_lease bigint, p_limit integer
+        ) RETURNS TABLE (
+            id text, environment text, app_id text, function_id text, event_id text, status text, attempt bigint, output text,
+            error text, created_at bigint, started_at bigint, ended_at bigint, available_at bigint, rerun_of text, event_count bigint,
+            lease_token bigint, flow text, parked_on text, claimed_from text, events text, steps text
+        ) LANGUAGE plpgsql AS $body$
+        #variable_conflict use_column
+        DECLARE
+            r record;
+            k record;
+            chosen text[] := '{}';
+            passed text[] := '{}';
+            taken jsonb := '{}';
+            taken_due jsonb := '{}';
+            turns_used jsonb;
+            full_key text;
+            busy boolean;
+            parked integer;
+            released integer;
+            room integer;
+            round integer := 0;
+        BEGIN
+            -- Runs with concurrency keys that are not executing must fit each key: counted
+            -- under the key's lock, with the runs this claim already chose. One with no room
+            -- is parked; one whose key another transaction holds is passed over for now.
+            LOOP
+                parked := 0;
+                released := 0;
+                turns_used := '{}';
+                round := round + 1;
+                FOR r IN
+                    SELECT d.id, d.status, d.flow, d.concurrency_key_1, d.concurrency_key_2 FROM {schema}.runs d
+                    WHERE d.environment = p_environment AND d.app_id = p_app
+                      AND d.status IN ('queued', 'running', 'sleeping', 'waiting') AND d.available_at <= p_now
+                      AND d.function_id = ANY(p_functions) AND NOT (d.id = ANY(chosen)) AND NOT (d.id = ANY(passed))
+                    ORDER BY d.available_at, d.seq
+                    LIMIT p_limit - cardinality(chosen)
+                    FOR UPDATE SKIP LOCKED
+                LOOP
+                    IF r.concurrency_key_1 IS NULL OR r.status = 'running' THEN
+                        chosen := chosen || r.id;
+                        CONTINUE;
+                    END IF;
+                    full_key := NULL;
+                    busy := false;
+                    FOR k IN
+                        SELECT key, (r.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                        FROM (VALUES (r.concurrency_key_1, 0), (r.concurrency_key_2, 1)) AS keys (key, position)
+                        WHERE key IS NOT NULL ORDER BY position
+                    LOOP
+                        IF NOT pg_try_advisory_xact_lock(hashtextextended(k.key, 0)) THEN
+                            busy := true;
+                            EXIT;
+                        END IF;
+                        IF {schema}.running_under(k.key) + coalesce((taken ->> k.key)::integer, 0) >= coalesce(k.lim, 0) THEN
+                            full_key := k.key;
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                    IF busy THEN
+                        passed := passed || r.id;
+                    ELSIF full_key IS NOT NULL THEN
+                        UPDATE {schema}.runs SET parked_on = full_key,
+                            parked_rank = available_at - coalesce((flow::jsonb ->> 'priority_s')::bigint, 0) * 1000, available_at = NULL
+                        WHERE id = r.id;
+                        parked := parked + 1;
+                    ELSE
+                        chosen := chosen || r.id;
+                        FOR k IN
+                            SELECT key, (r.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                            FROM (VALUES (r.concurrency_key_1, 0), (r.concurrency_key_2, 1)) AS keys (key, position)
+                            WHERE key IS NOT NULL
+                        LOOP
+                            taken := taken || jsonb_build_object(k.key, coalesce((taken ->> k.key)::integer, 0) + 1);
+                            IF r.status = 'queued' THEN
+                                taken_due := taken_due || jsonb_build_object(k.key, coalesce((taken_due ->> k.key)::integer, 0) + 1);
+                                turns_used := turns_used || jsonb_build_object(k.key, coalesce(k.lim, 0));
+                            END IF;
+                        END LOOP;
+                    END IF;
+                END LOOP;
+                -- A key whose turn a queued run used lets the next in line go, due behind the
+                -- runs already due; the chosen count as running and no longer due.
+                FOR k IN SELECT t.key, t.value::integer AS lim FROM jsonb_each_text(turns_used) AS t ORDER BY t.key LOOP
+                    room := least(
+                        k.lim - {schema}.running_under(k.key) - coalesce((taken ->> k.key)::integer, 0),
+                        least(k.lim, 10) - ({schema}.due_under(k.key) - coalesce((taken_due ->> k.key)::integer, 0)));
+                    IF room > 0 THEN
+                        released := released + {schema}.let_go(k.key, room, p_now);
+                    END IF;
+                END LOOP;
+                EXIT WHEN (parked = 0 AND released = 0) OR cardinality(chosen) >= p_limit OR round >= 64;
+            END LOOP;
+            RETURN QUERY
+            WITH due AS (
+                SELECT d.id, d.status FROM {schema}.runs d WHERE d.id = ANY(chosen)
+            ), claimed AS (
+                UPDATE {schema}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = p_owner,
+                    available_at = p_now + p_lease, started_at = coalesce(r.started_at, p_now), parked_on = NULL, parked_rank = NULL
+                FROM due WHERE r.id = due.id
+                RETURNING r.id, r.environment, r.app_id, r.function_id, r.event_id, r.status, r.attempt::bigint, r.output, r.error,
+                    r.created_at, r.started_at, r.ended_at, r.available_at, r.rerun_of, r.event_count::bigint, r.lease_token,
+                    r.flow, r.parked_on, due.status AS claimed_from, r.seq
+            )
+            SELECT c.id::text, c.environment::text, c.app_id::text, c.function_id::text, c.event_id::text, c.status::text, c.attempt,
+                c.output, c.error, c.created_at, c.started_at, c.ended_at, c.available_at, c.rerun_of::text, c.event_count,
+                c.lease_token, c.flow, c.parked_on::text, c.claimed_from::text,
+                (SELECT json_agg(json_build_array(e.id, e.environment, e.name, e.data, e."user", e.dedupe_id, e.ts, e.v, e.received_at)
+                                 ORDER BY l.position)
+                 FROM (SELECT c.event_id AS event_id, 0 AS position WHERE c.event_count = 1
+                       UNION ALL
+                       SELECT re.event_id, re.position FROM {schema}.run_events re WHERE re.run_id = c.id AND c.event_count > 1) l
+                 JOIN {schema}.events e ON e.id = l.event_id)::text,
+                (SELECT json_agg(json_build_array(s.key, s.step_id, s.kind, s.status, s.output, s.error, s.failed_attempts,
+                                                  s.started_at, s.ended_at) ORDER BY s.seq)
+                 FROM {schema}.steps s WHERE s.run_id = c.id)::text
+            FROM claimed c
+            ORDER BY c.seq;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

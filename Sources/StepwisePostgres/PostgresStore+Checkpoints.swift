@@ -35,7 +35,10 @@ extension PostgresStore {
         // then reads its new token (a plain SELECT would take no lock and could read the row
         // as it was before that claim). The lock holds until this transaction ends, so no
         // claim moves the lease on between the check and the writes.
-        guard let fence = try await transaction.row("SELECT environment, lease_token, status FROM runs WHERE id = \(runID) FOR UPDATE"),
+        // The checkpoint's time goes with it, for the trigger that lets runs parked on the
+        // run's keys go when it leaves `running` (schema 8).
+        guard let fence = try await transaction.row(
+            "SELECT environment, lease_token, status, set_config('stepwise.now', \(String(checkpoint.now)), true) FROM runs WHERE id = \(runID) FOR UPDATE"),
               try fence.integer(1) == lease.token, try fence.text(2) == RunStatus.running.rawValue, let environment = try fence.text(0)
         else { throw LeaseLostError(runID: lease.runID) }
 
@@ -104,6 +107,16 @@ extension PostgresStore {
         return CommitResult(outcomes: outcomes, stored: stored, environment: environment)
     }
 
+    /// Gives a one-statement checkpoint its time, for the trigger that lets runs parked on the
+    /// run's keys go when it leaves `running` (schema 8): the setting is made in the `FROM`,
+    /// which PostgreSQL evaluates before the select list, since a subquery with a volatile
+    /// function in its select list is never pulled up into the query around it.
+    static func appendClock(_ now: Int64, to query: inout PostgresQuery.StringInterpolation) {
+        query.appendLiteral(" FROM (SELECT set_config('stepwise.now', ")
+        query.appendInterpolation(String(now))
+        query.appendLiteral(", true)) AS clock")
+    }
+
     /// A checkpoint without events as one call of `commit_checkpoint` (schema 3), its own
     /// transaction: the fence, a locked read of the run as the multi-statement checkpoint
     /// takes it, then every write, in a function whose statements PostgreSQL plans once per
@@ -120,6 +133,7 @@ extension PostgresStore {
         query.appendLiteral(", ")
         CheckpointArguments(checkpoint, outcomes: []).append(to: &query)
         query.appendLiteral(")")
+        Self.appendClock(checkpoint.now, to: &query)
         guard let environment = try await transaction.row(PostgresQuery(stringInterpolation: query))?.text(0) else {
             throw LeaseLostError(runID: checkpoint.lease.runID)
         }
@@ -197,6 +211,7 @@ extension PostgresStore {
         query.appendLiteral("::bigint[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bigint[], ")
         CheckpointArguments(checkpoint, outcomes: outcomes).append(to: &query)
         query.appendLiteral(")")
+        Self.appendClock(checkpoint.now, to: &query)
         let result = try await read { transaction in
             try await transaction.row(PostgresQuery(stringInterpolation: query))?.integer(0)
         }

@@ -37,14 +37,26 @@ extension PostgresStore {
             }
             run = placed.run
         }
+        // A key whose turn is taken (or with runs parked ahead) keeps the run parked, in line.
+        // Counted without the key's lock, which an append of many keyed runs would take in no
+        // sorted order: two appends racing on a key may both find its turn free, and the key
+        // then has a run more due than its turn, which coarsens the round-robin, never a limit.
+        var waitsTurnOn: String?
+        if !run.flow.concurrency.isEmpty {
+            waitsTurnOn = try await transaction.row(
+                "SELECT key_without_turn(\(run.flow.concurrency.map(\.identity))::text[], \(run.flow.concurrency.map { Int32($0.turn) })::integer[])"
+            ).flatMap { try $0.text(0) }
+        }
+        let availableAt: Int64? = waitsTurnOn == nil ? run.availableAt : nil
+        let parkedRank: Int64? = waitsTurnOn == nil ? nil : run.availableAt - run.flow.priorityMilliseconds
         let inserted = try await transaction.execute(
             """
             INSERT INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at, rerun_of, event_count,
-                              flow, concurrency_key_1, concurrency_key_2, rate_key, batch_key, debounce_key, singleton_key)
+                              flow, concurrency_key_1, concurrency_key_2, rate_key, batch_key, debounce_key, singleton_key, parked_on, parked_rank)
             VALUES (\(run.id.description), \(environment), \(run.appID), \(run.functionID), \(eventID.description), 'queued',
-                    \(run.availableAt), \(run.createdAt), \(run.rerunOf?.description), \(Int64(eventIDs.count)), \(run.flow.json?.serialized),
+                    \(availableAt), \(run.createdAt), \(run.rerunOf?.description), \(Int64(eventIDs.count)), \(run.flow.json?.serialized),
                     \(run.flow.concurrencyKey(0)?.identity), \(run.flow.concurrencyKey(1)?.identity), \(run.flow.rateLimit?.key),
-                    \(run.flow.batch?.key), \(run.flow.debounce?.key), \(run.flow.singleton?.key))
+                    \(run.flow.batch?.key), \(run.flow.debounce?.key), \(run.flow.singleton?.key), \(waitsTurnOn), \(parkedRank))
             ON CONFLICT DO NOTHING
             """)
         guard inserted == 1 else { return false }
