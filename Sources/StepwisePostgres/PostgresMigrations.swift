@@ -528,8 +528,10 @@ public enum PostgresMigrations {
         // due), when a claim takes one of the due or a run with the key leaves running or the
         // due set. The caller's time reaches the trigger through the transaction-local
         // setting stepwise.now, which the checkpoint paths set; an ending without it uses the
-        // run's ended_at, and otherwise a run is due at its own time, as before.
+        // run's ended_at, and otherwise a run is due at its own time, as before. Throttle states
+        // by time, so that a prune finds those run out without reading every key.
         """
+        CREATE INDEX throttles_by_tat ON {schema}.throttles (tat);
         CREATE INDEX runs_due_by_key_1 ON {schema}.runs (concurrency_key_1)
             WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_1 IS NOT NULL;
         CREATE INDEX runs_due_by_key_2 ON {schema}.runs (concurrency_key_2)

@@ -61,6 +61,11 @@ extension PostgresStore: StoreRetention {
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED)
                 """)
+            result.throttleKeys = try await transaction.execute(
+                """
+                DELETE FROM throttles WHERE key IN (
+                    SELECT key FROM throttles WHERE tat < \(request.beforeMicroseconds) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                """)
             return result
         }
         return result

@@ -35,8 +35,8 @@ public struct PruneReport: Sendable, Hashable, CustomStringConvertible {
     public let batches: Int
 
     public var description: String {
-        "deleted \(deleted.runs) runs (\(deleted.steps) steps), \(deleted.events) events, \(deleted.dedupeKeys) dedupe keys "
-            + "in \(batches) batches\nbefore: \(before)\nafter:  \(after)"
+        "deleted \(deleted.runs) runs (\(deleted.steps) steps), \(deleted.events) events, \(deleted.dedupeKeys) dedupe keys, "
+            + "\(deleted.throttleKeys) throttle keys in \(batches) batches\nbefore: \(before)\nafter:  \(after)"
     }
 }
 
@@ -108,7 +108,7 @@ public struct RetentionService: Service {
                     if report.deleted != PruneResult() {
                         logger.info("pruned", metadata: [
                             "runs": "\(report.deleted.runs)", "steps": "\(report.deleted.steps)", "events": "\(report.deleted.events)",
-                            "dedupe_keys": "\(report.deleted.dedupeKeys)", "events_left": "\(report.after.events)",
+                            "dedupe_keys": "\(report.deleted.dedupeKeys)", "throttle_keys": "\(report.deleted.throttleKeys)", "events_left": "\(report.after.events)",
                             "runs_left": "\(report.after.runs)",
                         ])
                     }

@@ -85,7 +85,14 @@ public protocol Store: Sendable {
     /// run with that key leaves `running` (a checkpoint's transition, a cancel), when the store
     /// lets go of as many runs parked on the key as it has room for, by their due time less
     /// their priority (``RunFlow/priorityMilliseconds``), then by insertion; each becomes due
-    /// at its due time again.
+    /// at its due time or the caller's `now`, whichever is later.
+    ///
+    /// Keys take turns: a key has at most ``RunFlow/Concurrency/turn`` queued runs due (not
+    /// parked) at once. A run inserted while its key's turn is due, or while runs are parked on
+    /// the key, is inserted parked. When a claim takes queued runs of a key, or a queued due run
+    /// of it ends unclaimed, the store lets go of parked runs of the key up to both its room
+    /// and its turn, due as above; a claim then reads the due runs again (up to a bound), so
+    /// that a key alone still fills it.
     ///
     /// A run whose event or steps cannot be read is not returned: it fails in the claim's
     /// transaction, alone, with the error `Stepwise.UnreadableRun`, and the others are claimed

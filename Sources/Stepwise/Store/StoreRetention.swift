@@ -14,7 +14,10 @@ public protocol StoreRetention: Store {
     ///    deleted, however old;
     /// 2. events received before `request.before` that no run (of any status) names, neither
     ///    as its event nor in its event list;
-    /// 3. dedupe keys accepted before `request.dedupeBefore`.
+    /// 3. dedupe keys accepted before `request.dedupeBefore`;
+    /// 4. throttle states (of any environment) whose next start fell before `request.before`:
+    ///    a key in that state starts its next run as soon as it is due, exactly as a key never
+    ///    seen, so the row tells nothing and only takes room.
     ///
     /// - Returns: how many of each were deleted; fewer than `limit` of every kind means
     ///   nothing more is due at this cutoff.
@@ -41,6 +44,13 @@ public struct PruneRequest: Sendable, Hashable {
     /// The most rows of each kind one transaction deletes.
     public let limit: Int
 
+    /// `before` in microseconds, the unit of throttle states (``ThrottleSchedule``), held at
+    /// the largest time for a cutoff as late as any.
+    public var beforeMicroseconds: Int64 {
+        let (product, overflow) = before.multipliedReportingOverflow(by: 1000)
+        return overflow ? (before < 0 ? Int64.min : Int64.max) : product
+    }
+
     public init(environment: String, before: Int64, dedupeBefore: Int64, limit: Int) {
         self.environment = environment
         self.before = before
@@ -56,21 +66,26 @@ public struct PruneResult: Sendable, Hashable {
     public var steps: Int
     public var events: Int
     public var dedupeKeys: Int
+    /// Throttle keys whose state had run out.
+    public var throttleKeys: Int
 
-    public init(runs: Int = 0, steps: Int = 0, events: Int = 0, dedupeKeys: Int = 0) {
+    public init(runs: Int = 0, steps: Int = 0, events: Int = 0, dedupeKeys: Int = 0, throttleKeys: Int = 0) {
         self.runs = runs
         self.steps = steps
         self.events = events
         self.dedupeKeys = dedupeKeys
+        self.throttleKeys = throttleKeys
     }
 
     /// Whether a batch with this limit may have left rows behind.
-    public func reachedLimit(_ limit: Int) -> Bool { runs >= limit || events >= limit || dedupeKeys >= limit }
+    public func reachedLimit(_ limit: Int) -> Bool {
+        runs >= limit || events >= limit || dedupeKeys >= limit || throttleKeys >= limit
+    }
 
     static func + (lhs: PruneResult, rhs: PruneResult) -> PruneResult {
         PruneResult(
             runs: lhs.runs + rhs.runs, steps: lhs.steps + rhs.steps, events: lhs.events + rhs.events,
-            dedupeKeys: lhs.dedupeKeys + rhs.dedupeKeys)
+            dedupeKeys: lhs.dedupeKeys + rhs.dedupeKeys, throttleKeys: lhs.throttleKeys + rhs.throttleKeys)
     }
 }
 

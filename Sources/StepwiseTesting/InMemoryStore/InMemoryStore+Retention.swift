@@ -42,6 +42,10 @@ extension InMemoryStore: StoreRetention {
                 transaction.set(\.dedupe, key, to: nil)
                 result.dedupeKeys += 1
             }
+            for (key, _) in transaction.tables.throttles.filter({ $0.value < request.beforeMicroseconds }).prefix(request.limit) {
+                transaction.set(\.throttles, key, to: nil)
+                result.throttleKeys += 1
+            }
             return result
         }
     }

@@ -66,6 +66,23 @@ extension StoreConformance {
                 try require(try await context.client().send(Event(name: "z", id: "young-key")) == young, "the young key still dedupes")
                 try require(try await store.sizes(environment: "default").dedupeKeys == 1, "one key is left")
             },
+            Case("a throttle key whose next start fell before the cutoff goes; one still spacing starts stays") { context in
+                let store = try retaining(context)
+                try await context.registerFlow("f", settings: FunctionSettings(throttle: Throttle(limit: 1, period: .seconds(60), key: "event.data.k")))
+                try await context.client().send(Event(name: "a", data: ["k": "old"]))
+                context.clock.advance(by: .seconds(2 * 86_400))
+                try await context.client().send([Event(name: "a", data: ["k": "new"]), Event(name: "a", data: ["k": "new"])])
+                let cutoff = context.clock.now() - 86_400_000
+                let result = try await store.prune(PruneRequest(environment: "default", before: cutoff, dedupeBefore: 0, limit: 100))
+                try require(result.throttleKeys == 1, "the old key's state alone: \(result)")
+                try await context.client().send(Event(name: "a", data: ["k": "new"]))
+                let newRuns = try await context.allRuns().filter { $0.flow.throttle?.value == "new" }.compactMap(\.availableAt).sorted()
+                try require(newRuns == [context.clock.now(), context.clock.now() + 60_000, context.clock.now() + 120_000],
+                            "the new key still spaces its starts: \(newRuns)")
+                try await context.client().send(Event(name: "a", data: ["k": "old"]))
+                let old = try await context.allRuns().filter { $0.flow.throttle?.value == "old" }.compactMap(\.availableAt).max()
+                try require(old == context.clock.now(), "the old key starts at once, as a key never seen: \(String(describing: old))")
+            },
             Case("a prune racing appends, claims and checkpoints never deletes a run not ended or an event a run names") { context in
                 let store = try retaining(context)
                 try await context.register([(id: "f", triggers: ["a"])])

@@ -244,8 +244,10 @@ enum SQLiteMigrations {
         """,
         // 9: turns across concurrency keys (RunFlow.Concurrency.turn): how many queued runs of a
         // key are due, counted in a partial index that holds only those, so the count costs
-        // the key's turn (at most ten entries) however long its parked backlog.
+        // the key's turn (at most ten entries) however long its parked backlog. And throttle
+        // states by time, so that a prune finds those run out without reading every key.
         """
+        CREATE INDEX throttles_by_tat ON throttles (tat);
         CREATE INDEX runs_due_by_key_1 ON runs (concurrency_key_1)
             WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_1 IS NOT NULL;
         CREATE INDEX runs_due_by_key_2 ON runs (concurrency_key_2)

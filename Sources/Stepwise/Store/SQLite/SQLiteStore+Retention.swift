@@ -51,6 +51,9 @@ extension SQLiteStore: StoreRetention {
                     SELECT dedupe_id FROM event_dedupe WHERE environment = ?1 AND accepted_at < ?2 LIMIT ?3)
                 """,
                 environment, .integer(request.dedupeBefore), limit)
+            result.throttleKeys = try connection.run(
+                "DELETE FROM throttles WHERE key IN (SELECT key FROM throttles WHERE tat < ? LIMIT ?)",
+                .integer(request.beforeMicroseconds), limit)
             return result
         }
     }
