@@ -30,7 +30,7 @@ try stepwise.createFunction(
     _ = try await step.run("enrich") { try await summarize(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:76
+// Docs/Guides/FlowControl.md:89
 try stepwise.createFunction(
     id: "sync-contacts", trigger: .event("crm/user.updated"),
     options: .init(throttle: .init(limit: 1, period: .seconds(10), key: "event.data.userId"))
@@ -38,7 +38,7 @@ try stepwise.createFunction(
     try await step.perform("sync") { try await syncContacts(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:99
+// Docs/Guides/FlowControl.md:112
 try stepwise.createFunction(
     id: "send-digest", trigger: .event("app/activity.recorded"),
     options: .init(rateLimit: .init(limit: 1, period: .seconds(3600), key: "event.data.vip ? false : event.data.userId"))
@@ -46,7 +46,7 @@ try stepwise.createFunction(
     try await step.perform("send") { try await syncContacts(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:118
+// Docs/Guides/FlowControl.md:131
 try stepwise.createFunction(
     id: "charge-order", trigger: .event("shop/order.placed"),
     options: .init(idempotency: "event.data.orderId")
@@ -54,7 +54,7 @@ try stepwise.createFunction(
     try await step.perform("charge") { try await charge(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:139
+// Docs/Guides/FlowControl.md:152
 try stepwise.createFunction(
     id: "render-report", trigger: .event("reports/requested"),
     options: .init(concurrency: [.init(limit: 5)], priority: .init(run: "event.data.plan == 'enterprise' ? 120 : 0"))
@@ -62,7 +62,7 @@ try stepwise.createFunction(
     _ = try await step.run("render") { try await summarize(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:157
+// Docs/Guides/FlowControl.md:170
 try stepwise.createFunction(
     id: "reindex-document", trigger: .event("docs/document.edited"),
     options: .init(debounce: .init(period: .seconds(10), key: "event.data.documentId", timeout: .seconds(120)))
@@ -70,7 +70,7 @@ try stepwise.createFunction(
     _ = try await step.run("reindex") { try await summarize(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:180
+// Docs/Guides/FlowControl.md:193
 try stepwise.createFunction(
     id: "write-analytics", trigger: .event("app/page.viewed"),
     options: .init(batchEvents: .init(maxSize: 100, timeout: .seconds(5), key: "event.data.siteId"))
@@ -79,7 +79,7 @@ try stepwise.createFunction(
     try await step.perform("insert-rows") { for row in rows { try await syncContacts(row) } }
 }
 
-// Docs/Guides/FlowControl.md:203
+// Docs/Guides/FlowControl.md:216
 try stepwise.createFunction(
     id: "import-account", trigger: .event("crm/import.requested"),
     options: .init(singleton: .init(key: "event.data.accountId", mode: .skip))
@@ -87,14 +87,14 @@ try stepwise.createFunction(
     try await step.perform("import") { try await syncContacts(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:220
+// Docs/Guides/FlowControl.md:233
 try stepwise.createFunction(
     id: "review-large-payment", trigger: .event("billing/payment.received", if: "event.data.amount > 10000")
 ) { event, step in
     try await step.perform("flag") { try await charge(event.data) }
 }
 
-// Docs/Guides/FlowControl.md:242
+// Docs/Guides/FlowControl.md:255
 func explain(_ id: EventID) async throws {
     for record in try await stepwise.admissions(of: id) {
         print("\(record.functionID): \(record.reason) (\(record.detail))")

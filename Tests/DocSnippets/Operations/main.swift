@@ -16,7 +16,7 @@ func makeClient(keys: String) throws -> StepwiseClient {
 let development = StepwiseClient(
     id: "acme-storefront-app", store: try .sqlite(path: "dev.db"), configuration: .init(userEncryption: .plaintext))
 
-// Docs/Guides/Operations.md:124
+// Docs/Guides/Operations.md:126
 import ServiceLifecycle
 
 func runWorker(_ stepwise: StepwiseClient) async throws {
