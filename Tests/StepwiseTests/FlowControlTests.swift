@@ -86,6 +86,29 @@ struct FlowControlTests {
         #expect(gauge.peak() == 2, "c1 and c2 ran side by side")
     }
 
+    @Test("keys take turns when the worker, not the key's limit, binds: a small key's runs start long before a big backlog is done")
+    func keysTakeTurns() async throws {
+        let harness = try Harness()
+        let trace = Trace()
+        try harness.client.createFunction(
+            id: "per-tenant", trigger: .event("job"), options: .init(concurrency: [.init(limit: 100, key: "event.data.tenant")])
+        ) { event, step in
+            try await step.perform("work") { trace.add(event.data["tenant"]?.stringValue ?? "") }
+        }
+        try await harness.client.send((0..<40).map { _ in Event(name: "job", data: ["tenant": "big"]) })
+        harness.clock.advance(by: .milliseconds(1))
+        try await harness.client.send((0..<2).map { _ in Event(name: "job", data: ["tenant": "small"]) })
+        harness.clock.advance(by: .milliseconds(1))
+        try await harness.runUntilIdle()
+        let order = trace.all
+        #expect(order.count == 42)
+        let small = order.indices.filter { order[$0] == "small" }
+        // A worker of 8: the big tenant's turn (10) goes first, then the small tenant's runs,
+        // which came before the big tenant's next turn was let go. In due order they would be
+        // the 41st and 42nd.
+        #expect(small.count == 2 && small.allSatisfy { $0 < 16 }, "the small tenant started at \(small)")
+    }
+
     @Test("a shared environment key counts the runs of both functions (spec C4)")
     func sharedKey() async throws {
         let harness = try Harness()
