@@ -64,6 +64,22 @@ struct UserEncryptionTests {
         }
     }
 
+    @Test("every seal has a nonce of its own, and both ways of sealing open with the key")
+    func noncesAreUnique() throws {
+        let cipher = try AESGCMCipher(keys: [try .random(id: "k1")])
+        let text = #"{"email":"ada@example.com"}"#
+        var nonces = Set<[UInt8]>()
+        for round in 0..<2_000 {
+            let sealed = round % 2 == 0
+                ? Array(try #require(Data(base64Encoded: try cipher.sealToBase64(text))))
+                : try cipher.seal(Array(text.utf8))
+            #expect(sealed.count == 12 + text.utf8.count + 16, "nonce, ciphertext and tag")
+            nonces.insert(Array(sealed.prefix(12)))
+            #expect(try cipher.open(sealed, keyID: "k1") == Array(text.utf8))
+        }
+        #expect(nonces.count == 2_000, "no nonce twice under one key")
+    }
+
     @Test("a new first key encrypts new events at once; older keys still open older rows")
     func rotation() async throws {
         let store = try freshTestStore()

@@ -103,7 +103,7 @@ public struct UserEncryption: Sendable {
     /// The envelope of `text` as a value and as the compact JSON text a store keeps, written
     /// directly rather than serialized: base64 needs no escaping, the key id is escaped once.
     static func sealed(_ text: String, with cipher: any UserDataCipher) throws(UserDecryptionError) -> (json: JSON, text: String) {
-        let ciphertext = Data(try cipher.seal(Array(text.utf8))).base64EncodedString()
+        let ciphertext = try cipher.sealToBase64(text)
         let keyID = cipher.sealingKeyID
         let json = JSON.object([JSON.Key(marker): .string(keyID), "ciphertext": .string(ciphertext)])
         let keyText = JSON.string(keyID).serialized
