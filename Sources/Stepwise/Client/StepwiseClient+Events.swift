@@ -90,11 +90,12 @@ extension StepwiseClient {
         let prepared = try configuration.userEncryption.seal(validated, stored: stored)
         let bus = self.bus
         // Subscribers get the `user` that was sent, which this process holds already: found by
-        // its ciphertext (unique, by its random nonce) rather than decrypted again.
-        var sent: [String: JSON] = [:]
+        // its ciphertext (unique, by its nonce) rather than decrypted again, and only when the
+        // bus has anyone to hand it to.
+        var sent: [(ciphertext: String, user: JSON)] = []
         for (event, sealed) in zip(validated, prepared) {
             if let user = event.user, let ciphertext = sealed.user?["ciphertext"]?.stringValue, sealed.userText != event.userText {
-                sent[ciphertext] = user
+                sent.append((ciphertext, user))
             }
         }
         let plaintexts = sent
@@ -103,12 +104,8 @@ extension StepwiseClient {
             publish = { bus.publish($0) }
         } else {
             publish = { stored in
-                bus.publish(stored.map { event in
-                    guard let ciphertext = event.user?["ciphertext"]?.stringValue, let user = plaintexts[ciphertext] else { return event }
-                    return StoredEvent(
-                        id: event.id, environment: event.environment, name: event.name, data: event.data, user: user,
-                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt)
-                })
+                guard bus.subscriberCount > 0 else { return }
+                bus.publish(Self.withSentUsers(stored, plaintexts))
             }
         }
         return EventBatch(
@@ -119,6 +116,27 @@ extension StepwiseClient {
             idSeed: idSeed,
             afterCommit: publish
         )
+    }
+
+    /// `stored` with each sealed `user` replaced by the one sent. The stored events are the
+    /// batch's in its order, less duplicates, so a walk along `sent` finds each in one pass;
+    /// one not found where the walk is (never expected) is looked for in the whole list.
+    static func withSentUsers(_ stored: [StoredEvent], _ sent: [(ciphertext: String, user: JSON)]) -> [StoredEvent] {
+        var next = sent.startIndex
+        return stored.map { event in
+            guard let ciphertext = event.user?["ciphertext"]?.stringValue else { return event }
+            let found: Int?
+            if let index = sent[next...].firstIndex(where: { $0.ciphertext == ciphertext }) {
+                found = index
+                next = index + 1
+            } else {
+                found = sent.firstIndex { $0.ciphertext == ciphertext }
+            }
+            guard let found else { return event }
+            return StoredEvent(
+                id: event.id, environment: event.environment, name: event.name, data: event.data, user: sent[found].user,
+                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt)
+        }
     }
 
     /// A batch of system events built by ``SystemEvent``'s builders, valid by construction,
