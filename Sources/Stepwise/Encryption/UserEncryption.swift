@@ -68,6 +68,7 @@ public struct UserEncryption: Sendable {
         case .cipher(let cipher):
             var sealed: [NewEvent] = []
             sealed.reserveCapacity(events.count)
+            let writer = EnvelopeWriter(keyID: cipher.sealingKeyID)
             for (index, event) in events.enumerated() {
                 guard let userText = event.userText else {
                     sealed.append(event)
@@ -83,7 +84,7 @@ public struct UserEncryption: Sendable {
                 }
                 let envelope: (json: JSON, text: String)
                 do {
-                    envelope = try Self.sealed(userText, with: cipher)
+                    envelope = try writer.envelope(of: try cipher.sealToBase64(userText))
                 } catch {
                     throw EventValidationError(index: index, field: .user, problem: .unencodable(reason: error.description))
                 }
@@ -103,12 +104,29 @@ public struct UserEncryption: Sendable {
     /// The envelope of `text` as a value and as the compact JSON text a store keeps, written
     /// directly rather than serialized: base64 needs no escaping, the key id is escaped once.
     static func sealed(_ text: String, with cipher: any UserDataCipher) throws(UserDecryptionError) -> (json: JSON, text: String) {
-        let ciphertext = try cipher.sealToBase64(text)
-        let keyID = cipher.sealingKeyID
-        let json = JSON.object([JSON.Key(marker): .string(keyID), "ciphertext": .string(ciphertext)])
-        let keyText = JSON.string(keyID).serialized
-        return (json, "{\"\(marker)\":\(keyText),\"ciphertext\":\"\(ciphertext)\"}")
+        EnvelopeWriter(keyID: cipher.sealingKeyID).envelope(of: try cipher.sealToBase64(text))
     }
+
+    /// Writes envelopes for one key: the text up to the ciphertext is the same for each, so
+    /// it is written (and the key id escaped) once per batch, not once per event.
+    struct EnvelopeWriter {
+        let keyID: String
+        let prefix: String
+
+        init(keyID: String) {
+            self.keyID = keyID
+            prefix = "{\"\(UserEncryption.marker)\":\(JSON.string(keyID).serialized),\"ciphertext\":\""
+        }
+
+        /// The envelope of `ciphertext` (base64, which needs no escaping) as a value and as
+        /// the compact JSON text a store keeps.
+        func envelope(of ciphertext: String) -> (json: JSON, text: String) {
+            (.object([UserEncryption.markerKey: .string(keyID), UserEncryption.ciphertextKey: .string(ciphertext)]), prefix + ciphertext + "\"}")
+        }
+    }
+
+    static let markerKey = JSON.Key(marker)
+    static let ciphertextKey: JSON.Key = "ciphertext"
 
     // MARK: Opening
 
