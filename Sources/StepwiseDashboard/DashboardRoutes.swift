@@ -68,8 +68,18 @@ struct DashboardRoutes: Sendable {
         router.get("functions") { request, context in await self.page(request, context: context, base: base) { page, _ in
             try await self.functionsPage(page)
         } }
+        router.get("functions/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return await self.page(request, context: context, base: base) { page, query in try await self.functionPage(page, id: id, query) }
+        }
+        router.post("functions/:id/invoke") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return await self.action(request, context: context, base: base) { page, form in
+                try await self.invoke(page, id: id, form, logger: context.logger)
+            }
+        }
         router.get("environments") { request, context in await self.page(request, context: context, base: base) { page, _ in
-            self.environmentsPage(page)
+            try await self.environmentsPage(page)
         } }
         router.get("send") { request, context in await self.page(request, context: context, base: base) { page, _ in
             self.sendPage(page, text: SendForm.example, error: nil, status: .ok)

@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
+import Logging
 import NIOCore
 import Stepwise
 import Testing
@@ -165,6 +167,76 @@ struct DashboardActionTests {
             try await client.execute(uri: "/events", method: .get, headers: [.cookie: "stepwise_dashboard=1.forged"]) { response in
                 #expect(response.status == .seeOther)
             }
+        }
+    }
+
+    @Test("a function's page invokes it with a JSON payload: a run whose page says it was invoked, and bad JSON answered with the reason")
+    func invoke() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .info
+        let logger = Logger(label: "dashboard", factory: { _ in handler })
+        try await harness.app(logger: logger).test(.router) { client in
+            let functions = try await client.execute(uri: "/functions", method: .get)
+            #expect(functions.text.contains("href=\"/functions/greet?app=test-app\""))
+            let page = try await client.execute(uri: "/functions/greet?app=test-app", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("name=\"data\""))
+            let token = try #require(csrfToken(in: page.text))
+            func post(_ fields: [(String, String)]) async throws -> TestResponse {
+                try await client.execute(uri: "/functions/greet/invoke", method: .post, headers: formHeaders, body: form(fields))
+            }
+            let unsigned = try await post([("app", "test-app"), ("data", "{}")])
+            #expect(unsigned.status == .forbidden, "no CSRF token, no run")
+            let malformed = try await post([("_csrf", token), ("app", "test-app"), ("data", #"{"name": "#)])
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.text.contains("The payload is not JSON"), "\(malformed.text)")
+            #expect(malformed.text.contains("{&quot;name&quot;: "), "keeps what was typed")
+            let array = try await post([("_csrf", token), ("app", "test-app"), ("data", "[1]")])
+            #expect(array.status == .badRequest)
+            #expect(array.text.contains("data: must be a JSON object, not an array"))
+            let missing = try await client.execute(
+                uri: "/functions/nobody/invoke", method: .post, headers: formHeaders, body: form([("_csrf", token), ("data", "{}")]))
+            #expect(missing.status == .notFound)
+            #expect(try await harness.client.runs(function: "greet").isEmpty, "nothing refused was stored")
+
+            let done = try await post([("_csrf", token), ("app", "test-app"), ("data", #"{"name": "<script>alert(1)</script>"}"#)])
+            #expect(done.status == .seeOther)
+            let location = try #require(done.headers[.location])
+            let run = try #require(try await harness.client.runs(function: "greet").first)
+            #expect(location == "/runs/\(run.id)?done=invoked")
+            let shown = try await client.execute(uri: location, method: .get)
+            #expect(shown.text.contains("The function was invoked"))
+            #expect(shown.text.contains("id=\"run-invoked\""))
+            #expect(shown.text.contains(SystemEvent.functionInvoked))
+            try await harness.drain()
+            let event = try await client.execute(uri: "/events/\(run.eventID)", method: .get)
+            #expect(event.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+            #expect(!event.text.contains("<script>alert"))
+        }
+        let ran = try #require(try await harness.client.runs(function: "greet").first)
+        let logged = try #require(handler.entries.first { $0.message.description == "dashboard: invoke function" }, "recorded in the log")
+        #expect(logged.metadata["run"]?.description == ran.id.description)
+        #expect(ran.status == .completed)
+        #expect(ran.output == "hello <script>alert(1)</script>")
+    }
+
+    @Test("the environments page lists the served one, the configured ones and every one in use on the store")
+    func environments() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.send(Event(name: "app/greet", data: [:]))
+        var branch = harness.client.configuration
+        branch.environment = "feature-x"
+        try await StepwiseClient(id: "test-app", store: harness.store, configuration: branch, logger: quietLogger()).send(Event(name: "a"))
+        try await harness.app().test(.router) { client in
+            let page = try await client.execute(uri: "/environments", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("data-environment=\"default\""))
+            #expect(page.text.contains("data-environment=\"feature-x\""))
+            #expect(page.text.contains("href=\"/events?env=feature-x\""))
+            let events = try await client.execute(uri: "/events?env=feature-x", method: .get)
+            #expect(events.text.contains(">a<") || events.text.contains("a</a>"), "the branch's event")
         }
     }
 }
