@@ -118,6 +118,35 @@ struct DashboardActionTests {
         #expect(try await harness.client.runs(function: "greet").first?.status == .completed)
     }
 
+    @Test("bulk rerun shows the count first, then queues a rerun of each run the filter selects, and says how many")
+    func bulkRerun() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        for _ in 0..<3 { _ = try await harness.client.send(Event(name: "app/fail", data: [:])) }
+        _ = try await harness.client.send(Event(name: "app/greet", data: ["name": "Ada"]))
+        try await harness.drain()
+        let failed = try await harness.client.runs(status: .failed)
+        #expect(failed.count == 3)
+        try await harness.app().test(.router) { client in
+            let confirmation = try await client.execute(uri: "/runs/bulk?action=rerun&status=failed", method: .get)
+            #expect(confirmation.text.contains("<strong id=\"bulk-count\">3</strong>"))
+            #expect(try await harness.client.runs(status: .queued).isEmpty, "the confirmation changes nothing")
+            let token = try #require(csrfToken(in: confirmation.text))
+            let unsigned = try await client.execute(
+                uri: "/runs/bulk", method: .post, headers: formHeaders, body: form([("action", "rerun"), ("status", "failed")]))
+            #expect(unsigned.status == .forbidden)
+            let done = try await client.execute(
+                uri: "/runs/bulk", method: .post, headers: formHeaders,
+                body: form([("_csrf", token), ("action", "rerun"), ("status", "failed"), ("expected", "3")]))
+            #expect(done.status == .seeOther)
+            #expect(done.headers[.location] == "/runs?status=failed&done=bulk-rerun&n=3")
+            let shown = try await client.execute(uri: try #require(done.headers[.location]), method: .get)
+            #expect(shown.text.contains("Queued 3 reruns."))
+        }
+        let reruns = try await harness.client.runs(status: .queued)
+        #expect(Set(reruns.compactMap(\.rerunOf)) == Set(failed.map(\.id)))
+    }
+
     @Test("outside development mode the dashboard needs the signing key: bearer, or the login form's cookie")
     func login() async throws {
         let harness = try DashboardHarness()
