@@ -6,10 +6,10 @@ import StepwiseTesting
 
 @Suite("StepwiseClient.invoke")
 struct ClientInvokeTests {
-    @Test("invoke starts a durable run of the function with the payload as its event's data, whatever its triggers")
+    @Test("invoke starts a durable run of the function with the payload as its event's data, an invoke-only one too")
     func invokesWithPayload() async throws {
         let harness = try Harness()
-        try harness.client.createFunction(id: "greet", trigger: .event("never/sent")) { event, step in
+        try harness.client.createFunction(id: "greet", trigger: .invokeOnly) { event, step in
             try await step.run("hello") { "hello \(event.data["name"]?.stringValue ?? "nobody")" }
         }
         let run = try await harness.client.invoke("greet", data: ["name": "Ada"])
