@@ -16,7 +16,7 @@ extension DashboardRoutes {
             if !tally.isComplete { counts.append("<span class=\"muted\">of its newest \(tally.read) runs</span>") }
             let triggers = function.triggers.map(\.description) + function.schedules.map { "cron \($0.expression) (\($0.timeZone)), next \(Formatting.time($0.nextAt))" }
             rows.append("""
-                <tr data-function="\(function.id)"><td><a href="\(page.link("functions/\(function.id)", [("app", function.appID)]))">\(function.id)</a><br><span class="muted">\(function.name ?? "")</span></td>
+                <tr data-function="\(function.id)"><td><a href="\(page.link("functions/\(PageContext.encode(function.id))", [("app", function.appID)]))">\(function.id)</a><br><span class="muted">\(function.name ?? "")</span></td>
                 <td>\(function.appID)</td><td>\(HTML.join(triggers.map { "<div class=\"mono\">\($0)</div>" }))</td>
                 <td><pre>\(Formatting.pretty(function.settings.json))</pre></td><td class="counts">\(counts)</td>
                 <td class="mono">\(Formatting.time(function.registeredAt))</td></tr>

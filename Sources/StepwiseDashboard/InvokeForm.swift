@@ -46,7 +46,7 @@ extension DashboardRoutes {
             <p>Starts a run of this function now, whatever its triggers, with this JSON object as its <code>event.data</code>.
             The run's event is a <code>\(SystemEvent.functionInvoked)</code>, stored with the run, in environment
             <strong>\(page.environment)</strong>.</p>
-            <form method="post" action="\(page.link("functions/\(function.id)/invoke"))">\(page.formFields)
+            <form method="post" action="\(page.link("functions/\(PageContext.encode(function.id))/invoke"))">\(page.formFields)
             <input type="hidden" name="app" value="\(function.appID)">
             <textarea name="data" rows="10" aria-label="Payload JSON">\(text)</textarea>
             <p><button type="submit">Invoke \(function.id)</button></p>

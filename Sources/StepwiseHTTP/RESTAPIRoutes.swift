@@ -24,7 +24,12 @@ struct RESTAPIRoutes: Sendable {
         router.post("runs/:id/cancel") { request, context in try await self.cancel(request, id: context.parameters.get("id")) }
         router.post("runs/:id/rerun") { request, context in try await self.rerun(request, id: context.parameters.get("id")) }
         router.get("functions") { request, _ in JSONResponse.make(try await self.queries(request).functions()) }
-        router.post("functions/:id/invoke") { request, context in try await self.invoke(request, id: context.parameters.get("id")) }
+        // A function id may hold any character but whitespace, `/` included: it comes
+        // percent-encoded as one segment, and Hummingbird hands it over still encoded.
+        router.post("functions/:id/invoke") { request, context in
+            let segment = context.parameters.get("id")
+            return try await self.invoke(request, id: segment.map { $0.removingPercentEncoding ?? $0 })
+        }
     }
 
     /// `POST /v1/functions/{id}/invoke` with `{"data": {…}, "app_id": "…"}` (both optional):

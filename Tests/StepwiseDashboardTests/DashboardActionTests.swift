@@ -244,6 +244,22 @@ struct DashboardActionTests {
             #expect(event.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
             #expect(!event.text.contains("<script>alert"))
         }
+        // A function id with characters a path treats apart: one encoded segment.
+        try harness.client.createFunction(id: "billing/charge?v=2#1", trigger: .invokeOnly) { _, _ in 7 }
+        try await harness.client.registerFunctions()
+        try await harness.app().test(.router) { client in
+            let functions = try await client.execute(uri: "/functions", method: .get)
+            #expect(functions.text.contains("href=\"/functions/billing%2Fcharge%3Fv%3D2%231?app=test-app\""), "\(functions.text)")
+            let page = try await client.execute(uri: "/functions/billing%2Fcharge%3Fv%3D2%231?app=test-app", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("action=\"/functions/billing%2Fcharge%3Fv%3D2%231/invoke\""))
+            let token = try #require(csrfToken(in: page.text))
+            let done = try await client.execute(
+                uri: "/functions/billing%2Fcharge%3Fv%3D2%231/invoke", method: .post, headers: formHeaders,
+                body: form([("_csrf", token), ("app", "test-app"), ("data", "{}")]))
+            #expect(done.status == .seeOther)
+        }
+        #expect(try await harness.client.runs(function: "billing/charge?v=2#1").count == 1)
         let ran = try #require(try await harness.client.runs(function: "greet").first)
         let logged = try #require(handler.entries.first { $0.message.description == "dashboard: invoke function" }, "recorded in the log")
         #expect(logged.metadata["run"]?.description == ran.id.description)

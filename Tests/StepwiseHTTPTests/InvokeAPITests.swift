@@ -15,6 +15,7 @@ struct InvokeAPITests {
         try harness.client.createFunction(id: "charge", trigger: .event("order/placed")) { event, step in
             event.data["amount"]?.intValue ?? 0
         }
+        try harness.client.createFunction(id: "billing/refund", trigger: .invokeOnly) { _, _ in 0 }
         try await harness.client.registerFunctions()
         let app = Application(router: StepwiseHTTPAPI(client: harness.client, configuration: production).router(), logger: quietLogger())
         let runID = try await app.test(.router) { client -> String in
@@ -30,6 +31,9 @@ struct InvokeAPITests {
             let runID = try #require(json["data"]?["id"]?.stringValue)
             let empty = try await client.execute(uri: "/v1/functions/charge/invoke", method: .post, headers: [.authorization: "Bearer sign-me"])
             #expect(empty.status == .created, "an empty body invokes with {}")
+            let slashed = try await client.execute(
+                uri: "/v1/functions/billing%2Frefund/invoke", method: .post, headers: [.authorization: "Bearer sign-me"])
+            #expect(slashed.status == .created, "an id with a slash, as one encoded segment: \(String(buffer: slashed.body))")
 
             for (path, body, status, words) in [
                 ("/v1/functions/missing/invoke", "{}", HTTPResponse.Status.notFound, "no function 'missing'"),
@@ -55,5 +59,6 @@ struct InvokeAPITests {
         try await harness.runUntilIdle()
         #expect(try await harness.client.run(id: id)?.output == 42)
         #expect(try await harness.client.runs(function: "charge").count == 2, "the two invokes, and nothing for the refusals")
+        #expect(try await harness.client.runs(function: "billing/refund").count == 1)
     }
 }
