@@ -68,8 +68,20 @@ struct DashboardRoutes: Sendable {
         router.get("functions") { request, context in await self.page(request, context: context, base: base) { page, _ in
             try await self.functionsPage(page)
         } }
+        // A function id may hold any character but whitespace: its links percent-encode it
+        // as one path segment, and Hummingbird hands the segment over still encoded.
+        router.get("functions/:id") { request, context in
+            let id = Self.decoded(context.parameters.get("id"))
+            return await self.page(request, context: context, base: base) { page, query in try await self.functionPage(page, id: id, query) }
+        }
+        router.post("functions/:id/invoke") { request, context in
+            let id = Self.decoded(context.parameters.get("id"))
+            return await self.action(request, context: context, base: base) { page, form in
+                try await self.invoke(page, id: id, form, logger: context.logger)
+            }
+        }
         router.get("environments") { request, context in await self.page(request, context: context, base: base) { page, _ in
-            self.environmentsPage(page)
+            try await self.environmentsPage(page)
         } }
         router.get("send") { request, context in await self.page(request, context: context, base: base) { page, _ in
             self.sendPage(page, text: SendForm.example, error: nil, status: .ok)
@@ -178,6 +190,12 @@ struct DashboardRoutes: Sendable {
         var configuration = client.configuration
         configuration.environment = page.environment
         return client.inEnvironment(configuration)
+    }
+
+    /// A path segment as it was before percent-encoding.
+    static func decoded(_ segment: String?) -> String {
+        guard let segment else { return "" }
+        return segment.removingPercentEncoding ?? segment
     }
 
     // MARK: Responses

@@ -14,13 +14,16 @@ extension DashboardRoutes {
         }
         let steps = try await client.store.steps(runID: id)
         let attempts = StepAttempt.timeline(steps: steps, recorded: try await client.store.attempts(runID: id))
-        let details = Self.runDetails(run, steps: steps, attempts: attempts, page)
+        // Only its name, to say how the run started: a read by id, whose `user` stays sealed.
+        let startedBy = try? await client.store.event(id: run.eventID, environment: page.environment)?.name
+        let details = Self.runDetails(run, steps: steps, attempts: attempts, startedBy: startedBy, page)
         let liveHeader: HTTPFields = run.status.isFinal ? [HTTPField.Name("X-Stepwise-Live")!: "done"] : [:]
         if query["fragment"] == "details" { return Self.html(details, headers: liveHeader) }
         let notice: Layout.Notice? = switch query["done"] {
         case "cancelled": Layout.Notice(text: "The run was cancelled.", isError: false)
         case "ended": Layout.Notice(text: "The run had already ended; nothing was cancelled.", isError: true)
         case "rerun": Layout.Notice(text: "This run was queued as a rerun of \(run.rerunOf?.description ?? "another run").", isError: false)
+        case "invoked": Layout.Notice(text: "The function was invoked: this run is queued for a worker.", isError: false)
         default: nil
         }
         // Only a run that has not ended can be cancelled; a run that ends while the page is open
@@ -40,7 +43,8 @@ extension DashboardRoutes {
         return Self.html(Layout.page("Run \(run.functionID)", page, notice: notice, body))
     }
 
-    static func runDetails(_ run: RunRecord, steps: [StepRecord], attempts: [StepAttempt], _ page: PageContext) -> HTML {
+    /// - Parameter startedBy: the name of the run's event, when it could be read.
+    static func runDetails(_ run: RunRecord, steps: [StepRecord], attempts: [StepAttempt], startedBy: String?, _ page: PageContext) -> HTML {
         let rerunOf: HTML = run.rerunOf.map { "<dt>Rerun of</dt><dd class=\"mono\"><a href=\"\(page.link("runs/\($0)"))\">\($0)</a></dd>" } ?? .empty
         let output: HTML = run.output.map { "<h2>Output</h2><pre id=\"run-output\">\(Formatting.pretty($0))</pre>" } ?? .empty
         let error: HTML = run.error.map { error in "<h2>Error</h2>\(Layout.error(error))" } ?? .empty
@@ -48,7 +52,8 @@ extension DashboardRoutes {
             <dl class="facts">
             <dt>Status</dt><dd id="run-status">\(Layout.status(run.status.rawValue)) \(why(run, steps))</dd>
             <dt>Function</dt><dd><a href="\(page.link("runs", [("function", run.functionID)]))">\(run.functionID)</a> <span class="muted">app \(run.appID)</span></dd>
-            <dt>Event</dt><dd class="mono"><a href="\(page.link("events/\(run.eventID)"))">\(run.eventID)</a>\(run.eventCount > 1 ? " and \(run.eventCount - 1) more" : "")</dd>
+            <dt>Event</dt><dd class="mono"><a href="\(page.link("events/\(run.eventID)"))">\(run.eventID)</a>\(run.eventCount > 1 ? " and \(run.eventCount - 1) more" : "")\(startedBy.map { " \($0)" } ?? "")</dd>
+            \(startedBy == SystemEvent.functionInvoked ? "<dt>Started by</dt><dd id=\"run-invoked\">an invoke: its event's data is the payload it was invoked with</dd>" as HTML : .empty)
             \(rerunOf)
             <dt>Created</dt><dd class="mono">\(Formatting.time(run.createdAt))</dd>
             <dt>Started</dt><dd class="mono">\(Formatting.time(run.startedAt))</dd>

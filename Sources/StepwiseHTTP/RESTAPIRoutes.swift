@@ -4,7 +4,7 @@ import Hummingbird
 import Stepwise
 
 /// The REST API under `/v1`: events, runs and their steps, cancelling and rerunning runs,
-/// and the functions apps registered.
+/// and the functions apps registered, and invoking them.
 /// Every answer is `{"data": …}`; a listing adds `"cursor"`, the value that fetches the next
 /// (older) page, or `null` on the last page.
 struct RESTAPIRoutes: Sendable {
@@ -24,6 +24,30 @@ struct RESTAPIRoutes: Sendable {
         router.post("runs/:id/cancel") { request, context in try await self.cancel(request, id: context.parameters.get("id")) }
         router.post("runs/:id/rerun") { request, context in try await self.rerun(request, id: context.parameters.get("id")) }
         router.get("functions") { request, _ in JSONResponse.make(try await self.queries(request).functions()) }
+        // A function id may hold any character but whitespace, `/` included: it comes
+        // percent-encoded as one segment, and Hummingbird hands it over still encoded.
+        router.post("functions/:id/invoke") { request, context in
+            let segment = context.parameters.get("id")
+            return try await self.invoke(request, id: segment.map { $0.removingPercentEncoding ?? $0 })
+        }
+    }
+
+    /// `POST /v1/functions/{id}/invoke` with `{"data": {…}, "app_id": "…"}` (both optional):
+    /// a new run of the function, answered 201 with the run, whose event is its
+    /// `stepwise/function.invoked`.
+    func invoke(_ request: Request, id: String?) async throws -> Response {
+        let queries = try await queries(request)
+        let bytes = try await request.body.collect(upTo: configuration.maxRequestBytes)
+        var body: JSON?
+        if bytes.readableBytes > 0 {
+            do {
+                body = try JSON(parsing: bytes.readableBytesView)
+            } catch {
+                throw APIError(.badRequest, "the body is not JSON: \(error)")
+            }
+        }
+        let invocation = try RecordQueries.invocation(fromBody: body)
+        return JSONResponse.make(try await queries.invoke(function: id ?? "", app: invocation.app, data: invocation.data), status: .created)
     }
 
     func listEvents(_ request: Request) async throws -> Response {

@@ -159,6 +159,60 @@ public struct RecordQueries: Sendable {
         }
     }
 
+    /// Starts a run of the function `id` with `data` as its event's data
+    /// (``StepwiseClient/invoke(_:data:app:)``): a 404 when no app registers the function, a
+    /// 409 when several do and `app` is `nil`, a 400 (or 413) for data that is not a JSON
+    /// object or is too large.
+    public func invoke(function id: String, app: String?, data: JSON) async throws -> JSON {
+        guard case .object = data else {
+            throw APIError(.badRequest, "data: must be a JSON object, not \(Self.kind(of: data))")
+        }
+        do {
+            let run = try await client.invoke(id, data: EventPayload(json: data), app: app)
+            return ["data": RESTRepresentation.run(run)]
+        } catch let error as InvokeError {
+            throw APIError(error.isAmbiguous ? .conflict : .notFound, error.description)
+        } catch let error as EventValidationError {
+            switch error.problem {
+            case .eventTooLarge, .batchTooLarge: throw APIError(.contentTooLarge, error.description)
+            default: throw APIError(.badRequest, error.description)
+            }
+        }
+    }
+
+    /// What an invoke's request body says: `{"data": {…}, "app_id": "…"}`, both optional (an
+    /// empty body is `{}`), as Inngest's `POST /invoke/{slug}` takes an event's `data`.
+    public static func invocation(fromBody body: JSON?) throws -> (data: JSON, app: String?) {
+        guard let body else { return (.emptyObject, nil) }
+        guard case .object(let fields) = body else {
+            throw APIError(.badRequest, "the body must be a JSON object such as {\"data\": {…}}, not \(kind(of: body))")
+        }
+        for key in fields.keys where key != "data" && key != "app_id" {
+            throw APIError(.badRequest, "\(key): not a field of an invoke; the body takes data and app_id")
+        }
+        let app: String?
+        switch fields["app_id"] {
+        case nil, .null?: app = nil
+        case .string(let text)?: app = text
+        case let other?: throw APIError(.badRequest, "app_id: must be a string, not \(kind(of: other))")
+        }
+        let data = fields["data"] ?? .emptyObject
+        guard case .object = data else { throw APIError(.badRequest, "data: must be a JSON object, not \(kind(of: data))") }
+        return (data, app)
+    }
+
+    /// A JSON value's kind in words, for errors.
+    static func kind(of value: JSON) -> String {
+        switch value {
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .null: "null"
+        case .bool: "a boolean"
+        default: "a number"
+        }
+    }
+
     // MARK: Parameters
 
     private func storedEvent(_ id: String) async throws -> StoredEvent {

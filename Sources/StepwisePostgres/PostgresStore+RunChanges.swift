@@ -1,7 +1,7 @@
 @_spi(StoreImplementation) public import Stepwise
 import PostgresNIO
 
-/// Changes made to runs from outside their worker: cancel and rerun.
+/// Changes made to runs from outside their worker: cancel, rerun and invoke.
 extension PostgresStore {
     /// Cancels a run that has not ended, drops its waits and appends `events`, in one
     /// transaction. The guarded UPDATE settles races: of a cancel and the run's own end (or a
@@ -70,5 +70,45 @@ extension PostgresStore {
         }
         if run != nil { notifier.mark(environment) }
         return run
+    }
+
+    /// Appends the invoke's event and inserts the run the engine plans for it
+    /// (``NewRun/triggered(id:appID:functionID:settings:by:)``), in one transaction; the run its
+    /// fan-out started of the same function, if it did (a trigger on `stepwise/*`), is the
+    /// invoked one.
+    ///
+    /// - Throws: ``InvokeError`` when the function is not registered, before anything changes.
+    public func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        let environment = batch.environment
+        let result = try await transaction { transaction -> (run: RunRecord, stored: [StoredEvent]) in
+            guard let settings = try await transaction.row(
+                """
+                SELECT settings FROM functions
+                WHERE environment = \(environment) AND app_id = \(appID) AND function_id = \(functionID)
+                """)
+            else { throw InvokeError(functionID: functionID, appID: appID, environment: environment) }
+            var stored: [StoredEvent] = []
+            let outcomes = try await appendEvents(batch, in: transaction, stored: &stored)
+            guard outcomes.count == 1, let event = outcomes[0].accepted else {
+                throw PostgresStoreError.invalidCheckpoint(reason: "an invoke appends exactly one new event")
+            }
+            let run = NewRun.triggered(
+                id: RunID(idGenerator.next(milliseconds: batch.receivedAt)), appID: appID, functionID: functionID,
+                settings: Self.settings(try settings.text(0)), by: event)
+            _ = try await insertRuns([(run, [event.id])], environment: environment, in: transaction)
+            guard let record = try await transaction.row(
+                """
+                SELECT \(unescaped: Self.runColumns) FROM runs
+                WHERE environment = \(environment) AND app_id = \(appID) AND function_id = \(functionID)
+                    AND event_id = \(event.id.description) AND rerun_of IS NULL
+                """
+            ).map(Self.runRecord) else {
+                throw PostgresStoreError.invalidCheckpoint(reason: "the invoked run of '\(functionID)' was not inserted")
+            }
+            return (record, stored)
+        }
+        Self.publish(result.stored, to: batch.afterCommit)
+        notifier.mark(environment)
+        return result.run
     }
 }

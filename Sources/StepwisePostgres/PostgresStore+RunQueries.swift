@@ -14,6 +14,32 @@ extension PostgresStore {
         }
     }
 
+    /// Every environment with events or functions: a recursive walk of the indexes that lead
+    /// with the environment, one probe per environment (PostgreSQL has no skip scan of its
+    /// own), sorted by the bytes of the names (`COLLATE "C"`).
+    public func environments() async throws -> [String] {
+        try await read { transaction in
+            try await transaction.rows(
+                """
+                WITH RECURSIVE found_events(name) AS (
+                    SELECT MIN(environment) FROM events
+                    UNION ALL
+                    SELECT (SELECT MIN(environment) FROM events WHERE environment > found_events.name)
+                    FROM found_events WHERE found_events.name IS NOT NULL
+                ), found_functions(name) AS (
+                    SELECT MIN(environment) FROM functions
+                    UNION ALL
+                    SELECT (SELECT MIN(environment) FROM functions WHERE environment > found_functions.name)
+                    FROM found_functions WHERE found_functions.name IS NOT NULL
+                )
+                SELECT name FROM found_events WHERE name IS NOT NULL
+                UNION
+                SELECT name FROM found_functions WHERE name IS NOT NULL
+                """
+            ).compactMap { try $0.text(0) }
+        }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
     public func run(id: RunID, environment: String) async throws -> RunRecord? {
         try await read { transaction in
             try await transaction.row(

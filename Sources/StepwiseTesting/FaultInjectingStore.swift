@@ -43,6 +43,8 @@ public final class FaultInjectingStore: Store, StoreChangeFeed {
         public static let cancel = Requirement(description: "cancel")
         public static let rerun = Requirement(description: "rerun")
         public static let environmentExists = Requirement(description: "environmentExists")
+        public static let invoke = Requirement(description: "invoke")
+        public static let environments = Requirement(description: "environments")
         public static let admissions = Requirement(description: "admissions")
     }
 
@@ -241,6 +243,16 @@ public final class FaultInjectingStore: Store, StoreChangeFeed {
     public func environmentExists(_ environment: String) async throws -> Bool {
         try enter(.environmentExists)
         return try await base.environmentExists(environment)
+    }
+
+    public func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        try enter(.invoke)
+        return try await base.invoke(appID: appID, functionID: functionID, batch: batch)
+    }
+
+    public func environments() async throws -> [String] {
+        try enter(.environments)
+        return try await base.environments()
     }
 }
 

@@ -170,7 +170,32 @@ struct RunsCommand: AsyncParsableCommand {
 
 struct FunctionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "functions", abstract: "List the functions apps registered.", subcommands: [List.self])
+        commandName: "functions", abstract: "List the functions apps registered, and invoke them.", subcommands: [List.self, Invoke.self])
+
+    struct Invoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a run of a function with a payload, whatever its triggers; prints the run's id.",
+            discussion: "The run's event is a stepwise/function.invoked with the payload as its data, stored with the run.")
+
+        @Argument(help: "The function's id.")
+        var id: String
+
+        @Option(help: "The run's event data: a JSON object.")
+        var data: String = "{}"
+
+        @Option(help: "The function's app, when several apps register a function with this id.")
+        var app: String?
+
+        @OptionGroup var target: TargetOptions
+
+        func run() async throws {
+            let payload: JSON
+            do { payload = try JSON(parsing: data) } catch { throw CLIError("--data: \(error)") }
+            guard case .object = payload else { throw CLIError("--data: must be a JSON object, such as '{\"cartId\": \"ed12c8bde\"}'") }
+            let run = try await target.withTarget { try await $0.invoke(function: id, app: app, data: payload) }
+            print(Output.printable(run["data"]?["id"]?.stringValue ?? ""))
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

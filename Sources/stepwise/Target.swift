@@ -165,6 +165,7 @@ protocol Target: Sendable {
     func cancel(_ id: String) async throws -> JSON
     func rerun(_ id: String) async throws -> JSON
     func functions() async throws -> JSON
+    func invoke(function: String, app: String?, data: JSON) async throws -> JSON
 }
 
 /// The database file the commands use when given no other.
@@ -218,6 +219,10 @@ struct LocalTarget: Target {
 
     func functions() async throws -> JSON { try await answer { try await queries.functions() } }
 
+    func invoke(function: String, app: String?, data: JSON) async throws -> JSON {
+        try await answer { try await queries.invoke(function: function, app: app, data: data) }
+    }
+
     /// The operation's answer; its refusal in the same words the REST API would give.
     private func answer(_ operation: () async throws -> JSON) async throws -> JSON {
         do {
@@ -269,7 +274,15 @@ struct RemoteTarget: Target {
 
     func functions() async throws -> JSON { try await request(.GET, "/v1/functions") }
 
-    private func request(_ method: HTTPMethod, _ path: String, query: KeyValuePairs<String, String?> = [:]) async throws -> JSON {
+    func invoke(function: String, app: String?, data: JSON) async throws -> JSON {
+        var body: JSON.Object = ["data": data]
+        if let app { body["app_id"] = .string(app) }
+        return try await request(.POST, "/v1/functions/\(Self.escaped(function))/invoke", body: .object(body))
+    }
+
+    private func request(
+        _ method: HTTPMethod, _ path: String, query: KeyValuePairs<String, String?> = [:], body: JSON? = nil
+    ) async throws -> JSON {
         var components = URLComponents()
         components.queryItems = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         let queryText = components.percentEncodedQuery.map { $0.isEmpty ? "" : "?\($0)" } ?? ""
@@ -277,6 +290,10 @@ struct RemoteTarget: Target {
         request.method = method
         if let signingKey { request.headers.add(name: "Authorization", value: "Bearer \(signingKey)") }
         if let environment { request.headers.add(name: "x-inngest-env", value: environment) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.serializedUTF8))
+        }
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

@@ -98,6 +98,40 @@ def test_filter_and_bulk_cancel(dev, page):
         assert dev.wait_for_run(event_id)["status"] == "cancelled"
 
 
+def test_invoke_function(dev, page):
+    page.goto(f"{dev.url}/functions")
+    page.get_by_role("link", name="quote", exact=True).click()
+    expect(page.locator("h1")).to_have_text("Function quote")
+    page.locator("textarea[name=data]").fill('{"sku": ')
+    page.get_by_role("button", name="Invoke quote").click()
+    expect(page.get_by_role("alert")).to_contain_text("The payload is not JSON")
+    expect(page.locator("textarea[name=data]")).to_have_value('{"sku": ')
+    page.locator("textarea[name=data]").fill('{"sku": "9f08sdh84"}')
+    page.get_by_role("button", name="Invoke quote").click()
+    expect(page.get_by_role("status")).to_have_text("The function was invoked: this run is queued for a worker.")
+    expect(page.locator("#run-invoked")).to_be_visible()
+    expect(page.locator("#run-status [data-status]")).to_have_text("completed", timeout=20_000)
+    expect(page.locator("#run-output")).to_contain_text("quoted 9f08sdh84")
+    run_id = page.url.split("/runs/", 1)[1].split("?", 1)[0]
+    run = dev.get_json(f"/v1/runs/{run_id}")["data"]
+    event = dev.get_json(f"/v1/events/{run['event_id']}")["data"]
+    assert event["name"] == "stepwise/function.invoked" and event["data"] == {"sku": "9f08sdh84"}
+
+
+def test_environments_listed(dev, page):
+    request = urllib.request.Request(
+        f"{dev.url}/e/any-key", data=json.dumps({"name": "shop/branch", "data": {}}).encode(),
+        headers={"Content-Type": "application/json", "x-inngest-env": "feature-branch"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    page.goto(f"{dev.url}/environments")
+    expect(page.locator('tr[data-environment="default"]')).to_be_visible()
+    page.locator('tr[data-environment="feature-branch"]').get_by_role("link", name="feature-branch").click()
+    expect(page.locator("header .env")).to_contain_text("feature-branch")
+    expect(page.locator("main")).to_contain_text("shop/branch")
+    page.goto(f"{dev.url}/environments")  # the screenshot: the list
+    expect(page.locator('tr[data-environment="feature-branch"]')).to_contain_text("in use")
+
+
 def test_script_payload_is_inert(dev, page):
     payload = "<script>window.__pwned = 1</script><img src=x onerror=window.__pwned=2>"
     event_id = dev.post_event({"name": "shop/hostile", "data": {"note": payload}})

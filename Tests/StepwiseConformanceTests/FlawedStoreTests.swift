@@ -124,6 +124,10 @@ struct FlawedStore: Store {
         try await base.admissions(eventID: eventID, environment: environment)
     }
     func environmentExists(_ environment: String) async throws -> Bool { try await base.environmentExists(environment) }
+    func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        try await base.invoke(appID: appID, functionID: functionID, batch: batch)
+    }
+    func environments() async throws -> [String] { try await base.environments() }
 }
 
 @Suite("The conformance suite catches flawed stores")

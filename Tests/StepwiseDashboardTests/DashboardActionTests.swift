@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
+import Logging
 import NIOCore
 import Stepwise
 import Testing
@@ -116,6 +118,35 @@ struct DashboardActionTests {
         #expect(try await harness.client.runs(function: "greet").first?.status == .completed)
     }
 
+    @Test("bulk rerun shows the count first, then queues a rerun of each run the filter selects, and says how many")
+    func bulkRerun() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        for _ in 0..<3 { _ = try await harness.client.send(Event(name: "app/fail", data: [:])) }
+        _ = try await harness.client.send(Event(name: "app/greet", data: ["name": "Ada"]))
+        try await harness.drain()
+        let failed = try await harness.client.runs(status: .failed)
+        #expect(failed.count == 3)
+        try await harness.app().test(.router) { client in
+            let confirmation = try await client.execute(uri: "/runs/bulk?action=rerun&status=failed", method: .get)
+            #expect(confirmation.text.contains("<strong id=\"bulk-count\">3</strong>"))
+            #expect(try await harness.client.runs(status: .queued).isEmpty, "the confirmation changes nothing")
+            let token = try #require(csrfToken(in: confirmation.text))
+            let unsigned = try await client.execute(
+                uri: "/runs/bulk", method: .post, headers: formHeaders, body: form([("action", "rerun"), ("status", "failed")]))
+            #expect(unsigned.status == .forbidden)
+            let done = try await client.execute(
+                uri: "/runs/bulk", method: .post, headers: formHeaders,
+                body: form([("_csrf", token), ("action", "rerun"), ("status", "failed"), ("expected", "3")]))
+            #expect(done.status == .seeOther)
+            #expect(done.headers[.location] == "/runs?status=failed&done=bulk-rerun&n=3")
+            let shown = try await client.execute(uri: try #require(done.headers[.location]), method: .get)
+            #expect(shown.text.contains("Queued 3 reruns."))
+        }
+        let reruns = try await harness.client.runs(status: .queued)
+        #expect(Set(reruns.compactMap(\.rerunOf)) == Set(failed.map(\.id)))
+    }
+
     @Test("outside development mode the dashboard needs the signing key: bearer, or the login form's cookie")
     func login() async throws {
         let harness = try DashboardHarness()
@@ -165,6 +196,92 @@ struct DashboardActionTests {
             try await client.execute(uri: "/events", method: .get, headers: [.cookie: "stepwise_dashboard=1.forged"]) { response in
                 #expect(response.status == .seeOther)
             }
+        }
+    }
+
+    @Test("a function's page invokes it with a JSON payload: a run whose page says it was invoked, and bad JSON answered with the reason")
+    func invoke() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .info
+        let logger = Logger(label: "dashboard", factory: { _ in handler })
+        try await harness.app(logger: logger).test(.router) { client in
+            let functions = try await client.execute(uri: "/functions", method: .get)
+            #expect(functions.text.contains("href=\"/functions/greet?app=test-app\""))
+            let page = try await client.execute(uri: "/functions/greet?app=test-app", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("name=\"data\""))
+            let token = try #require(csrfToken(in: page.text))
+            func post(_ fields: [(String, String)]) async throws -> TestResponse {
+                try await client.execute(uri: "/functions/greet/invoke", method: .post, headers: formHeaders, body: form(fields))
+            }
+            let unsigned = try await post([("app", "test-app"), ("data", "{}")])
+            #expect(unsigned.status == .forbidden, "no CSRF token, no run")
+            let malformed = try await post([("_csrf", token), ("app", "test-app"), ("data", #"{"name": "#)])
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.text.contains("The payload is not JSON"), "\(malformed.text)")
+            #expect(malformed.text.contains("{&quot;name&quot;: "), "keeps what was typed")
+            let array = try await post([("_csrf", token), ("app", "test-app"), ("data", "[1]")])
+            #expect(array.status == .badRequest)
+            #expect(array.text.contains("data: must be a JSON object, not an array"))
+            let missing = try await client.execute(
+                uri: "/functions/nobody/invoke", method: .post, headers: formHeaders, body: form([("_csrf", token), ("data", "{}")]))
+            #expect(missing.status == .notFound)
+            #expect(try await harness.client.runs(function: "greet").isEmpty, "nothing refused was stored")
+
+            let done = try await post([("_csrf", token), ("app", "test-app"), ("data", #"{"name": "<script>alert(1)</script>"}"#)])
+            #expect(done.status == .seeOther)
+            let location = try #require(done.headers[.location])
+            let run = try #require(try await harness.client.runs(function: "greet").first)
+            #expect(location == "/runs/\(run.id)?done=invoked")
+            let shown = try await client.execute(uri: location, method: .get)
+            #expect(shown.text.contains("The function was invoked"))
+            #expect(shown.text.contains("id=\"run-invoked\""))
+            #expect(shown.text.contains(SystemEvent.functionInvoked))
+            try await harness.drain()
+            let event = try await client.execute(uri: "/events/\(run.eventID)", method: .get)
+            #expect(event.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+            #expect(!event.text.contains("<script>alert"))
+        }
+        // A function id with characters a path treats apart: one encoded segment.
+        try harness.client.createFunction(id: "billing/charge?v=2#1", trigger: .invokeOnly) { _, _ in 7 }
+        try await harness.client.registerFunctions()
+        try await harness.app().test(.router) { client in
+            let functions = try await client.execute(uri: "/functions", method: .get)
+            #expect(functions.text.contains("href=\"/functions/billing%2Fcharge%3Fv%3D2%231?app=test-app\""), "\(functions.text)")
+            let page = try await client.execute(uri: "/functions/billing%2Fcharge%3Fv%3D2%231?app=test-app", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("action=\"/functions/billing%2Fcharge%3Fv%3D2%231/invoke\""))
+            let token = try #require(csrfToken(in: page.text))
+            let done = try await client.execute(
+                uri: "/functions/billing%2Fcharge%3Fv%3D2%231/invoke", method: .post, headers: formHeaders,
+                body: form([("_csrf", token), ("app", "test-app"), ("data", "{}")]))
+            #expect(done.status == .seeOther)
+        }
+        #expect(try await harness.client.runs(function: "billing/charge?v=2#1").count == 1)
+        let ran = try #require(try await harness.client.runs(function: "greet").first)
+        let logged = try #require(handler.entries.first { $0.message.description == "dashboard: invoke function" }, "recorded in the log")
+        #expect(logged.metadata["run"]?.description == ran.id.description)
+        #expect(ran.status == .completed)
+        #expect(ran.output == "hello <script>alert(1)</script>")
+    }
+
+    @Test("the environments page lists the served one, the configured ones and every one in use on the store")
+    func environments() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.send(Event(name: "app/greet", data: [:]))
+        var branch = harness.client.configuration
+        branch.environment = "feature-x"
+        try await StepwiseClient(id: "test-app", store: harness.store, configuration: branch, logger: quietLogger()).send(Event(name: "a"))
+        try await harness.app().test(.router) { client in
+            let page = try await client.execute(uri: "/environments", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("data-environment=\"default\""))
+            #expect(page.text.contains("data-environment=\"feature-x\""))
+            #expect(page.text.contains("href=\"/events?env=feature-x\""))
+            let events = try await client.execute(uri: "/events?env=feature-x", method: .get)
+            #expect(events.text.contains(">a<") || events.text.contains("a</a>"), "the branch's event")
         }
     }
 }

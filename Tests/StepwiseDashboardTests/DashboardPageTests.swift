@@ -164,6 +164,32 @@ struct DashboardPageTests {
         }
     }
 
+    @Test("the runs page's counts keep to the filter's time range, and say when they were taken over the newest 1000 runs only")
+    func countsAreHonest() async throws {
+        let harness = try DashboardHarness()
+        try await harness.client.registerFunctions()
+        for _ in 0..<2 { _ = try await harness.client.send(Event(name: "app/fail", data: [:])) }
+        harness.clock.advance(by: .seconds(3600))
+        let since = harness.clock.now()
+        _ = try await harness.client.send(Event(name: "app/greet", data: [:]))
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/runs?since=\(since)", method: .get) { response in
+                #expect(response.text.contains("data-count=\"queued\">queued <strong>1</strong>"), "the older two are not counted")
+                #expect(response.text.contains("(exact: every run of this function and time range)"))
+            }
+            try await client.execute(uri: "/runs", method: .get) { response in
+                #expect(response.text.contains("data-count=\"queued\">queued <strong>3</strong>"))
+            }
+        }
+        _ = try await harness.client.send((0..<1000).map { _ in Event(name: "app/greet", data: [:]) })
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/runs", method: .get) { response in
+                #expect(response.text.contains("data-count=\"queued\">queued <strong>1000</strong>"))
+                #expect(response.text.contains("counted over the newest 1000 runs of this function and time range only"))
+            }
+        }
+    }
+
     @Test("the stylesheet and script are served from the binary, with an ETag")
     func assets() async throws {
         let harness = try DashboardHarness()

@@ -48,12 +48,12 @@ struct DashboardHarness {
         _ = try await worker.drain()
     }
 
-    func app(development: Bool = true, signingKey: String = "sign-me", at path: String = "/") -> some ApplicationProtocol {
+    func app(development: Bool = true, signingKey: String = "sign-me", at path: String = "/", logger: Logger = quietLogger()) -> some ApplicationProtocol {
         let configuration = StepwiseHTTPConfiguration(
             isDevelopment: development, eventKeys: SecretKeys(["event-key"]), signingKeys: SecretKeys([signingKey]))
         let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
         StepwiseDashboard(client: client, configuration: configuration).addRoutes(to: router, at: path)
-        return Application(router: router, logger: quietLogger())
+        return Application(router: router, logger: logger)
     }
 }
 

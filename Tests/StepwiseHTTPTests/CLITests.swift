@@ -286,7 +286,7 @@ struct CLITests {
     }
 
     @Test("the storefront example and the tool share a default database, and each says which it uses")
-    func sharedDefaultDatabase() throws {
+    func sharedDefaultDatabase() async throws {
         let directory = try TemporaryDirectory()
         let example = try runCommand(builtExecutable("storefront"), [], directory: directory.url)
         #expect(example.status == 0, "\(example.stderr)")
@@ -300,6 +300,32 @@ struct CLITests {
         }
         let runs = try runCommand(stepwiseTool, ["runs", "list", "--status", "completed", "--json"], directory: directory.url)
         #expect(try JSON(parsing: runs.stdout)["data"]?.arrayValue?.count == 4, "three fan-out runs and the one their event starts: \(runs.stdout)")
+
+        // functions invoke: on the file, then through a server's REST API, each a queued run.
+        let invoked = try runCommand(
+            stepwiseTool, ["functions", "invoke", "email-receipt", "--data", #"{"cartId": "ed12c8bde"}"#], directory: directory.url)
+        #expect(invoked.status == 0, "\(invoked.stderr)")
+        let runID = invoked.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let shown = try runCommand(stepwiseTool, ["runs", "show", runID], directory: directory.url)
+        let run: JSON? = try JSON(parsing: shown.stdout)
+        #expect(run?["function_id"] == "email-receipt" && run?["status"] == "queued", "\(shown.stdout)")
+        for (arguments, message) in [
+            (["functions", "invoke", "email-receipt", "--data", "[1]"], "must be a JSON object"),
+            (["functions", "invoke", "email-receipt", "--data", "{"], "--data: malformed JSON"),
+            (["functions", "invoke", "nobody"], "no function 'nobody'"),
+        ] {
+            let refused = try runCommand(stepwiseTool, arguments, directory: directory.url)
+            #expect(refused.status != 0, "\(arguments)")
+            #expect(refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+        let (server, url) = try await startDevServer(database: directory.path(".stepwise/dev.db"))
+        defer { server.stop() }
+        let remote = try runCommand(stepwiseTool, ["functions", "invoke", "email-receipt", "--url", url])
+        #expect(remote.status == 0, "\(remote.stderr)")
+        let remoteID = remote.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await get("\(url)/v1/runs/\(remoteID)").json?["data"]?["function_id"] == "email-receipt")
+        let unknown = try runCommand(stepwiseTool, ["functions", "invoke", "nobody", "--url", url])
+        #expect(unknown.status != 0 && unknown.stderr.contains("HTTP 404"), "\(unknown.stderr)")
     }
 
     @Test("stepwise serve encrypts user at rest: the database file holds no byte of it; the REST API and the tool read it decrypted")
@@ -368,7 +394,7 @@ struct CLITests {
     @Test("--help works for every command")
     func help() throws {
         for command in [[], ["dev"], ["serve"], ["send"], ["events"], ["events", "list"], ["events", "show"], ["runs"], ["runs", "list"],
-                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"], ["functions"], ["functions", "list"], ["prune"],
+                        ["runs", "show"], ["runs", "cancel"], ["runs", "rerun"], ["functions"], ["functions", "list"], ["functions", "invoke"], ["prune"],
                         ["keys"], ["keys", "generate"], ["keys", "rotate"]] {
             let finished = try runCommand(stepwiseTool, command + ["--help"])
             #expect(finished.status == 0, "\(command)")

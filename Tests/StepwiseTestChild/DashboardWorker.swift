@@ -8,6 +8,8 @@ import StepwisePostgres
 ///   them, then an event sent: its timeline fills in while the page is open.
 /// - `charge` (`shop/charge`): fails at once, retries none: a failed run to rerun.
 /// - `approve` (`shop/approval.requested`): waits an hour for `shop/approved`: a run to cancel.
+/// - `quote` (`shop/quote.requested`, never sent): one step that prices `data.sku`: a function
+///   to invoke from its page.
 func runDashboardWorker(client: StepwiseClient, postgres: PostgresStore?, logger: Logger) async throws {
     try client.createFunction(id: "checkout", trigger: .event("shop/checkout")) { event, step in
         let cart = try await step.run("reserve-stock") { () -> String in
@@ -28,6 +30,9 @@ func runDashboardWorker(client: StepwiseClient, postgres: PostgresStore?, logger
     try client.createFunction(id: "approve", trigger: .event("shop/approval.requested")) { _, step in
         let approval = try await step.waitForEvent("approval", event: "shop/approved", timeout: .seconds(3600))
         return approval != nil
+    }
+    try client.createFunction(id: "quote", trigger: .event("shop/quote.requested")) { event, step in
+        try await step.run("price") { "quoted \(event.data["sku"]?.stringValue ?? "nothing")" }
     }
     let worker = client.worker(.init(concurrency: 4, leaseDuration: .seconds(5), pollInterval: .milliseconds(50)))
     try await serving([worker], postgres: postgres, logger: logger) {

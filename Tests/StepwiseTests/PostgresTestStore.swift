@@ -138,6 +138,16 @@ final class PostgresTestStore: Store, StoreChangeFeed {
         try await ready()
         return try await base.environmentExists(environment)
     }
+
+    func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        try await ready()
+        return try await base.invoke(appID: appID, functionID: functionID, batch: batch)
+    }
+
+    func environments() async throws -> [String] {
+        try await ready()
+        return try await base.environments()
+    }
 }
 
 /// The capabilities the PostgreSQL store has beyond `Store`, passed through as the rest is,

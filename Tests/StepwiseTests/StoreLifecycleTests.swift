@@ -73,6 +73,11 @@ final class StartedStore: StoreLifecycle {
         return try await base.admissions(eventID: eventID, environment: environment)
     }
     func environmentExists(_ environment: String) async throws -> Bool { try gate(); return try await base.environmentExists(environment) }
+    func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        try gate()
+        return try await base.invoke(appID: appID, functionID: functionID, batch: batch)
+    }
+    func environments() async throws -> [String] { try gate(); return try await base.environments() }
 }
 
 @Suite("Store lifecycle")

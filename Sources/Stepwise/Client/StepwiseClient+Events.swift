@@ -75,13 +75,17 @@ extension StepwiseClient {
     ///
     /// - Throws: ``EventValidationError``.
     ///
-    /// - Parameter userPayloads: whether the events' payloads are users' even though their
-    ///   names are reserved (`function.invoked`'s data): held to the depth users' payloads are.
+    /// - Parameters:
+    ///   - userPayloads: whether the events' payloads are users' even though their names are
+    ///     reserved (`function.invoked`'s data): held to the depth users' payloads are.
+    ///   - limits: the size limits, when not those the names imply (none for system events,
+    ///     the configured ones otherwise): an invoke from outside a run holds its data to the
+    ///     configured ones.
     func eventBatch(
         _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil,
-        userPayloads: Bool = false, stored: [Int: StoredEvent] = [:]
+        userPayloads: Bool = false, limits chosen: EventLimits? = nil, stored: [Int: StoredEvent] = [:]
     ) throws(EventValidationError) -> EventBatch {
-        let limits = allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits
+        let limits = chosen ?? (allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits)
         let validator = EventValidator(
             limits: limits, allowReservedNames: allowReservedNames,
             maxNestingDepth: allowReservedNames && !userPayloads ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,

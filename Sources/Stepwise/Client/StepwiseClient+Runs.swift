@@ -72,6 +72,62 @@ extension StepwiseClient {
         return run
     }
 
+    /// Starts a run of the function `functionID` with `data` as its event's data, from outside
+    /// any run: what the dashboard's invoke form, `POST /v1/functions/{id}/invoke` and
+    /// `stepwise functions invoke` do, to try a function out or to run one that no event
+    /// triggers. As Inngest does, the run's event is a `stepwise/function.invoked`
+    /// (`inngest/function.invoked` there), stored with the run in one transaction, so the run
+    /// is durable once this returns and its page shows how it started; the function's
+    /// triggers and their `if` do not matter.
+    ///
+    /// ```swift
+    /// let run = try await stepwise.invoke("send-receipt", data: ["cartId": "ed12c8bde"])
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - functionID: a function registered in this client's environment by any app on the
+    ///     store (this client's own are registered first).
+    ///   - data: the run's `event.data`; it must encode as a JSON object within the
+    ///     configured event size limit.
+    ///   - appID: the app whose function it is, needed only when several apps register a
+    ///     function with this id.
+    /// - Returns: the new run, queued.
+    /// - Throws: ``InvokeError`` when no app registers the function (or several do and
+    ///   `appID` is `nil`), ``EventValidationError`` for data that is not a JSON object or
+    ///   too large; nothing is stored then.
+    @discardableResult
+    public func invoke(_ functionID: String, data: EventPayload = [:], app appID: String? = nil) async throws -> RunRecord {
+        let environment = configuration.environment
+        try EnvironmentName.validate(environment)
+        try await registerFunctions(completeSet: false)
+        let app: String
+        if let appID {
+            app = appID
+        } else if registry.function(id: functionID) != nil {
+            app = id
+        } else {
+            let apps = try await store.functions(environment: environment).filter { $0.id == functionID }.map(\.appID)
+            guard let only = apps.first else { throw InvokeError(functionID: functionID, appID: nil, environment: environment) }
+            guard apps.count == 1 else { throw InvokeError(functionID: functionID, appID: nil, environment: environment, isAmbiguous: true) }
+            app = only
+        }
+        var event = Event(name: SystemEvent.functionInvoked)
+        event.data = data
+        let batch = try eventBatch(
+            [event], receivedAt: configuration.clock.now(), allowReservedNames: true, userPayloads: true, limits: configuration.limits)
+        let run = try await store.invoke(appID: app, functionID: functionID, batch: batch)
+        logger.info("function invoked", metadata: [
+            "stepwise.run": "\(run.id)", "stepwise.function": "\(functionID)", "stepwise.app": "\(app)", "stepwise.event": "\(run.eventID)",
+        ])
+        return run
+    }
+
+    /// The environments in use on the store: those an app registered functions in, or events
+    /// were stored in (branch environments included), sorted by name.
+    public func environments() async throws -> [String] {
+        try await store.environments()
+    }
+
     /// The functions registered in this client's environment, by every app on the store
     /// (each app's worker registers its own when it starts), by app and id.
     public func functions() async throws -> [FunctionRecord] {

@@ -183,6 +183,20 @@ public protocol Store: Sendable {
     ///   would ever claim the new run).
     func rerun(runID: RunID, environment: String, now: Int64) async throws -> RunRecord?
 
+    /// Starts a run of the function `functionID` of app `appID`, registered in the batch's
+    /// environment, from outside any run (``StepwiseClient/invoke(_:data:app:)``: the REST API,
+    /// the dashboard, the CLI), in one transaction: `batch`, whose one event is its
+    /// `stepwise/function.invoked` with no dedupe id, is appended as ``append(_:)`` appends it
+    /// (the runs it triggers, the waits it matches), then the run
+    /// ``NewRun/triggered(id:appID:functionID:settings:by:)`` gives for that event and the
+    /// function's settings as stored is inserted, due at once, whatever the function's triggers.
+    ///
+    /// - Returns: the new run, queued.
+    /// - Throws: ``InvokeError`` when no such function is registered; nothing is stored then.
+    ///
+    /// Concurrent callers: each invoke stores its own event and run.
+    func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord
+
     /// Why the accepted event `eventID` started no run of functions its name triggers (the
     /// trigger's `if`, a rate limit, an idempotency key, an expression that failed), in the
     /// order decided; empty when it started a run of each, or does not exist.
@@ -191,6 +205,41 @@ public protocol Store: Sendable {
     /// Whether `environment` is in use: an app registered functions in it, or events were
     /// stored in it.
     func environmentExists(_ environment: String) async throws -> Bool
+
+    /// Every environment in use (see ``environmentExists(_:)``), sorted by the bytes of their
+    /// names: a read of one index entry per environment, not of every event, since a store
+    /// holds few environments and millions of events.
+    func environments() async throws -> [String]
+}
+
+/// Why a function cannot be invoked.
+public struct InvokeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The function that was to be invoked.
+    public let functionID: String
+    /// Its app, when the caller named one.
+    public let appID: String?
+    /// The environment it was looked for in.
+    public let environment: String
+    /// Whether more than one app registers a function with this id, so the caller must name the app.
+    public let isAmbiguous: Bool
+
+    /// Thrown by a store's invoke, which finds the function is not registered, and by the
+    /// client; public so that stores outside this module refuse with the same error.
+    public init(functionID: String, appID: String?, environment: String, isAmbiguous: Bool = false) {
+        self.functionID = functionID
+        self.appID = appID
+        self.environment = environment
+        self.isAmbiguous = isAmbiguous
+    }
+
+    /// The error in words.
+    public var description: String {
+        if isAmbiguous {
+            return "more than one app registers a function '\(functionID)' in environment '\(environment)': name the app"
+        }
+        let app = appID.map { " of app '\($0)'" } ?? ""
+        return "no function '\(functionID)'\(app) is registered in environment '\(environment)'"
+    }
 }
 
 /// Why a run cannot be rerun.

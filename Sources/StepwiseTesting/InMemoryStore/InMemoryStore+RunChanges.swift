@@ -1,6 +1,6 @@
 @_spi(StoreImplementation) public import Stepwise
 
-/// Changes made to runs from outside their worker: cancel and rerun.
+/// Changes made to runs from outside their worker: cancel, rerun and invoke.
 extension InMemoryStore {
     /// Cancels a run of `environment` that has not ended, drops its waits and appends
     /// `events`, in one transaction; a run already ended stays as it is and `events` are not
@@ -50,5 +50,34 @@ extension InMemoryStore {
             }
             return transaction.tables.runs[run.id]?.record
         }
+    }
+
+    /// Appends the invoke's event and inserts the run the engine plans for it
+    /// (``NewRun/triggered(id:appID:functionID:settings:by:)``); the run its fan-out started of
+    /// the same function, if it did (a trigger on `stepwise/*`), is the invoked one.
+    ///
+    /// - Throws: ``InvokeError`` when the function is not registered, before anything changes.
+    public func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        var stored: [StoredEvent] = []
+        let run = try write { transaction in
+            let key = FunctionKey(batch.environment, appID, functionID)
+            guard let function = transaction.tables.functions[key] else {
+                throw InvokeError(functionID: functionID, appID: appID, environment: batch.environment)
+            }
+            let outcomes = try transaction.appendEvents(batch, stored: &stored)
+            guard outcomes.count == 1, let event = outcomes[0].accepted else {
+                throw InMemoryStoreError.invalidCheckpoint(reason: "an invoke appends exactly one new event")
+            }
+            let run = NewRun.triggered(
+                id: RunID(transaction.generator.next(milliseconds: batch.receivedAt)), appID: appID, functionID: functionID,
+                settings: function.settings, by: event)
+            transaction.insertRun(run, environment: batch.environment, eventIDs: [event.id])
+            guard let id = transaction.tables.triggeredRuns[TriggeredRunKey(function: key, eventID: event.id)],
+                  let record = transaction.tables.runs[id]?.record
+            else { throw InMemoryStoreError.invalidCheckpoint(reason: "the invoked run of '\(functionID)' was not inserted") }
+            return record
+        }
+        Self.publish(stored, to: batch.afterCommit)
+        return run
     }
 }

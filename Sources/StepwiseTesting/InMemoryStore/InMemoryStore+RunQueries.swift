@@ -48,4 +48,11 @@ extension InMemoryStore {
         let environment = ExactText(environment)
         return (tables.eventCounts[environment] ?? 0) > 0 || tables.functions.keys.contains { $0.app.environment == environment }
     }
+
+    /// Every environment with events or functions, sorted by the bytes of their names.
+    public func environments() async throws -> [String] {
+        var names = Set(tables.eventCounts.filter { $0.value > 0 }.map(\.key))
+        for key in tables.functions.keys { names.insert(key.app.environment) }
+        return names.sorted().map(\.string)
+    }
 }

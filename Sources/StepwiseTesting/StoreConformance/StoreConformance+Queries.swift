@@ -56,6 +56,15 @@ extension StoreConformance {
                 try await context.register([(id: "f", triggers: ["a"])], environment: "functions-only")
                 try require(try await context.store.environmentExists("functions-only"), "after a registration")
             },
+            Case("environments lists every environment in use once, sorted by the bytes of their names") { context in
+                try require(try await context.store.environments().isEmpty, "none before anything is stored")
+                for _ in 0..<3 { try await context.client(environment: "branch-b").send(Event(name: "a")) }
+                try await context.client(environment: "Branch-A").send(Event(name: "a"))
+                try await context.register([(id: "f", triggers: ["a"])], environment: "functions-only")
+                try await context.register([(id: "f", triggers: ["a"])], environment: "branch-b")
+                let listed = try await context.store.environments()
+                try require(listed == ["Branch-A", "branch-b", "functions-only"], "each once, by bytes (capitals first): \(listed)")
+            },
         ]
     }
 }

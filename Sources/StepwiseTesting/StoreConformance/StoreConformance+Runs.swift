@@ -1,4 +1,4 @@
-import Stepwise
+@_spi(StoreImplementation) import Stepwise
 
 extension StoreConformance {
     /// Claims, leases, renewals, fencing, run transitions, cancel and rerun.
@@ -178,6 +178,30 @@ extension StoreConformance {
                 try require(try await context.store.cancel(runID: queued.id, environment: "default", now: context.clock.now(), reason: reason, events: nil),
                             "a queued run is cancelled")
                 try require(try await context.claim(["f"], owner: "w1").isEmpty, "a cancelled run is never claimed")
+            },
+            Case("an invoke stores its event and a queued run of the function on it, whatever its triggers") { context in
+                try await context.register([(id: "f", triggers: ["a"]), (id: "invoked", triggers: [])])
+                let now = context.clock.now()
+                let batch = try EventBatch(validating: [Event(name: "x/invoked", data: ["k": "v"])], environment: "default", receivedAt: now)
+                let run = try await context.store.invoke(appID: "conformance-app", functionID: "invoked", batch: batch)
+                try require(run.functionID == "invoked" && run.appID == "conformance-app" && run.status == .queued && run.rerunOf == nil,
+                            "a queued run of the function: \(run.status)")
+                let event = try unwrap(try await context.store.event(id: run.eventID, environment: "default"), "its event is stored")
+                try require(event.name == "x/invoked" && event.data["k"] == "v", "the event appended: \(event.name)")
+                try require(try await context.store.run(id: run.id, environment: "default")?.id == run.id, "the run is stored")
+                let claimed = try unwrap(try await context.claim(["invoked"], owner: "w").first, "claimed like any run")
+                try require(claimed.run.id == run.id && claimed.event.id == event.id, "with its event")
+                try require(try await context.claim(["f"], owner: "w").isEmpty, "the event triggers no other function")
+                let before = try await context.store.events(EventQuery(limit: 100)).events.count
+                for (app, function, environment) in [("conformance-app", "missing", "default"), ("other-app", "invoked", "default"),
+                                                     ("conformance-app", "invoked", "other")] {
+                    let elsewhere = try EventBatch(validating: [Event(name: "x/invoked")], environment: environment, receivedAt: now)
+                    try await requireThrows(InvokeError.self, "an invoke of \(app)/\(function) in \(environment), not registered") {
+                        _ = try await context.store.invoke(appID: app, functionID: function, batch: elsewhere)
+                    }
+                }
+                try require(try await context.store.events(EventQuery(limit: 100)).events.count == before, "a refused invoke stores nothing")
+                try require(try await context.store.events(EventQuery(environment: "other", limit: 100)).events.isEmpty, "nor in another environment")
             },
             Case("a rerun is a new queued run of the same function on the same event") { context in
                 try await context.register([(id: "f", triggers: ["a"])])

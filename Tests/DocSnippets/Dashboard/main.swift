@@ -1,7 +1,7 @@
 // Generated from Docs/Guides/Dashboard.md by Scripts/doc-snippets.py: edit the page, then run
 // python3 Scripts/doc-snippets.py
 
-// Docs/Guides/Dashboard.md:115
+// Docs/Guides/Dashboard.md:135
 import Hummingbird
 import Stepwise
 import StepwiseDashboard

@@ -56,7 +56,7 @@ do {
     logger.error("unreachable after \(attempts) attempts: \(lastFailure)")
 }
 
-// Docs/Guides/EventAPIAndCLI.md:443
+// Docs/Guides/EventAPIAndCLI.md:445
 // `stepwise` as in the mounting example above.
 let limits = StepwiseServerLimits(headerTimeout: .seconds(10), idleTimeout: .seconds(60), bodyTimeout: .seconds(60))
 let guardedRouter = Router()

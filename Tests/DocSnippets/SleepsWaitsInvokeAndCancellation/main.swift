@@ -58,12 +58,12 @@ try stepwise.createFunction(id: "quote-cart", trigger: .event("storefront/cart.u
     return quote.cents
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:122
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:131
 if let runID = try await stepwise.runs(function: "onboarding-drip", status: .sleeping, limit: 1).first?.id {
     try await stepwise.cancelRun(runID)   // false if it had already ended
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:130
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:139
 try stepwise.createFunction(
     id: "abandoned-cart-reminder",
     trigger: .event("storefront/cart.abandoned"),
@@ -73,7 +73,7 @@ try stepwise.createFunction(
     try await step.perform("send-reminder") { try await mailer.nudge(event.data) }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:147
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:156
 try stepwise.createFunction(
     id: "trial-reminder",
     trigger: .event("billing/trial.started"),
@@ -83,7 +83,7 @@ try stepwise.createFunction(
     try await step.perform("send-reminder") { try await mailer.nudge(event.data) }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:168
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:177
 try stepwise.createFunction(
     id: "charge",
     trigger: .event("billing/invoice.due"),
@@ -92,12 +92,12 @@ try stepwise.createFunction(
     try await step.run("charge-card") { event.data["amount"]?.intValue ?? 0 }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:185
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:194
 try stepwise.createFunction(id: "nightly-report", trigger: .cron("0 2 * * *", timeZone: "Europe/Paris")) { event, step in
     try await step.run("build-report") { "report for \(event.data["scheduled_at"] ?? nil)" }
 }
 
-// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:203
+// Docs/Guides/SleepsWaitsInvokeAndCancellation.md:212
 struct Users: Sendable { func load(_ id: String) async throws -> String { "Ada" } }
 struct Orders: Sendable { func recent(_ id: String) async throws -> [Int] { [1999, 4200] } }
 let users = Users()

@@ -1,4 +1,4 @@
-/// Changes made to runs from outside their worker: cancel and rerun.
+/// Changes made to runs from outside their worker: cancel, rerun and invoke.
 extension SQLiteStore {
     public func cancel(runID: RunID, environment: String, now: Int64, reason: ErrorRecord, events: EventBatch?) async throws -> Bool {
         let generator = idGenerator
@@ -68,5 +68,66 @@ extension SQLiteStore {
             throw SQLiteStoreError.corruptRow(table: "run_events", reason: "run \(run.id) lists \(ids.count) of its \(run.eventCount) events")
         }
         return ids
+    }
+}
+
+extension SQLiteStore {
+    public func invoke(appID: String, functionID: String, batch: EventBatch) async throws -> RunRecord {
+        let generator = idGenerator
+        return try await writer.write({ connection -> InvokeResult in
+            guard let settings = try Self.settings(environment: batch.environment, app: appID, function: functionID, connection: connection) else {
+                throw InvokeError(functionID: functionID, appID: appID, environment: batch.environment)
+            }
+            var stored: [StoredEvent] = []
+            let outcomes = try Self.appendEvents(batch, generator: generator, connection: connection, stored: &stored)
+            guard outcomes.count == 1, let event = outcomes[0].accepted else {
+                throw SQLiteStoreError.invalidCheckpoint(reason: "an invoke appends exactly one new event")
+            }
+            let run = NewRun.triggered(
+                id: RunID(generator.next(milliseconds: batch.receivedAt)), appID: appID, functionID: functionID, settings: settings, by: event)
+            // Not inserted when the event's fan-out started this function already (a trigger on
+            // `stepwise/*`): that run is the invoked one.
+            try Self.insertRun(run, environment: batch.environment, eventIDs: [event.id], connection: connection)
+            var record: RunRecord?
+            try connection.query(
+                """
+                SELECT \(Self.runColumns) FROM runs
+                WHERE environment = ? AND app_id = ? AND function_id = ? AND event_id = ? AND rerun_of IS NULL
+                """,
+                [.text(batch.environment), .text(appID), .text(functionID), .text(event.id.description)]
+            ) { row in record = try Self.runRecord(row) }
+            guard let record else {
+                throw SQLiteStoreError.invalidCheckpoint(reason: "the invoked run of '\(functionID)' was not inserted")
+            }
+            return InvokeResult(append: AppendResult(outcomes: outcomes, stored: stored), run: record)
+        }, afterCommit: { result in Self.publishingStored(batch)?(result.append) }).run
+    }
+
+    /// What an invoke's write did: its event, for the bus, and its run.
+    struct InvokeResult: Sendable {
+        var append: AppendResult
+        var run: RunRecord
+    }
+
+    public func environments() async throws -> [String] {
+        try await read { connection in
+            var names: Set<String> = []
+            // A skip scan of each index that leads with the environment: one probe per
+            // environment, however many events it holds.
+            // (events_by_received and the functions' primary key).
+            for from in ["events", "functions"] {
+                try connection.query(
+                    """
+                    WITH RECURSIVE found(name) AS (
+                        SELECT MIN(environment) FROM \(from)
+                        UNION ALL
+                        SELECT (SELECT MIN(environment) FROM \(from) WHERE environment > found.name) FROM found WHERE found.name IS NOT NULL
+                    )
+                    SELECT name FROM found WHERE name IS NOT NULL
+                    """, []
+                ) { row in if let name = row.text(0) { names.insert(name) } }
+            }
+            return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        }
     }
 }
