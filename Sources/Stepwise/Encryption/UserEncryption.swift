@@ -173,6 +173,6 @@ public struct UserEncryption: Sendable {
         let data = try openAll(in: event.data)
         return StoredEvent(
             id: event.id, environment: event.environment, name: event.name, data: data, user: user, dedupeID: event.dedupeID,
-            ts: event.ts, v: event.v, receivedAt: event.receivedAt)
+            ts: event.ts, v: event.v, receivedAt: event.receivedAt, traceContext: event.traceContext)
     }
 }

@@ -242,6 +242,12 @@ enum SQLiteMigrations {
         CREATE INDEX runs_ended ON runs (environment, ended_at) WHERE status IN ('completed', 'failed', 'cancelled');
         CREATE INDEX run_events_by_event ON run_events (event_id);
         """,
+        // 9: the trace each event was sent in (TraceContext, as JSON text), read back with the
+        // event by the runs it triggers, so that their spans continue that trace. NULL when no
+        // tracer was recording: an app without tracing stores nothing more.
+        """
+        ALTER TABLE events ADD COLUMN trace_context TEXT;
+        """,
     ]
 
     static var latestVersion: Int { all.count }
