@@ -91,7 +91,11 @@ let package = Package(
         ),
         .target(
             name: "StepwiseTesting",
-            dependencies: ["Stepwise", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Stepwise", .product(name: "Logging", package: "swift-log"),
+                // The conformance suite stores events sent under a recording tracer.
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -218,6 +222,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                // Injected, never bootstrapped: the metrics and the spans of one test's client.
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
