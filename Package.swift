@@ -34,6 +34,8 @@ let package = Package(
         // is a no-op.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // `/metrics` in Prometheus's text format, for `stepwise dev` and `serve` (StepwiseHTTP).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // The heavy ones, each used by its own module only (StepwiseHTTP, StepwiseHTTPClient),
         // so that an app embedding the engine alone builds none of them. Hummingbird's
         // default traits would pull in swift-configuration, which nothing here uses.
@@ -124,6 +126,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),
@@ -286,6 +291,10 @@ let package = Package(
                 "StepwisePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // `/metrics` through the router alone, no socket.
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
