@@ -195,6 +195,11 @@ let package = Package(
                 "StepwiseDashboard",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // observability_overhead: a real metrics backend and a tracer that records.
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
