@@ -29,6 +29,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The core's instruments are API packages only (Hummingbird depends on both already): an
+        // app bootstraps or injects the backend it wants, and without one every metric and span
+        // is a no-op.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // `/metrics` in Prometheus's text format, for `stepwise dev` and `serve` (StepwiseHTTP).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // The heavy ones, each used by its own module only (StepwiseHTTP, StepwiseHTTPClient),
         // so that an app embedding the engine alone builds none of them. Hummingbird's
         // default traits would pull in swift-configuration, which nothing here uses.
@@ -58,6 +65,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
@@ -84,7 +93,11 @@ let package = Package(
         ),
         .target(
             name: "StepwiseTesting",
-            dependencies: ["Stepwise", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Stepwise", .product(name: "Logging", package: "swift-log"),
+                // The conformance suite stores events sent under a recording tracer.
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -113,6 +126,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),
@@ -179,6 +195,11 @@ let package = Package(
                 "StepwiseDashboard",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // observability_overhead: a real metrics backend and a tracer that records.
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -211,6 +232,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                // Injected, never bootstrapped: the metrics and the spans of one test's client.
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
@@ -272,7 +297,10 @@ let package = Package(
                 "StepwisePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // `/metrics` through the router alone, no socket.
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
+import InMemoryTracing
+import Metrics
+import Prometheus
 import Stepwise
+import Tracing
 
 /// `stepwise-bench steps`: steps per second through the engine, and the latency from `send`
 /// to the end of a run, against raw SQLite commits at the same durability.
@@ -21,6 +25,12 @@ struct StepsCommand: AsyncParsableCommand {
     @Option(help: "One-step runs timed for the latency metrics.")
     var latencyRuns = 300
 
+    @Flag(help: """
+        Measure observability_overhead alone: inflight100 with metrics (a Prometheus registry) and tracing (an in-memory \
+        tracer keeping every span) on, against both off, alternating rounds.
+        """)
+    var observability = false
+
     struct Line: Codable, Sendable {
         let index: Int
         let label: String
@@ -34,6 +44,10 @@ struct StepsCommand: AsyncParsableCommand {
         let workspace = try Workspace(directory: options.directory)
         let reporter = Reporter(json: options.json)
         reporter.header("steps (durability \(options.durability.rawValue), median of \(options.rounds) rounds)")
+        if observability {
+            try await observabilityOverhead(workspace: workspace, reporter: reporter)
+            return
+        }
 
         var sequential: [Double] = []
         var inflight: [Double] = []
@@ -59,6 +73,37 @@ struct StepsCommand: AsyncParsableCommand {
 
     private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
 
+    /// inflight100 with metrics and tracing recorded (value) and with the no-op defaults
+    /// (baseline), alternating which goes first within each round, each on a fresh store, so
+    /// that both see the same machine.
+    private func observabilityOverhead(workspace: Workspace, reporter: Reporter) async throws {
+        var on: [Double] = []
+        var off: [Double] = []
+        var spans = 0
+        for round in 0..<options.rounds {
+            for observed in round % 2 == 0 ? [true, false] : [false, true] {
+                let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))
+                let tracer = InMemoryTracer()
+                let configuration: StepwiseClient.Configuration =
+                    observed
+                    ? .init(metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()), tracer: tracer)
+                    : .init(metricsFactory: NOOPMetricsHandler.instance, tracer: NoOpTracer())
+                let rate = try await stepsRate(
+                    runs: inflightRuns, inFlight: 100, engine: try engine(store: store, concurrency: 100, configuration: configuration))
+                if observed {
+                    on.append(rate)
+                    spans = max(spans, tracer.finishedSpans.count)
+                } else {
+                    off.append(rate)
+                }
+            }
+        }
+        // Every run's span, its ten steps' and the sends': a tracer that recorded nothing would
+        // make the comparison meaningless.
+        guard spans >= inflightRuns * 11 else { throw BenchError("the recording tracer saw \(spans) spans, fewer than the runs' and steps'") }
+        reporter.report(Measurement(workload: "steps", metric: "observability_overhead", value: median(on), unit: "steps/s", baseline: median(off)))
+    }
+
     /// A client with the benchmark function (10 steps, each returning a small struct) and a
     /// one-step function for latency, and a running worker.
     private func engine(workspace: Workspace, concurrency: Int) throws -> (StepwiseClient, Worker) {
@@ -66,8 +111,10 @@ struct StepsCommand: AsyncParsableCommand {
     }
 
     /// The benchmark's functions on `store`, and a worker of `concurrency` runs.
-    func engine(store: any Store, concurrency: Int) throws -> (StepwiseClient, Worker) {
-        let client = StepwiseClient(id: "bench", store: store)
+    func engine(
+        store: any Store, concurrency: Int, configuration: StepwiseClient.Configuration = .init()
+    ) throws -> (StepwiseClient, Worker) {
+        let client = StepwiseClient(id: "bench", store: store, configuration: configuration)
         try client.createFunction(id: "ten-steps", trigger: .event("bench/ten-steps")) { event, step in
             var last = Line(index: 0, label: "")
             for index in 0..<10 {

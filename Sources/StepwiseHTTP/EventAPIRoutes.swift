@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Stepwise
+import Tracing
 
 /// `POST /e/{eventKey}`: Inngest's Event API. The body is one event object or an array; the
 /// answer is `{"ids": […], "status": 200}`, one id per event, in order.
@@ -75,7 +76,13 @@ struct EventAPIRoutes: Sendable {
         }
         do {
             let events = try Event.batch(fromWireFormat: json)
-            let ids = try await client.send(events, environment: environment, idSeed: seed)
+            // A sender's `traceparent` (or whatever the app's tracer propagates) makes the send
+            // span, and so the runs the events trigger, part of the sender's trace.
+            var trace = ServiceContext.current ?? .topLevel
+            client.tracer.extract(request.headers, into: &trace, using: HTTPFieldsExtractor())
+            let ids = try await ServiceContext.withValue(trace) { () async throws(any Error) -> [EventID] in
+                try await client.send(events, environment: environment, idSeed: seed)
+            }
             return JSONResponse.make(["ids": .array(ids.map { JSON.string($0.description) }), "status": 200])
         } catch let error as EventValidationError {
             switch error.problem {
@@ -86,6 +93,13 @@ struct EventAPIRoutes: Sendable {
             }
         } catch let error as EventIDSeedConflict {
             throw APIError(.conflict, error.description)
+        }
+    }
+
+    /// Reads a tracer's propagation fields from a request's headers.
+    struct HTTPFieldsExtractor: Extractor {
+        func extract(key: String, from headers: HTTPFields) -> String? {
+            HTTPField.Name(key).flatMap { headers[$0] }
         }
     }
 

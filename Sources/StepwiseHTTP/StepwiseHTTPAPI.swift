@@ -37,9 +37,16 @@ public struct StepwiseHTTPAPI: Sendable {
 
     /// A router that serves only these APIs, logging each request in one line, and answering
     /// every other path with a JSON 404: what `stepwise dev` and `stepwise serve` run.
-    public func router() -> Router<BasicRequestContext> {
+    ///
+    /// - Parameter metrics: when given, every request is timed into it
+    ///   (``HTTPMetricsMiddleware``) and `GET /metrics` serves it.
+    public func router(metrics: PrometheusEndpoint? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestLogMiddleware())
+        if let metrics {
+            router.add(middleware: HTTPMetricsMiddleware(factory: metrics.factory))
+            metrics.addRoute(to: router)
+        }
         router.add(middleware: APIErrorMiddleware())
         addRoutes(to: router)
         return router

@@ -713,6 +713,137 @@ public enum PostgresMigrations {
         END
         $body$;
         """,
+        // 9: the trace each event was sent in (TraceContext, as JSON text; NULL when no tracer
+        // was recording), and a claim that returns it with each event, so that a run continues
+        // the trace of the code that sent its event, and that returns the time each run was due,
+        // for the claim delay metric. The claim is migration 8's with those two changes (a
+        // function's result type cannot be replaced in place, hence DROP and CREATE).
+        """
+        ALTER TABLE {schema}.events ADD COLUMN trace_context text;
+        DROP FUNCTION {schema}.claim_runs(text, text, text[], text, bigint, bigint, integer);
+        CREATE FUNCTION {schema}.claim_runs(
+            p_environment text, p_app text, p_functions text[], p_owner text, p_now bigint, p_lease bigint, p_limit integer
+        ) RETURNS TABLE (
+            id text, environment text, app_id text, function_id text, event_id text, status text, attempt bigint, output text,
+            error text, created_at bigint, started_at bigint, ended_at bigint, available_at bigint, rerun_of text, event_count bigint,
+            lease_token bigint, flow text, parked_on text, claimed_from text, events text, steps text, due_at bigint
+        ) LANGUAGE plpgsql AS $body$
+        #variable_conflict use_column
+        DECLARE
+            r record;
+            k record;
+            chosen text[] := '{}';
+            passed text[] := '{}';
+            taken jsonb := '{}';
+            taken_due jsonb := '{}';
+            turns_used jsonb;
+            full_key text;
+            busy boolean;
+            parked integer;
+            released integer;
+            room integer;
+            round integer := 0;
+        BEGIN
+            -- Runs with concurrency keys that are not executing must fit each key: counted
+            -- under the key's lock, with the runs this claim already chose. One with no room
+            -- is parked; one whose key another transaction holds is passed over for now.
+            LOOP
+                parked := 0;
+                released := 0;
+                turns_used := '{}';
+                round := round + 1;
+                FOR r IN
+                    SELECT d.id, d.status, d.flow, d.concurrency_key_1, d.concurrency_key_2 FROM {schema}.runs d
+                    WHERE d.environment = p_environment AND d.app_id = p_app
+                      AND d.status IN ('queued', 'running', 'sleeping', 'waiting') AND d.available_at <= p_now
+                      AND d.function_id = ANY(p_functions) AND NOT (d.id = ANY(chosen)) AND NOT (d.id = ANY(passed))
+                    ORDER BY d.available_at, d.seq
+                    LIMIT p_limit - cardinality(chosen)
+                    FOR UPDATE SKIP LOCKED
+                LOOP
+                    IF r.concurrency_key_1 IS NULL OR r.status = 'running' THEN
+                        chosen := chosen || r.id;
+                        CONTINUE;
+                    END IF;
+                    full_key := NULL;
+                    busy := false;
+                    FOR k IN
+                        SELECT key, (r.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                        FROM (VALUES (r.concurrency_key_1, 0), (r.concurrency_key_2, 1)) AS keys (key, position)
+                        WHERE key IS NOT NULL ORDER BY position
+                    LOOP
+                        IF NOT pg_try_advisory_xact_lock(hashtextextended(k.key, 0)) THEN
+                            busy := true;
+                            EXIT;
+                        END IF;
+                        IF {schema}.running_under(k.key) + coalesce((taken ->> k.key)::integer, 0) >= coalesce(k.lim, 0) THEN
+                            full_key := k.key;
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                    IF busy THEN
+                        passed := passed || r.id;
+                    ELSIF full_key IS NOT NULL THEN
+                        UPDATE {schema}.runs SET parked_on = full_key,
+                            parked_rank = available_at - coalesce((flow::jsonb ->> 'priority_s')::bigint, 0) * 1000, available_at = NULL
+                        WHERE id = r.id;
+                        parked := parked + 1;
+                    ELSE
+                        chosen := chosen || r.id;
+                        FOR k IN
+                            SELECT key, (r.flow::jsonb -> 'concurrency' -> position ->> 'limit')::integer AS lim
+                            FROM (VALUES (r.concurrency_key_1, 0), (r.concurrency_key_2, 1)) AS keys (key, position)
+                            WHERE key IS NOT NULL
+                        LOOP
+                            taken := taken || jsonb_build_object(k.key, coalesce((taken ->> k.key)::integer, 0) + 1);
+                            IF r.status = 'queued' THEN
+                                taken_due := taken_due || jsonb_build_object(k.key, coalesce((taken_due ->> k.key)::integer, 0) + 1);
+                                turns_used := turns_used || jsonb_build_object(k.key, coalesce(k.lim, 0));
+                            END IF;
+                        END LOOP;
+                    END IF;
+                END LOOP;
+                -- A key whose turn a queued run used lets the next in line go, due behind the
+                -- runs already due; the chosen count as running and no longer due.
+                FOR k IN SELECT t.key, t.value::integer AS lim FROM jsonb_each_text(turns_used) AS t ORDER BY t.key LOOP
+                    room := least(
+                        k.lim - {schema}.running_under(k.key) - coalesce((taken ->> k.key)::integer, 0),
+                        least(k.lim, 10) - ({schema}.due_under(k.key) - coalesce((taken_due ->> k.key)::integer, 0)));
+                    IF room > 0 THEN
+                        released := released + {schema}.let_go(k.key, room, p_now);
+                    END IF;
+                END LOOP;
+                EXIT WHEN (parked = 0 AND released = 0) OR cardinality(chosen) >= p_limit OR round >= 64;
+            END LOOP;
+            RETURN QUERY
+            WITH due AS (
+                SELECT d.id, d.status, d.available_at FROM {schema}.runs d WHERE d.id = ANY(chosen)
+            ), claimed AS (
+                UPDATE {schema}.runs r SET status = 'running', lease_token = r.lease_token + 1, lease_owner = p_owner,
+                    available_at = p_now + p_lease, started_at = coalesce(r.started_at, p_now), parked_on = NULL, parked_rank = NULL
+                FROM due WHERE r.id = due.id
+                RETURNING r.id, r.environment, r.app_id, r.function_id, r.event_id, r.status, r.attempt::bigint, r.output, r.error,
+                    r.created_at, r.started_at, r.ended_at, r.available_at, r.rerun_of, r.event_count::bigint, r.lease_token,
+                    r.flow, r.parked_on, due.status AS claimed_from, due.available_at AS due_at, r.seq
+            )
+            SELECT c.id::text, c.environment::text, c.app_id::text, c.function_id::text, c.event_id::text, c.status::text, c.attempt,
+                c.output, c.error, c.created_at, c.started_at, c.ended_at, c.available_at, c.rerun_of::text, c.event_count,
+                c.lease_token, c.flow, c.parked_on::text, c.claimed_from::text,
+                (SELECT json_agg(json_build_array(e.id, e.environment, e.name, e.data, e."user", e.dedupe_id, e.ts, e.v, e.received_at, e.trace_context)
+                                 ORDER BY l.position)
+                 FROM (SELECT c.event_id AS event_id, 0 AS position WHERE c.event_count = 1
+                       UNION ALL
+                       SELECT re.event_id, re.position FROM {schema}.run_events re WHERE re.run_id = c.id AND c.event_count > 1) l
+                 JOIN {schema}.events e ON e.id = l.event_id)::text,
+                (SELECT json_agg(json_build_array(s.key, s.step_id, s.kind, s.status, s.output, s.error, s.failed_attempts,
+                                                  s.started_at, s.ended_at) ORDER BY s.seq)
+                 FROM {schema}.steps s WHERE s.run_id = c.id)::text,
+                c.due_at
+            FROM claimed c
+            ORDER BY c.seq;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

@@ -149,7 +149,7 @@ extension PostgresStore {
     /// - Throws: ``LeaseLostError`` when the fence found nothing.
     private func commitWithEventsInOneStatement(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome]? {
         guard let batch = checkpoint.events, checkpoint.startsRun == nil, batch.idSeed == nil, !batch.events.isEmpty,
-              !batch.events.contains(where: { $0.dedupeID != nil })
+              !batch.events.contains(where: { $0.dedupeID != nil || $0.traceContext != nil })
         else { return nil }
         let environment = batch.environment
         guard !environmentsWithWaits.withLock({ $0.contains(environment) }) else { return nil }

@@ -33,7 +33,8 @@ extension PostgresStore {
                 claimed.append(ClaimedRun(
                     run: record, lease: lease, event: first, events: events,
                     steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
-                    claimedFrom: try row.text(18).flatMap(RunStatus.init(rawValue:)) ?? .queued, claimedAt: request.now))
+                    claimedFrom: try row.text(18).flatMap(RunStatus.init(rawValue:)) ?? .queued, claimedAt: request.now,
+                    dueAt: try row.optionalInteger(21)))
             } catch {
                 unreadable.append((lease, "\(error)"))
             }
@@ -64,7 +65,7 @@ extension PostgresStore {
     }
 
     /// A claimed run's events from the claim's JSON: `[id, environment, name, data, user,
-    /// dedupe_id, ts, v, received_at]` each, `data` and `user` as the stored text.
+    /// dedupe_id, ts, v, received_at, trace_context]` each, `data` and `user` as the stored text.
     static func claimedEvents(_ text: String?, run: RunRecord) throws -> [StoredEvent] {
         guard let text else { return [] }
         guard let rows = try JSON(parsing: text).arrayValue else {
@@ -86,7 +87,8 @@ extension PostgresStore {
             }
             return StoredEvent(
                 id: id, environment: row[1]?.stringValue ?? "", name: row[2]?.stringValue ?? "", data: data, user: user,
-                dedupeID: row[5]?.stringValue, ts: row[6]?.intValue ?? 0, v: row[7]?.stringValue, receivedAt: row[8]?.intValue ?? 0)
+                dedupeID: row[5]?.stringValue, ts: row[6]?.intValue ?? 0, v: row[7]?.stringValue, receivedAt: row[8]?.intValue ?? 0,
+                traceContext: row[9]?.stringValue.flatMap(TraceContext.init(serialized:)))
         }
     }
 

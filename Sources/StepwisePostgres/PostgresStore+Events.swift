@@ -36,7 +36,7 @@ extension PostgresStore {
         for event in batch.events {
             let stored = StoredEvent(
                 id: EventID(idGenerator.next(milliseconds: batch.receivedAt)), environment: environment, name: event.name, data: event.data,
-                user: event.user, dedupeID: nil, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+                user: event.user, dedupeID: nil, ts: event.ts, v: event.v, receivedAt: batch.receivedAt, traceContext: event.traceContext)
             accepted.append(AcceptedEvent(event: stored, dataText: event.dataText, userText: event.userText))
             for target in cached.index.targets(for: stored) {
                 if target.appliesFlowControl { return nil }
@@ -59,11 +59,12 @@ extension PostgresStore {
                     SELECT 1 WHERE coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0) = \(cached.version)
                       AND NOT EXISTS (SELECT 1 FROM run_waits WHERE environment = \(environment))
                 ), inserted_events AS (
-                    INSERT INTO events (id, environment, name, data, "user", dedupe_id, ts, v, received_at)
-                    SELECT id, \(environment), name, data, "user", NULL, ts, v, \(batch.receivedAt)
+                    INSERT INTO events (id, environment, name, data, "user", dedupe_id, ts, v, received_at, trace_context)
+                    SELECT id, \(environment), name, data, "user", NULL, ts, v, \(batch.receivedAt), trace_context
                     FROM unnest(\(events.map(\.id.description))::text[], \(events.map(\.name))::text[], \(accepted.map(\.dataText))::text[],
                                 \(NullableTextArray(accepted.map(\.userText)))::text[], \(events.map(\.ts))::bigint[],
-                                \(NullableTextArray(events.map(\.v)))::text[]) WITH ORDINALITY AS e (id, name, data, "user", ts, v, position)
+                                \(NullableTextArray(events.map(\.v)))::text[], \(NullableTextArray(events.map(\.traceContext?.serialized)))::text[])
+                        WITH ORDINALITY AS e (id, name, data, "user", ts, v, trace_context, position)
                     WHERE EXISTS (SELECT 1 FROM guard)
                     ORDER BY position
                 ), inserted_runs AS (
@@ -207,7 +208,7 @@ extension PostgresStore {
             }
             let storedEvent = StoredEvent(
                 id: id, environment: environment, name: event.name, data: event.data, user: event.user, dedupeID: event.dedupeID,
-                ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+                ts: event.ts, v: event.v, receivedAt: batch.receivedAt, traceContext: event.traceContext)
             accepted.append(AcceptedEvent(event: storedEvent, dataText: event.dataText, userText: event.userText))
             outcomes.append(.accepted(storedEvent))
         }
@@ -316,7 +317,7 @@ extension PostgresStore {
     private func insertEvents(_ events: [AcceptedEvent], in transaction: PostgresTransaction) async throws {
         guard let first = events.first?.event else { return }
         var ids: [String] = [], names: [String] = [], data: [String] = [], users: [String?] = [], dedupe: [String?] = []
-        var ts: [Int64] = [], versions: [String?] = []
+        var ts: [Int64] = [], versions: [String?] = [], traces: [String?] = []
         for accepted in events {
             let event = accepted.event
             ids.append(event.id.description)
@@ -326,13 +327,14 @@ extension PostgresStore {
             dedupe.append(event.dedupeID)
             ts.append(event.ts)
             versions.append(event.v)
+            traces.append(event.traceContext?.serialized)
         }
         try await transaction.execute(
             """
-            INSERT INTO events (id, environment, name, data, "user", dedupe_id, ts, v, received_at)
-            SELECT id, \(first.environment), name, data, "user", dedupe_id, ts, v, \(first.receivedAt)
+            INSERT INTO events (id, environment, name, data, "user", dedupe_id, ts, v, received_at, trace_context)
+            SELECT id, \(first.environment), name, data, "user", dedupe_id, ts, v, \(first.receivedAt), trace_context
             FROM unnest(\(ids)::text[], \(names)::text[], \(data)::text[], \(NullableTextArray(users))::text[], \(NullableTextArray(dedupe))::text[], \(ts)::bigint[],
-                        \(NullableTextArray(versions))::text[]) AS e (id, name, data, "user", dedupe_id, ts, v)
+                        \(NullableTextArray(versions))::text[], \(NullableTextArray(traces))::text[]) AS e (id, name, data, "user", dedupe_id, ts, v, trace_context)
             """)
     }
 

@@ -18,7 +18,7 @@ extension PostgresRandomAccessRow {
 }
 
 extension PostgresStore {
-    static let eventColumns = "id, environment, name, data, \"user\", dedupe_id, ts, v, received_at"
+    static let eventColumns = "id, environment, name, data, \"user\", dedupe_id, ts, v, received_at, trace_context"
 
     /// Reads a row of ``eventColumns``. A row that does not parse was changed
     /// behind Stepwise's back: reported as such rather than trusted.
@@ -43,7 +43,7 @@ extension PostgresStore {
         return StoredEvent(
             id: id, environment: try row.text(1) ?? "", name: try row.text(2) ?? "", data: data, user: user,
             dedupeID: try row.text(5), ts: try row.integer(6), v: try row.text(7),
-            receivedAt: try row.integer(8))
+            receivedAt: try row.integer(8), traceContext: try row.text(9).flatMap(TraceContext.init(serialized:)))
     }
 
     static let runColumns =

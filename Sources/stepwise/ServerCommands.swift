@@ -127,9 +127,14 @@ enum Server {
         if userEncryption.cipher == nil {
             logger.notice("events' user is stored unencrypted (development server without \(EncryptionKeys.variable))")
         }
+        // `/metrics` in Prometheus's format: the server's events, the runs its cancels end, and
+        // its requests. A registry of the server's own, given to the client rather than
+        // bootstrapped globally, so that servers started in one process (the tests) keep apart.
+        let metrics = PrometheusEndpoint()
         let client = StepwiseClient(
-            id: "stepwise-server", store: store, configuration: .init(userEncryption: userEncryption), logger: logger)
-        let router = StepwiseHTTPAPI(client: client, configuration: configuration).router()
+            id: "stepwise-server", store: store, configuration: .init(userEncryption: userEncryption, metricsFactory: metrics.factory),
+            logger: logger)
+        let router = StepwiseHTTPAPI(client: client, configuration: configuration).router(metrics: metrics)
         // The dashboard at `/`, beside `/e` and `/v1`: what a browser opening the dev server sees.
         StepwiseDashboard(client: client, configuration: configuration).addRoutes(to: router)
         let limits = options.limits

@@ -3,6 +3,7 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+import Tracing
 
 extension StepwiseClient {
     /// Sends one event: validates it, stores it durably, and publishes it on the bus.
@@ -44,6 +45,40 @@ extension StepwiseClient {
         _ events: [Event], allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil
     ) async throws -> [EventID] {
         guard !events.isEmpty else { return [] }
+        // One PRODUCER span per send, as OpenTelemetry's messaging conventions have it; its
+        // context is stored with the events, so that the runs they trigger continue this trace.
+        return try await withSpan(Self.sendSpanName(events), context: currentTraceParent, ofKind: .producer) { span in
+            if span.isRecording { Self.describeSend(events, on: span) }
+            let start = ContinuousClock.now
+            let outcomes = try await appendTraced(
+                events, allowReservedNames: allowReservedNames, environment: environment, idSeed: idSeed,
+                traceContext: TraceContext.injected(from: span.context, by: tracer))
+            metrics.sendDuration.recordNanoseconds(nanoseconds(since: start))
+            return outcomes
+        }
+    }
+
+    /// `send {event name}` for a batch of one name, `send` for a mixed one: span names carry
+    /// no ids (OpenTelemetry's naming guidance), and an event name is a bounded set.
+    static func sendSpanName(_ events: [Event]) -> String {
+        guard let name = events.first?.name, events.allSatisfy({ $0.name == name }) else { return "send" }
+        return "send \(name)"
+    }
+
+    /// The messaging attributes of a send's span.
+    static func describeSend(_ events: [Event], on span: any Span) {
+        span.attributes["messaging.system"] = "stepwise"
+        span.attributes["messaging.operation.type"] = "send"
+        if let name = events.first?.name, events.allSatisfy({ $0.name == name }) {
+            span.attributes["messaging.destination.name"] = name
+        }
+        if events.count > 1 { span.attributes["messaging.batch.message_count"] = events.count }
+    }
+
+    /// ``append(_:allowReservedNames:environment:idSeed:)`` inside its span.
+    private func appendTraced(
+        _ events: [Event], allowReservedNames: Bool, environment: String?, idSeed: EventIDSeed?, traceContext: TraceContext?
+    ) async throws -> [EventID] {
         let environment = environment ?? configuration.environment
         // Checked here, where every send passes, so that no name the gate would refuse (or a
         // configuration typed with a control character) ends up in the store.
@@ -57,7 +92,7 @@ extension StepwiseClient {
         }
         let batch = try eventBatch(
             events, receivedAt: configuration.clock.now(), allowReservedNames: allowReservedNames,
-            environment: environment, idSeed: idSeed, stored: stored)
+            environment: environment, idSeed: idSeed, stored: stored, traceContext: traceContext)
         // Functions this process defined must be in the store before the events that
         // trigger them are, or those events would create no runs.
         if EnvironmentName.same(environment, configuration.environment) {
@@ -65,6 +100,7 @@ extension StepwiseClient {
         }
         let outcomes = try await store.append(batch)
         let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
+        metrics.countSent(accepted: outcomes.count - duplicates, duplicates: duplicates)
         if duplicates > 0 {
             logger.debug("dropped duplicate events", metadata: ["count": "\(duplicates)"])
         }
@@ -83,7 +119,8 @@ extension StepwiseClient {
     ///     configured ones.
     func eventBatch(
         _ events: [Event], receivedAt: Int64, allowReservedNames: Bool, environment: String? = nil, idSeed: EventIDSeed? = nil,
-        userPayloads: Bool = false, limits chosen: EventLimits? = nil, stored: [Int: StoredEvent] = [:]
+        userPayloads: Bool = false, limits chosen: EventLimits? = nil, stored: [Int: StoredEvent] = [:],
+        traceContext: TraceContext? = nil
     ) throws(EventValidationError) -> EventBatch {
         let limits = chosen ?? (allowReservedNames ? EventLimits(maxEventBytes: .max, maxBatchBytes: .max, maxBatchCount: .max) : configuration.limits)
         let validator = EventValidator(
@@ -91,8 +128,12 @@ extension StepwiseClient {
             maxNestingDepth: allowReservedNames && !userPayloads ? JSON.maximumSystemEventNestingDepth : JSON.maximumPayloadNestingDepth,
             dates: configuration.dateEncoding)
         let validated = try validator.validate(events, receivedAt: receivedAt)
-        let prepared = try configuration.userEncryption.seal(validated, stored: stored)
+        var prepared = try configuration.userEncryption.seal(validated, stored: stored)
+        if let traceContext {
+            prepared = prepared.map { $0.with(traceContext: traceContext) }
+        }
         let bus = self.bus
+        let metrics = self.metrics
         // Subscribers get the `user` that was sent, which this process holds already: found by
         // its ciphertext (unique, by its nonce) rather than decrypted again, and only when the
         // bus has anyone to hand it to.
@@ -105,9 +146,10 @@ extension StepwiseClient {
         let plaintexts = sent
         let publish: @Sendable ([StoredEvent]) -> Void
         if plaintexts.isEmpty {
-            publish = { bus.publish($0) }
+            publish = { metrics.countRunEnds(in: $0); bus.publish($0) }
         } else {
             publish = { stored in
+                metrics.countRunEnds(in: stored)
                 guard bus.subscriberCount > 0 else { return }
                 bus.publish(Self.withSentUsers(stored, plaintexts))
             }
@@ -139,17 +181,24 @@ extension StepwiseClient {
             guard let found else { return event }
             return StoredEvent(
                 id: event.id, environment: event.environment, name: event.name, data: event.data, user: sent[found].user,
-                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt)
+                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt,
+                traceContext: event.traceContext)
         }
     }
 
     /// A batch of system events built by ``SystemEvent``'s builders, valid by construction,
     /// published on the bus once committed.
+    ///
+    /// The events are in the current trace (a run's, when a run ends), and the runs they
+    /// end are counted once committed (``StepwiseMetrics/countRunEnds(in:)``).
     func systemEventBatch(_ events: [NewEvent], at receivedAt: Int64) -> EventBatch {
         let bus = self.bus
+        let metrics = self.metrics
+        let traceContext = TraceContext.injected(from: ServiceContext.current, by: tracer)
         return EventBatch(
-            environment: configuration.environment, events: events, receivedAt: receivedAt, dedupeWindow: 0,
-            afterCommit: { bus.publish($0) })
+            environment: configuration.environment, events: traceContext.map { context in events.map { $0.with(traceContext: context) } } ?? events,
+            receivedAt: receivedAt, dedupeWindow: 0,
+            afterCommit: { metrics.countRunEnds(in: $0); bus.publish($0) })
     }
 
     /// The event with this id in the client's environment, or `nil`.

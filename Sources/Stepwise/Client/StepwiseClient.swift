@@ -1,4 +1,6 @@
 public import Logging
+public import Metrics
+public import Tracing
 
 /// The entry point of Stepwise in an app: it sends events, looks them up, and (as the engine
 /// grows) holds the app's functions. Create one per app and share it.
@@ -27,6 +29,16 @@ public final class StepwiseClient: Sendable {
         /// How events' `user` is stored: ``UserEncryption/unconfigured`` refuses events that
         /// carry one, until the app chooses a cipher or ``UserEncryption/plaintext``.
         public var userEncryption: UserEncryption
+        /// Where Stepwise's metrics go (events sent, runs started and ended, step durations,
+        /// claim delays, the age of the oldest due run, leases lost): an app's backend, given
+        /// here rather than bootstrapped globally, so that tests and several clients in one
+        /// process each keep their own. `nil` takes `MetricsSystem.factory` as it is when the
+        /// client is made (a no-op unless the app bootstrapped one first).
+        public var metricsFactory: (any MetricsFactory)?
+        /// The tracer of `send`'s, runs' and steps' spans, whose context each event stores for
+        /// the runs it triggers (``TraceContext``). `nil` takes `InstrumentationSystem.tracer`
+        /// as it is when the client is made (a no-op unless the app bootstrapped one first).
+        public var tracer: (any Tracer)?
 
         public init(
             environment: String = "default",
@@ -34,7 +46,9 @@ public final class StepwiseClient: Sendable {
             limits: EventLimits = .default,
             clock: any WallClock = .system,
             dateEncoding: JSONDateEncoding = .iso8601,
-            userEncryption: UserEncryption = .unconfigured
+            userEncryption: UserEncryption = .unconfigured,
+            metricsFactory: (any MetricsFactory)? = nil,
+            tracer: (any Tracer)? = nil
         ) {
             self.environment = environment
             self.dedupeWindow = dedupeWindow
@@ -42,6 +56,8 @@ public final class StepwiseClient: Sendable {
             self.clock = clock
             self.dateEncoding = dateEncoding
             self.userEncryption = userEncryption
+            self.metricsFactory = metricsFactory
+            self.tracer = tracer
         }
     }
 
@@ -56,6 +72,11 @@ public final class StepwiseClient: Sendable {
     /// what a function's code reads as `Logger.current` (with the run's and step's metadata).
     public let logger: Logger
     let registry = FunctionRegistry()
+    /// The metrics, made once from ``Configuration/metricsFactory``.
+    let metrics: StepwiseMetrics
+    /// ``Configuration/tracer``, or the global one as it was when the client was made; the
+    /// Event API extracts a request's trace with it.
+    package let tracer: any Tracer
 
     public init(
         id: String,
@@ -67,6 +88,8 @@ public final class StepwiseClient: Sendable {
         self.store = store
         self.configuration = configuration
         self.bus = EventBus()
+        self.metrics = StepwiseMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, appID: id)
+        self.tracer = configuration.tracer ?? InstrumentationSystem.tracer
         var logger = logger
         logger[metadataKey: "stepwise.app"] = "\(id)"
         self.logger = logger

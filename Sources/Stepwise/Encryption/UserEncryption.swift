@@ -84,7 +84,7 @@ public struct UserEncryption: Sendable {
                 }
                 let envelope: (json: JSON, text: String)
                 do {
-                    envelope = try writer.envelope(of: try cipher.sealToBase64(userText))
+                    envelope = writer.envelope(of: try cipher.sealToBase64(userText))
                 } catch {
                     throw EventValidationError(index: index, field: .user, problem: .unencodable(reason: error.description))
                 }
@@ -191,6 +191,6 @@ public struct UserEncryption: Sendable {
         let data = try openAll(in: event.data)
         return StoredEvent(
             id: event.id, environment: event.environment, name: event.name, data: data, user: user, dedupeID: event.dedupeID,
-            ts: event.ts, v: event.v, receivedAt: event.receivedAt)
+            ts: event.ts, v: event.v, receivedAt: event.receivedAt, traceContext: event.traceContext)
     }
 }

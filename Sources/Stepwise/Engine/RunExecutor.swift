@@ -1,4 +1,5 @@
 import Logging
+import Tracing
 
 /// Replays one claimed run: calls the function's closure with the run's event and steps, and
 /// commits how the run ends (completed, retried, failed, or released on shutdown).
@@ -6,7 +7,37 @@ struct RunExecutor: Sendable {
     let client: StepwiseClient
     let logger: Logger
 
+    /// Executes `claimed` in its span: a CONSUMER span named after the function, whose parent
+    /// is the context its event was sent in, so that every execution of the run (hours apart,
+    /// in any process) joins the sender's trace; the other events of a batch are links.
     func execute(_ claimed: ClaimedRun) async {
+        let metrics = client.metrics.function(claimed.run.functionID, app: claimed.run.appID)
+        let reason = ClaimReason(claimed)
+        if reason == .new { metrics.runsStarted.increment() }
+        if let dueAt = claimed.dueAt {
+            metrics.claimDelays[reason]?.recordMilliseconds(max(0, claimed.claimedAt - dueAt))
+        }
+        metrics.executionsActive.increment()
+        defer { metrics.executionsActive.decrement() }
+        let tracer = client.tracer
+        let parent = claimed.event.traceContext?.extracted(by: tracer) ?? client.currentTraceParent
+        await client.withSpan("run \(claimed.run.functionID)", context: parent, ofKind: .consumer) { span in
+            if span.isRecording {
+                span.attributes["stepwise.run.id"] = claimed.run.id.description
+                span.attributes["stepwise.run.attempt"] = claimed.run.attempt
+                span.attributes["stepwise.function.id"] = claimed.run.functionID
+                span.attributes["stepwise.app.id"] = claimed.run.appID
+                span.attributes["stepwise.environment"] = claimed.run.environment
+                span.attributes["stepwise.claim.reason"] = reason.rawValue
+                for event in claimed.events.dropFirst() {
+                    if let context = event.traceContext { span.addLink(SpanLink(context: context.extracted(by: tracer), attributes: [:])) }
+                }
+            }
+            await executeInSpan(claimed, metrics: metrics)
+        }
+    }
+
+    private func executeInSpan(_ claimed: ClaimedRun, metrics: FunctionMetrics) async {
         var logger = logger
         logger[metadataKey: "stepwise.run"] = "\(claimed.run.id)"
         logger[metadataKey: "stepwise.function"] = "\(claimed.run.functionID)"
@@ -54,15 +85,17 @@ struct RunExecutor: Sendable {
         switch result {
         case .success(let output):
             let now = client.configuration.clock.now()
-            await finish(step, transition: .complete(output: output),
-                         event: SystemEvent.finished(run: claimed.run, triggeringEvent: claimed.event, output: output, at: now), at: now)
+            if await finish(step, transition: .complete(output: output),
+                            event: SystemEvent.finished(run: claimed.run, triggeringEvent: claimed.event, output: output, at: now), at: now) {
+                metrics.durationCompleted.recordMilliseconds(max(0, now - claimed.run.createdAt))
+            }
             logger.debug("run completed")
         case .failure(let error):
             if Task.isCancelled {
                 await release(step, logger: logger)
                 return
             }
-            await handleFunctionError(error, step: step, claimed: claimed, function: function, logger: logger)
+            await handleFunctionError(error, step: step, claimed: claimed, function: function, metrics: metrics, logger: logger)
         }
     }
 
@@ -81,14 +114,18 @@ struct RunExecutor: Sendable {
     }
 
     /// An error thrown outside any step (or a step's final `StepError` the function let through).
-    private func handleFunctionError(_ error: any Error, step: Step, claimed: ClaimedRun, function: StepwiseFunction, logger: Logger) async {
+    private func handleFunctionError(
+        _ error: any Error, step: Step, claimed: ClaimedRun, function: StepwiseFunction, metrics: FunctionMetrics, logger: Logger
+    ) async {
         let record = ErrorRecord(error)
         let attempt = claimed.run.attempt + 1
         let now = client.configuration.clock.now()
         switch function.retries.decision(after: error, failures: attempt) {
         case .fail:
-            await finish(step, transition: .fail(error: record, attempt: attempt),
-                         event: SystemEvent.failed(run: claimed.run, triggeringEvent: claimed.event, error: record, at: now), at: now)
+            if await finish(step, transition: .fail(error: record, attempt: attempt),
+                            event: SystemEvent.failed(run: claimed.run, triggeringEvent: claimed.event, error: record, at: now), at: now) {
+                metrics.durationFailed.recordMilliseconds(max(0, now - claimed.run.createdAt))
+            }
             logger.warning("run failed", metadata: ["error": "\(record)", "attempts": "\(attempt)"])
         case .retry(let delay):
             do {
@@ -101,11 +138,16 @@ struct RunExecutor: Sendable {
     }
 
     /// Ends the run, emitting its system event in the same transaction, so both happen once.
-    private func finish(_ step: Step, transition: RunCheckpoint.Transition, event: NewEvent, at now: Int64) async {
+    ///
+    /// - Returns: whether the end was committed.
+    @discardableResult
+    private func finish(_ step: Step, transition: RunCheckpoint.Transition, event: NewEvent, at now: Int64) async -> Bool {
         do {
             try await step.commit(step: nil, events: client.systemEventBatch([event], at: now), transition: transition)
+            return true
         } catch {
             // Step.commit logged a lost lease or a failing store.
+            return false
         }
     }
 

@@ -3,6 +3,7 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+import Tracing
 
 extension Step {
     // MARK: - step.sleep
@@ -167,7 +168,10 @@ extension Step {
         do {
             var event = Event(name: SystemEvent.functionInvoked)
             event.data = data
-            batch = try client.eventBatch([event], receivedAt: now, allowReservedNames: true, userPayloads: true)
+            // The invoked run continues this run's trace, as a run an event starts continues its sender's.
+            batch = try client.eventBatch(
+                [event], receivedAt: now, allowReservedNames: true, userPayloads: true,
+                traceContext: TraceContext.injected(from: ServiceContext.current, by: client.tracer))
         } catch {
             throw NonRetriableError("step '\(id)' invokes '\(function.id)' with data it cannot send", cause: error)
         }

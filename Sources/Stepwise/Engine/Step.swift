@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import Tracing
 
 /// The steps of one run: what a function's closure receives as `step`.
 ///
@@ -35,6 +36,8 @@ public final class Step: Sendable {
     /// or a batch's (flow control's `batchEvents`), whose first is `event`.
     public let events: [StoredEvent]
     let logger: Logger
+    /// The function's metrics, looked up once per execution.
+    let metrics: FunctionMetrics
     private let state: Mutex<State>
 
     init(client: StepwiseClient, function: StepwiseFunction, claimed: ClaimedRun, logger: Logger) {
@@ -45,6 +48,7 @@ public final class Step: Sendable {
         self.triggeringEvent = claimed.event
         self.events = claimed.events
         self.logger = logger
+        self.metrics = client.metrics.function(function.id, app: claimed.run.appID)
         var state = State(memo: claimed.steps)
         state.pendingWrites = Self.suspensionsEnded(by: claimed)
         for write in state.pendingWrites { state.memo[write.record.key] = write.record }
@@ -125,11 +129,22 @@ public final class Step: Sendable {
 
         let startedAt = client.configuration.clock.now()
         let value: Value
+        let start = ContinuousClock.now
         do {
             // The body logs through `Logger.current` with the step's metadata, as swift-log's
-            // guidance has libraries hand their context to the code they call.
-            value = try await withLogger(logger) { _ in try await body() }
+            // guidance has libraries hand their context to the code they call; it runs in the
+            // step's span, a child of the run's, so the app's own spans nest under it.
+            value = try await client.withSpan("step \(id)", context: client.currentTraceParent, ofKind: .internal) { span in
+                if span.isRecording {
+                    span.attributes["stepwise.step.id"] = id
+                    span.attributes["stepwise.step.kind"] = StepKind.run.rawValue
+                    span.attributes["stepwise.step.attempt"] = previousFailures
+                }
+                return try await withLogger(logger) { _ in try await body() }
+            }
+            metrics.stepDuration.recordNanoseconds(nanoseconds(since: start))
         } catch {
+            if !(error is RunInterruption) { metrics.stepFailedDuration.recordNanoseconds(nanoseconds(since: start)) }
             try await recordFailure(error, key: key, stepID: id, kind: .run, previousFailures: previousFailures, startedAt: startedAt, logger: logger)
         }
         let output: JSON
@@ -194,10 +209,26 @@ public final class Step: Sendable {
                 break
             }
         }
+        // A PRODUCER span under the run's, as `send`'s: its context is stored with the events,
+        // so the runs they trigger join this run's trace.
+        return try await client.withSpan(StepwiseClient.sendSpanName(events), context: client.currentTraceParent, ofKind: .producer) { span in
+            if span.isRecording {
+                StepwiseClient.describeSend(events, on: span)
+                span.attributes["stepwise.step.id"] = id
+            }
+            return try await sendEventInSpan(
+                id, events, key: key, logger: logger, traceContext: TraceContext.injected(from: span.context, by: client.tracer))
+        }
+    }
+
+    /// The work of ``sendEvent(_:_:)-([Event])`` once its step is known to be new.
+    private func sendEventInSpan(
+        _ id: String, _ events: [Event], key: String, logger: Logger, traceContext: TraceContext?
+    ) async throws -> [EventID] {
         let startedAt = client.configuration.clock.now()
         let batch: EventBatch
         do {
-            batch = try client.eventBatch(events, receivedAt: startedAt, allowReservedNames: false)
+            batch = try client.eventBatch(events, receivedAt: startedAt, allowReservedNames: false, traceContext: traceContext)
         } catch {
             try await recordFailure(
                 NonRetriableError("step '\(id)' tried to send invalid events", cause: error), key: key, stepID: id,
@@ -211,6 +242,8 @@ public final class Step: Sendable {
         let outcomes = try await commit(
             StepWrite(record, output: .idsOfAppendedEvents), events: batch, transition: .none)
         let ids = outcomes.map(\.eventID)
+        let duplicates = outcomes.count { $0.accepted == nil }
+        client.metrics.countSent(accepted: outcomes.count - duplicates, duplicates: duplicates)
         remember(record.with(output: StepRecord.sentEventsOutput(ids)))
         logger.debug("step sent events", metadata: ["count": "\(ids.count)"])
         return ids
@@ -281,6 +314,7 @@ public final class Step: Sendable {
             }
             return outcomes
         } catch let error as LeaseLostError {
+            metrics.leasesLost.increment()
             interrupt(.leaseLost)
             logger.warning("lease lost; the run's work here is abandoned", metadata: ["error": "\(error)"])
             throw RunInterruption.leaseLost

@@ -35,15 +35,20 @@ public final class Worker: Service, Sendable {
         public var pollInterval: Duration
         /// How long running runs may go on after shutdown begins.
         public var shutdownGracePeriod: Duration
+        /// How often the age of the oldest due run (`stepwise.runs.due.age`) is read from the
+        /// store: a sampled gauge, one cheap read each time, not a cost on every claim. Not
+        /// read at all when the client's metrics go to the no-op factory.
+        public var dueAgeSampleInterval: Duration
 
         public init(
             concurrency: Int = 16, leaseDuration: Duration = .seconds(30), pollInterval: Duration = .milliseconds(500),
-            shutdownGracePeriod: Duration = .seconds(10)
+            shutdownGracePeriod: Duration = .seconds(10), dueAgeSampleInterval: Duration = .seconds(10)
         ) {
             self.concurrency = max(1, concurrency)
             self.leaseDuration = leaseDuration
             self.pollInterval = pollInterval
             self.shutdownGracePeriod = shutdownGracePeriod
+            self.dueAgeSampleInterval = dueAgeSampleInterval
         }
     }
 
@@ -96,6 +101,9 @@ public final class Worker: Service, Sendable {
                     }
                 }
                 group.addTask { await self.renewLeases() }
+                if client.metrics.isRecording {
+                    group.addTask { await self.sampleDueAge() }
+                }
                 await self.claimLoop(group: &group)
                 await self.waitForRunsToFinish()
                 group.cancelAll()
@@ -210,6 +218,29 @@ public final class Worker: Service, Sendable {
             } catch {
                 logger.error("could not renew leases", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Records the age of the oldest due run every ``Configuration/dueAgeSampleInterval``, until
+    /// cancelled: 0 when nothing is due. The clearest sign that workers fall behind, whatever
+    /// the cause; every worker on a store sees the same backlog, so aggregate it with `max`.
+    private func sampleDueAge() async {
+        while !Task.isCancelled {
+            await sampleDueAgeOnce()
+            do { try await Task.sleep(for: configuration.dueAgeSampleInterval) } catch { return }
+        }
+    }
+
+    /// One sample of the age of the oldest due run, from the store's earliest due time.
+    package func sampleDueAgeOnce() async {
+        do {
+            let next = try await client.store.nextDueTime(
+                environment: client.configuration.environment, appID: client.id, functionIDs: client.registry.ids)
+            let now = client.configuration.clock.now()
+            let age = next.map { max(0, now - $0) } ?? 0
+            client.metrics.dueAge.record(Double(age) / 1000)
+        } catch {
+            logger.debug("could not sample the oldest due run", metadata: ["error": "\(error)"])
         }
     }
 

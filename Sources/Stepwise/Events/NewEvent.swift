@@ -17,10 +17,13 @@ public struct NewEvent: Sendable {
     /// Public so that a store outside this module can tell a seeded retry from another
     /// request (``EventBatch/idSeed``).
     public let timestampGiven: Bool
+    /// The trace of the code that sent the event (``TraceContext``), stored with it so that
+    /// the runs it triggers continue that trace; `nil` when no tracer was recording.
+    public let traceContext: TraceContext?
 
     init(
         name: String, data: JSON, dataText: String, user: JSON?, userText: String?, dedupeID: String?, ts: Int64, v: String?,
-        timestampGiven: Bool = true
+        timestampGiven: Bool = true, traceContext: TraceContext? = nil
     ) {
         self.name = name
         self.data = data
@@ -31,6 +34,14 @@ public struct NewEvent: Sendable {
         self.ts = ts
         self.v = v
         self.timestampGiven = timestampGiven
+        self.traceContext = traceContext
+    }
+
+    /// The same event in the trace `traceContext`.
+    func with(traceContext: TraceContext?) -> NewEvent {
+        NewEvent(
+            name: name, data: data, dataText: dataText, user: user, userText: userText, dedupeID: dedupeID, ts: ts, v: v,
+            timestampGiven: timestampGiven, traceContext: traceContext)
     }
 }
 

@@ -20,12 +20,15 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
     /// When Stepwise accepted the event, in milliseconds since the Unix epoch, as stored;
     /// ``receivedDate`` is the same time as a `Date`.
     package let receivedAt: Int64
+    /// The trace of the code that sent the event, which the runs it triggers continue; `nil`
+    /// when none was recording (see ``TraceContext``).
+    public let traceContext: TraceContext?
 
     /// An event as a store reads it back, its times in milliseconds since the epoch as the
     /// store keeps them.
     public init(
         id: EventID, environment: String, name: String, data: JSON, user: JSON?,
-        dedupeID: String?, ts: Int64, v: String?, receivedAt: Int64
+        dedupeID: String?, ts: Int64, v: String?, receivedAt: Int64, traceContext: TraceContext? = nil
     ) {
         self.id = id
         self.environment = environment
@@ -36,6 +39,7 @@ public struct StoredEvent: Sendable, Hashable, Identifiable {
         self.ts = ts
         self.v = v
         self.receivedAt = receivedAt
+        self.traceContext = traceContext
     }
 
     /// The event's data decoded as a `Codable` type of your own, its dates read as `dates`

@@ -77,10 +77,14 @@ public struct ClaimedRun: Sendable {
     public let claimedFrom: RunStatus
     /// The claim's time (``ClaimRequest/now``), by which the store found the run due.
     public let claimedAt: Int64
+    /// When the run was due, as the store found it (its ``RunRecord/availableAt`` before the
+    /// claim moved it to the lease's end): the claim delay metric is `claimedAt - dueAt`, how
+    /// long a due run waited for a worker. `nil` from a store that does not say.
+    public let dueAt: Int64?
 
     public init(
         run: RunRecord, lease: RunLease, event: StoredEvent, events: [StoredEvent]? = nil, steps: [String: StepRecord], claimedFrom: RunStatus,
-        claimedAt: Int64
+        claimedAt: Int64, dueAt: Int64? = nil
     ) {
         self.run = run
         self.lease = lease
@@ -89,6 +93,7 @@ public struct ClaimedRun: Sendable {
         self.steps = steps
         self.claimedFrom = claimedFrom
         self.claimedAt = claimedAt
+        self.dueAt = dueAt
     }
 }
 

@@ -117,6 +117,6 @@ extension InMemoryStore.Transaction {
         return ClaimedRun(
             run: claimed.record, lease: RunLease(runID: claimed.id, token: claimed.leaseToken, owner: request.owner), event: event,
             events: events, steps: Dictionary(steps.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }), claimedFrom: due.status,
-            claimedAt: request.now)
+            claimedAt: request.now, dueAt: due.availableAt)
     }
 }

@@ -94,7 +94,7 @@ extension InMemoryStore.Transaction {
             guard tables.events[id] == nil else { throw InMemoryStoreError.idTaken(id.description) }
             let storedEvent = StoredEvent(
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
-                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt, traceContext: event.traceContext)
             insertEvent(InMemoryStore.EventRow(event: storedEvent, dataText: event.dataText, userText: event.userText))
             if let dedupeKey {
                 // A key whose window has passed starts a new window with this event.

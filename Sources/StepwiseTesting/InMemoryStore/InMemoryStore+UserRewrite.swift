@@ -25,7 +25,8 @@ extension InMemoryStore: StoreUserRewrite {
                 transaction.set(\.events, rewrite.eventID, to: EventRow(
                     event: StoredEvent(
                         id: event.id, environment: event.environment, name: event.name, data: event.data, user: user,
-                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt),
+                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: event.receivedAt,
+                        traceContext: event.traceContext),
                     dataText: row.dataText, userText: rewrite.new))
                 changed += 1
             }

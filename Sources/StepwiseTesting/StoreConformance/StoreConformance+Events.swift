@@ -1,9 +1,37 @@
+import InMemoryTracing
 import Stepwise
+import Tracing
 
 extension StoreConformance {
     /// Appends, dedupe, seeds and fan-out.
     static var eventCases: [Case] {
         [
+            Case("an event's trace context is stored with it, and read back by look-ups, listings and the claim of its run") { context in
+                try await context.register([(id: "f", triggers: ["traced"])])
+                let tracer = InMemoryTracer()
+                let traced = context.client(tracer: tracer)
+                let batch = try await traced.send([Event(name: "traced"), Event(name: "traced")])
+                let untraced = try await context.client().send(Event(name: "plain"))
+                let sent = try unwrap(tracer.finishedSpans.first, "send made a span")
+                let expected = [InMemoryTracer.traceIDKey: sent.spanContext.traceID, InMemoryTracer.spanIDKey: sent.spanContext.spanID]
+                let first = try unwrap(try await context.store.event(id: batch[0], environment: "default"), "the event reads back")
+                try require(first.traceContext?.fields == expected, "the sender's span is stored with the event: \(String(describing: first.traceContext))")
+                let listed = try await context.allEvents()
+                try require(listed.filter { $0.traceContext?.fields == expected }.count == 2, "listings carry each event's context")
+                try require(listed.first { $0.id == untraced }?.traceContext == nil, "an event sent with no tracer has none")
+                let claimed = try await context.claim(["f"], owner: "w1")
+                try require(claimed.count == 2 && claimed.allSatisfy { $0.event.traceContext?.fields == expected },
+                            "a claimed run's event carries its context: \(claimed.map { String(describing: $0.event.traceContext) })")
+            },
+            Case("a claim says when each run was due, before its lease moved that on") { context in
+                try await context.register([(id: "f", triggers: ["a"])])
+                try await context.client().send(Event(name: "a"))
+                let due = try unwrap(try await context.allRuns().first?.availableAt, "the queued run is due")
+                context.clock.advance(by: .seconds(5))
+                let claimed = try unwrap(try await context.claim(["f"], owner: "w1").first, "claimed")
+                try require(claimed.dueAt == due, "due at \(due), the claim said \(String(describing: claimed.dueAt))")
+                try require(claimed.claimedAt - due == 5000, "claimed five seconds after it was due")
+            },
             Case("an appended event is durable and read back exactly, with ids that increase") { context in
                 let client = context.client()
                 let ids = try await client.send([

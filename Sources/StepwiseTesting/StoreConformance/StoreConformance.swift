@@ -1,5 +1,6 @@
 public import Stepwise
 import Logging
+import Tracing
 
 /// The rules every ``Store`` keeps, as runnable cases: run them against your store, so that
 /// the engine's guarantees (an event stored once, a run executed by one worker at a time, a
@@ -63,14 +64,16 @@ struct ConformanceContext: Sendable {
     let clock = ManualClock()
 
     /// A client of app `app` on the store, in `environment`, reading the case's clock.
-    func client(app: String = "conformance-app", environment: String = "default", dedupeWindow: Duration = .seconds(86_400))
-        -> StepwiseClient
-    {
+    func client(
+        app: String = "conformance-app", environment: String = "default", dedupeWindow: Duration = .seconds(86_400),
+        tracer: (any Tracer)? = nil
+    ) -> StepwiseClient {
         var logger = Logger(label: "stepwise.conformance")
         logger.logLevel = .critical
         return StepwiseClient(
             id: app, store: store,
-            configuration: .init(environment: environment, dedupeWindow: dedupeWindow, clock: clock, userEncryption: .plaintext),
+            configuration: .init(
+                environment: environment, dedupeWindow: dedupeWindow, clock: clock, userEncryption: .plaintext, tracer: tracer ?? NoOpTracer()),
             logger: logger)
     }
 

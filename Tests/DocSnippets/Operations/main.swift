@@ -23,3 +23,20 @@ func runWorker(_ stepwise: StepwiseClient) async throws {
     let retention = stepwise.retention(RetentionPolicy(maximumAge: .seconds(30 * 86_400)))
     try await ServiceGroup(services: [stepwise.worker(), retention], logger: stepwise.logger).run()
 }
+
+// Docs/Guides/Operations.md:151
+import Hummingbird
+import StepwiseHTTP
+
+func observedApp(store: SQLiteStore) -> (StepwiseClient, PrometheusEndpoint) {
+    let metrics = PrometheusEndpoint()
+    let stepwise = StepwiseClient(
+        id: "acme-storefront-app", store: store,
+        configuration: .init(userEncryption: .plaintext, metricsFactory: metrics.factory))
+    return (stepwise, metrics)
+}
+
+func observedRouter(_ stepwise: StepwiseClient, metrics: PrometheusEndpoint) -> Router<BasicRequestContext> {
+    // The Event and REST APIs, every request timed, and `GET /metrics` for the scraper.
+    StepwiseHTTPAPI(client: stepwise, configuration: StepwiseHTTPConfiguration(isDevelopment: false)).router(metrics: metrics)
+}

@@ -51,5 +51,5 @@ enum StepColumn: Int32, SQLiteColumns {
 
 /// The columns of `events` a ``StoredEvent`` is read from.
 enum EventColumn: Int32, SQLiteColumns {
-    case id, environment, name, data, user, dedupeID, ts, v, receivedAt
+    case id, environment, name, data, user, dedupeID, ts, v, receivedAt, traceContext
 }

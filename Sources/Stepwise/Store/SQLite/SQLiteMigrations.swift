@@ -253,6 +253,12 @@ enum SQLiteMigrations {
         CREATE INDEX runs_due_by_key_2 ON runs (concurrency_key_2)
             WHERE status = 'queued' AND available_at IS NOT NULL AND concurrency_key_2 IS NOT NULL;
         """,
+        // 10: the trace each event was sent in (TraceContext, as JSON text), read back with the
+        // event by the runs it triggers, so that their spans continue that trace. NULL when no
+        // tracer was recording: an app without tracing stores nothing more.
+        """
+        ALTER TABLE events ADD COLUMN trace_context TEXT;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -9,10 +9,10 @@ extension SQLiteStore {
             // join it, so the next page holds others; the pages are bounded so that a claim
             // never holds the writer for long.
             for _ in 0..<Self.claimPages {
-                var ids: [(id: String, status: String, flow: String?)] = []
+                var ids: [(id: String, status: String, flow: String?, dueAt: Int64)] = []
                 try connection.query(
                     """
-                    SELECT id, status, flow FROM runs
+                    SELECT id, status, flow, available_at FROM runs
                     WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
                       AND function_id IN (SELECT value FROM json_each(?))
                     ORDER BY available_at LIMIT ?
@@ -20,13 +20,13 @@ extension SQLiteStore {
                     [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs),
                      .integer(Int64(request.limit - claimed.count))]
                 ) { row in
-                    if let id = row.text(0) { ids.append((id, row.text(1) ?? "", row.text(2))) }
+                    if let id = row.text(0) { ids.append((id, row.text(1) ?? "", row.text(2), row.integer(3))) }
                 }
                 var parked = 0
                 // The keys whose turn a queued run claimed here used: the next in line is let
                 // go once the page is done, so a busy key keeps runs due behind the others.
                 var turnsTaken: [String: RunFlow.Concurrency] = [:]
-                for (id, previousStatus, flowText) in ids {
+                for (id, previousStatus, flowText, dueAt) in ids {
                     // A run that is not executing takes a slot of each of its concurrency
                     // keys; with no room on one, it is parked until a run holding it leaves.
                     var flow: RunFlow?
@@ -40,7 +40,7 @@ extension SQLiteStore {
                         flow = keyed
                     }
                     do {
-                        if let run = try Self.claim(runID: id, previousStatus: previousStatus, request, connection: connection) {
+                        if let run = try Self.claim(runID: id, previousStatus: previousStatus, dueAt: dueAt, request, connection: connection) {
                             claimed.append(run)
                             if previousStatus == RunStatus.queued.rawValue, let flow {
                                 for key in flow.concurrency { turnsTaken[key.identity] = key }
@@ -71,7 +71,7 @@ extension SQLiteStore {
     /// - Throws: ``SQLiteStoreError/corruptRow(table:reason:)`` when the run's event or steps
     ///   cannot be read.
     private static func claim(
-        runID id: String, previousStatus: String, _ request: ClaimRequest, connection: SQLiteConnection
+        runID id: String, previousStatus: String, dueAt: Int64, _ request: ClaimRequest, connection: SQLiteConnection
     ) throws -> ClaimedRun? {
         var run: RunRecord?
         var token: Int64 = 0
@@ -112,7 +112,7 @@ extension SQLiteStore {
         return ClaimedRun(
             run: run, lease: RunLease(runID: run.id, token: token, owner: request.owner), event: event, events: events,
             steps: Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last }),
-            claimedFrom: RunStatus(rawValue: previousStatus) ?? .queued, claimedAt: request.now)
+            claimedFrom: RunStatus(rawValue: previousStatus) ?? .queued, claimedAt: request.now, dueAt: dueAt)
     }
 
     /// Fails a run that cannot be replayed, because its event or a step of it cannot be read,

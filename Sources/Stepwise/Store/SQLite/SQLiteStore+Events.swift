@@ -42,8 +42,8 @@ extension SQLiteStore {
         var hasWaits = try hasWaits(environment: batch.environment, connection: connection)
         let insertEvent = try connection.statement(
             """
-            INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO events (id, environment, name, data, user, dedupe_id, ts, v, received_at, trace_context)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         // A seeded batch is a first try (none of its ids taken) or a retry of one (each of its
         // events stored under its id, or dropped as a duplicate as the first try dropped it):
@@ -95,6 +95,7 @@ extension SQLiteStore {
             try insertEvent.bind(.integer(event.ts), at: 7)
             try insertEvent.bind(event.v.map(SQLiteValue.text) ?? .null, at: 8)
             try insertEvent.bind(.integer(batch.receivedAt), at: 9)
+            try insertEvent.bind(event.traceContext.map { SQLiteValue.text($0.serialized) } ?? .null, at: 10)
             while try insertEvent.step() {}
             insertEvent.reset()
             if let dedupeID = event.dedupeID {
@@ -108,7 +109,7 @@ extension SQLiteStore {
             }
             let storedEvent = StoredEvent(
                 id: id, environment: batch.environment, name: event.name, data: event.data, user: event.user,
-                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt)
+                dedupeID: event.dedupeID, ts: event.ts, v: event.v, receivedAt: batch.receivedAt, traceContext: event.traceContext)
             stored.append(storedEvent)
             // A run started here may wait already (its cancelOn), for a later event of this batch.
             if try createRuns(for: storedEvent, triggers: triggers, generator: generator, connection: connection, stored: &stored) {
@@ -239,6 +240,6 @@ extension SQLiteStore {
         return StoredEvent(
             id: id, environment: row.text(EventColumn.environment) ?? "", name: row.text(EventColumn.name) ?? "", data: data,
             user: user, dedupeID: row.text(EventColumn.dedupeID), ts: row.integer(EventColumn.ts), v: row.text(EventColumn.v),
-            receivedAt: row.integer(EventColumn.receivedAt))
+            receivedAt: row.integer(EventColumn.receivedAt), traceContext: row.text(EventColumn.traceContext).flatMap(TraceContext.init(serialized:)))
     }
 }
