@@ -24,7 +24,7 @@ func runWorker(_ stepwise: StepwiseClient) async throws {
     try await ServiceGroup(services: [stepwise.worker(), retention], logger: stepwise.logger).run()
 }
 
-// Docs/Guides/Operations.md:151
+// Docs/Guides/Operations.md:153
 import Hummingbird
 import StepwiseHTTP
 
