@@ -48,7 +48,7 @@ extension StepwiseClient {
         // One PRODUCER span per send, as OpenTelemetry's messaging conventions have it; its
         // context is stored with the events, so that the runs they trigger continue this trace.
         return try await withSpan(Self.sendSpanName(events), context: currentTraceParent, ofKind: .producer) { span in
-            if span.isRecording { Self.describeSend(events, on: span) }
+            if span.isRecording { span.updateAttributes { Self.describeSend(events, in: &$0) } }
             let start = ContinuousClock.now
             let outcomes = try await appendTraced(
                 events, allowReservedNames: allowReservedNames, environment: environment, idSeed: idSeed,
@@ -66,13 +66,13 @@ extension StepwiseClient {
     }
 
     /// The messaging attributes of a send's span.
-    static func describeSend(_ events: [Event], on span: any Span) {
-        span.attributes["messaging.system"] = "stepwise"
-        span.attributes["messaging.operation.type"] = "send"
+    static func describeSend(_ events: [Event], in attributes: inout SpanAttributes) {
+        attributes["messaging.system"] = "stepwise"
+        attributes["messaging.operation.type"] = "send"
         if let name = events.first?.name, events.allSatisfy({ $0.name == name }) {
-            span.attributes["messaging.destination.name"] = name
+            attributes["messaging.destination.name"] = name
         }
-        if events.count > 1 { span.attributes["messaging.batch.message_count"] = events.count }
+        if events.count > 1 { attributes["messaging.batch.message_count"] = events.count }
     }
 
     /// ``append(_:allowReservedNames:environment:idSeed:)`` inside its span.

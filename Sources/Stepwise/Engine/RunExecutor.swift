@@ -23,12 +23,15 @@ struct RunExecutor: Sendable {
         let parent = claimed.event.traceContext?.extracted(by: tracer) ?? client.currentTraceParent
         await client.withSpan("run \(claimed.run.functionID)", context: parent, ofKind: .consumer) { span in
             if span.isRecording {
-                span.attributes["stepwise.run.id"] = claimed.run.id.description
-                span.attributes["stepwise.run.attempt"] = claimed.run.attempt
-                span.attributes["stepwise.function.id"] = claimed.run.functionID
-                span.attributes["stepwise.app.id"] = claimed.run.appID
-                span.attributes["stepwise.environment"] = claimed.run.environment
-                span.attributes["stepwise.claim.reason"] = reason.rawValue
+                // In one update: a span guards its attributes with a lock, taken per write.
+                span.updateAttributes { attributes in
+                    attributes["stepwise.run.id"] = claimed.run.id.description
+                    attributes["stepwise.run.attempt"] = claimed.run.attempt
+                    attributes["stepwise.function.id"] = claimed.run.functionID
+                    attributes["stepwise.app.id"] = claimed.run.appID
+                    attributes["stepwise.environment"] = claimed.run.environment
+                    attributes["stepwise.claim.reason"] = reason.rawValue
+                }
                 for event in claimed.events.dropFirst() {
                     if let context = event.traceContext { span.addLink(SpanLink(context: context.extracted(by: tracer), attributes: [:])) }
                 }

@@ -136,9 +136,12 @@ public final class Step: Sendable {
             // step's span, a child of the run's, so the app's own spans nest under it.
             value = try await client.withSpan("step \(id)", context: client.currentTraceParent, ofKind: .internal) { span in
                 if span.isRecording {
-                    span.attributes["stepwise.step.id"] = id
-                    span.attributes["stepwise.step.kind"] = StepKind.run.rawValue
-                    span.attributes["stepwise.step.attempt"] = previousFailures
+                    // In one update: a span guards its attributes with a lock, taken per write.
+                    span.updateAttributes { attributes in
+                        attributes["stepwise.step.id"] = id
+                        attributes["stepwise.step.kind"] = StepKind.run.rawValue
+                        attributes["stepwise.step.attempt"] = previousFailures
+                    }
                 }
                 return try await withLogger(logger) { _ in try await body() }
             }
@@ -213,8 +216,10 @@ public final class Step: Sendable {
         // so the runs they trigger join this run's trace.
         return try await client.withSpan(StepwiseClient.sendSpanName(events), context: client.currentTraceParent, ofKind: .producer) { span in
             if span.isRecording {
-                StepwiseClient.describeSend(events, on: span)
-                span.attributes["stepwise.step.id"] = id
+                span.updateAttributes { attributes in
+                    StepwiseClient.describeSend(events, in: &attributes)
+                    attributes["stepwise.step.id"] = id
+                }
             }
             return try await sendEventInSpan(
                 id, events, key: key, logger: logger, traceContext: TraceContext.injected(from: span.context, by: client.tracer))
