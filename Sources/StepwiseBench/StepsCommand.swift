@@ -11,7 +11,7 @@ import Tracing
 struct StepsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "steps",
-        abstract: "Steps per second (sequential, inflight100) and send-to-finish latency (latency_p50_ms, latency_p99_ms)."
+        abstract: "Steps per second (sequential, inflight100, runs3_sequential, runs3_inflight100), send-to-finish latency (latency_p50_ms, latency_p99_ms), and what a run costs (writer_transactions_per_run, checkpoint_fsyncs_per_run, cpu_us_per_step)."
     )
 
     @OptionGroup var options: CommonOptions
@@ -24,6 +24,12 @@ struct StepsCommand: AsyncParsableCommand {
 
     @Option(help: "One-step runs timed for the latency metrics.")
     var latencyRuns = 300
+
+    @Option(help: "Three-step runs per round for runs3_sequential, each sent and awaited one at a time.")
+    var runs3SequentialRuns = 200
+
+    @Option(help: "Three-step runs per round for runs3_inflight100, 100 sent and awaited at a time.")
+    var runs3InflightRuns = 2000
 
     @Flag(help: """
         Measure observability_overhead alone: inflight100 with metrics (a Prometheus registry) and tracing (an in-memory \
@@ -60,14 +66,37 @@ struct StepsCommand: AsyncParsableCommand {
         var sequential: [Double] = []
         var inflight: [Double] = []
         var commitRates: [Double] = []
+        var batchedRates: [Double] = []
+        var rawCPUPerRow: [Double] = []
+        var runs3Rounds: [Runs3Round] = []
         for _ in 0..<options.rounds {
             commitRates.append(try rawCommitRate(count: 1000, workspace: workspace))
+            let batched = try rawBatchedInsertRate(count: 20_000, workspace: workspace)
+            batchedRates.append(batched.rowsPerSecond)
+            rawCPUPerRow.append(batched.cpuMicrosecondsPerRow)
             sequential.append(try await stepsRate(runs: sequentialRuns, inFlight: 1, workspace: workspace))
             inflight.append(try await stepsRate(runs: inflightRuns, inFlight: 100, workspace: workspace))
+            runs3Rounds.append(try await runs3Round(workspace: workspace))
         }
         let baseline = median(commitRates)
         reporter.report(Measurement(workload: "steps", metric: "sequential", value: median(sequential), unit: "steps/s", baseline: baseline))
         reporter.report(Measurement(workload: "steps", metric: "inflight100", value: median(inflight), unit: "steps/s", baseline: baseline))
+        reporter.report(Measurement(
+            workload: "steps", metric: "runs3_sequential", value: median(runs3Rounds.map(\.sequential)), unit: "steps/s", baseline: baseline))
+        reporter.report(Measurement(
+            workload: "steps", metric: "runs3_inflight100", value: median(runs3Rounds.map(\.inflight)), unit: "steps/s",
+            baseline: median(batchedRates)))
+        // The commits a three-step run needs: its send, its claim, three steps and its end.
+        reporter.report(Measurement(
+            workload: "steps", metric: "writer_transactions_per_run", value: median(runs3Rounds.map(\.writerTransactionsPerRun)),
+            unit: "commits", baseline: 6, higherIsBetter: false))
+        // Against the issue's ceiling: a checkpoint in ten runs.
+        reporter.report(Measurement(
+            workload: "steps", metric: "checkpoint_fsyncs_per_run", value: median(runs3Rounds.map(\.checkpointFsyncsPerRun)),
+            unit: "fsyncs", baseline: 0.1, higherIsBetter: false))
+        reporter.report(Measurement(
+            workload: "steps", metric: "cpu_us_per_step", value: median(runs3Rounds.map(\.cpuMicrosecondsPerStep)), unit: "µs",
+            baseline: median(rawCPUPerRow), higherIsBetter: false))
 
         let rawLatencies = try rawCommitLatencies(count: latencyRuns, workspace: workspace)
         let latencies = try await sendToFinishLatencies(runs: latencyRuns, workspace: workspace)
@@ -79,7 +108,7 @@ struct StepsCommand: AsyncParsableCommand {
             baseline: percentile(rawLatencies, 0.99), higherIsBetter: false))
     }
 
-    private var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
+    var durability: SQLiteStore.Durability { options.durability == .full ? .full : .normal }
 
     /// inflight100 with metrics and tracing recorded (value) and with the no-op defaults
     /// (baseline), alternating which goes first within each round, each on a fresh store, so
@@ -134,6 +163,13 @@ struct StepsCommand: AsyncParsableCommand {
         }
         try client.createFunction(id: "one-step", trigger: .event("bench/one-step")) { event, step in
             try await step.run("only") { Line(index: 1, label: "only") }
+        }
+        try client.createFunction(id: "three-steps", trigger: .event("bench/three-steps")) { event, step in
+            var last = Line(index: 0, label: "")
+            for index in 0..<3 {
+                last = try await step.run("step") { Line(index: index, label: "line \(index)") }
+            }
+            return last.index
         }
         return (client, client.worker(.init(concurrency: concurrency, pollInterval: .seconds(5))))
     }
@@ -211,7 +247,7 @@ struct StepsCommand: AsyncParsableCommand {
         }
     }
 
-    private func benchRows(_ count: Int) -> [BenchRow] {
+    func benchRows(_ count: Int) -> [BenchRow] {
         let generator = ULIDGenerator()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let data = JSON.object(["index": 1, "label": "line 1"]).serialized

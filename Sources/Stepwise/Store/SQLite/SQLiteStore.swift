@@ -52,6 +52,7 @@ public final class SQLiteStore: Store {
     public let configuration: Configuration
     let writer: SQLiteWriter
     private let readers: SQLiteReaderPool
+    private let checkpointer: SQLiteCheckpointer?
     let idGenerator: ULIDGenerator
 
     /// Opens (creating if needed, with its folders) and migrates the database.
@@ -88,6 +89,7 @@ public final class SQLiteStore: Store {
             label: label + ".writer", connection: writerConnection, checkpointer: checkpointer, commitObserver: commitObserver)
         try writer.sync { connection in try SQLiteMigrations.migrate(connection) }
         self.writer = writer
+        self.checkpointer = checkpointer
 
         var readerQueues: [SQLiteQueue] = []
         if configuration.path != nil {
@@ -157,6 +159,12 @@ public final class SQLiteStore: Store {
                 waited += 10
             }
         }
+    }
+
+    /// How many background checkpoints have copied frames into the database file so far, each
+    /// with an fsync of the WAL and one of the database file: for the benchmarks.
+    package var checkpointsCopyingFrames: Int {
+        checkpointer?.checkpointsCopyingFrames.load(ordering: .relaxed) ?? 0
     }
 
     /// Runs a read on a reader connection, or on the writer when there are none (in memory).
