@@ -160,8 +160,11 @@ public final class Worker: Service, Sendable {
             next = isStopping ? nil : try? await claim(limit: 1).first
             if let next { inFlight.withLock { $0[next.run.id] = next.lease } }
         }
-        busySlots.subtract(1, ordering: .relaxed)
-        doorbell.ring()
+        // The claim loop waits for a slot only when every slot was taken; otherwise it is
+        // waiting for work, and the claim just made found none, so ringing would only make it
+        // look again for nothing. Shutdown waits for the last slot.
+        let wasFull = busySlots.subtract(1, ordering: .sequentiallyConsistent).oldValue >= configuration.concurrency
+        if wasFull || isStopping { doorbell.ring() }
     }
 
     /// Starts the runs of schedules whose tick has come; a transient failure is retried.
