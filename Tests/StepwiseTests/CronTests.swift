@@ -61,6 +61,24 @@ struct CronTests {
         }
     }
 
+    @Test("a worker looks for due ticks only when one of its functions is scheduled")
+    func schedulesReadOnlyWhenScheduled() async throws {
+        let store = FaultInjectingStore(try freshTestStore())
+        let harness = try Harness(store: store)
+        try harness.client.createFunction(id: "on-event", trigger: .event("test/ping")) { event, step in }
+        try await harness.client.send(Event(name: "test/ping"))
+        try await harness.worker.drain()
+        #expect(try await harness.onlyRun(of: "on-event").status == .completed)
+        #expect(store.calls(.dueSchedules) == 0)
+
+        try harness.client.createFunction(id: "hourly", trigger: .cron("0 * * * *")) { event, step in }
+        try await harness.worker.drain()
+        harness.clock.advance(by: .seconds(3600))
+        try await harness.worker.drain()
+        #expect(store.calls(.dueSchedules) > 0)
+        #expect(try await harness.runs(of: "hourly").count == 1)
+    }
+
     @Test("a cron function runs once per tick, and once after downtime")
     func ticksAndDowntime() async throws {
         let harness = try Harness()

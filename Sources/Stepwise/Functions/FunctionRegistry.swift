@@ -29,6 +29,16 @@ final class FunctionRegistry: Sendable {
         state.withLock { Array($0.functions.values) }.sorted { $0.id < $1.id }
     }
 
+    /// Whether any function has a cron trigger: without one, no schedule of this client's
+    /// functions exists in the store, and a worker need not look for due ticks.
+    var hasSchedules: Bool {
+        state.withLock { state in
+            state.functions.values.contains { function in
+                function.triggers.contains { if case .cron = $0.kind { true } else { false } }
+            }
+        }
+    }
+
     var ids: [String] {
         state.withLock { Array($0.functions.keys) }.sorted()
     }
