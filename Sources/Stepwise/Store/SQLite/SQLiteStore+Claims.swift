@@ -4,62 +4,68 @@ extension SQLiteStore {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
         let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
         return try await writer.write { connection in
-            var claimed: [ClaimedRun] = []
-            // Runs parked on a full concurrency key leave the due set, and runs let go in turn
-            // join it, so the next page holds others; the pages are bounded so that a claim
-            // never holds the writer for long.
-            for _ in 0..<Self.claimPages {
-                var ids: [(id: String, status: String, flow: String?, dueAt: Int64)] = []
-                try connection.query(
-                    """
-                    SELECT id, status, flow, available_at FROM runs
-                    WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
-                      AND function_id IN (SELECT value FROM json_each(?))
-                    ORDER BY available_at LIMIT ?
-                    """,
-                    [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs),
-                     .integer(Int64(request.limit - claimed.count))]
-                ) { row in
-                    if let id = row.text(0) { ids.append((id, row.text(1) ?? "", row.text(2), row.integer(3))) }
-                }
-                var parked = 0
-                // The keys whose turn a queued run claimed here used: the next in line is let
-                // go once the page is done, so a busy key keeps runs due behind the others.
-                var turnsTaken: [String: RunFlow.Concurrency] = [:]
-                for (id, previousStatus, flowText, dueAt) in ids {
-                    // A run that is not executing takes a slot of each of its concurrency
-                    // keys; with no room on one, it is parked until a run holding it leaves.
-                    var flow: RunFlow?
-                    if previousStatus != RunStatus.running.rawValue, let flowText {
-                        let keyed = RunFlow(json: try? JSON(parsing: flowText))
-                        if let full = try Self.fullKey(of: keyed, connection: connection) {
-                            try Self.park(runID: id, on: full, flow: keyed, connection: connection)
-                            parked += 1
-                            continue
-                        }
-                        flow = keyed
-                    }
-                    do {
-                        if let run = try Self.claim(runID: id, previousStatus: previousStatus, dueAt: dueAt, request, connection: connection) {
-                            claimed.append(run)
-                            if previousStatus == RunStatus.queued.rawValue, let flow {
-                                for key in flow.concurrency { turnsTaken[key.identity] = key }
-                            }
-                        }
-                    } catch SQLiteStoreError.corruptRow(_, let reason) {
-                        // One run that cannot be replayed fails alone, here, rather than failing
-                        // every claim that would include it (invariant 7).
-                        try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
-                    }
-                }
-                var letGo = 0
-                for key in turnsTaken.values.sorted(by: { $0.identity < $1.identity }) {
-                    letGo += try Self.letGo(key, now: request.now, connection: connection)
-                }
-                guard parked + letGo > 0, claimed.count < request.limit else { break }
-            }
-            return claimed
+            try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection)
         }
+    }
+
+    /// Claims due runs for `request` inside the writer's transaction; `functionIDs` is the
+    /// request's function ids as a JSON array, for `json_each`.
+    static func claimDueRuns(_ request: ClaimRequest, functionIDs: String, connection: SQLiteConnection) throws -> [ClaimedRun] {
+        var claimed: [ClaimedRun] = []
+        // Runs parked on a full concurrency key leave the due set, and runs let go in turn
+        // join it, so the next page holds others; the pages are bounded so that a claim
+        // never holds the writer for long.
+        for _ in 0..<Self.claimPages {
+            var ids: [(id: String, status: String, flow: String?, dueAt: Int64)] = []
+            try connection.query(
+                """
+                SELECT id, status, flow, available_at FROM runs
+                WHERE environment = ? AND app_id = ? AND status IN ('queued', 'running', 'sleeping', 'waiting') AND available_at <= ?
+                  AND function_id IN (SELECT value FROM json_each(?))
+                ORDER BY available_at LIMIT ?
+                """,
+                [.text(request.environment), .text(request.appID), .integer(request.now), .text(functionIDs),
+                 .integer(Int64(request.limit - claimed.count))]
+            ) { row in
+                if let id = row.text(0) { ids.append((id, row.text(1) ?? "", row.text(2), row.integer(3))) }
+            }
+            var parked = 0
+            // The keys whose turn a queued run claimed here used: the next in line is let
+            // go once the page is done, so a busy key keeps runs due behind the others.
+            var turnsTaken: [String: RunFlow.Concurrency] = [:]
+            for (id, previousStatus, flowText, dueAt) in ids {
+                // A run that is not executing takes a slot of each of its concurrency
+                // keys; with no room on one, it is parked until a run holding it leaves.
+                var flow: RunFlow?
+                if previousStatus != RunStatus.running.rawValue, let flowText {
+                    let keyed = RunFlow(json: try? JSON(parsing: flowText))
+                    if let full = try Self.fullKey(of: keyed, connection: connection) {
+                        try Self.park(runID: id, on: full, flow: keyed, connection: connection)
+                        parked += 1
+                        continue
+                    }
+                    flow = keyed
+                }
+                do {
+                    if let run = try Self.claim(runID: id, previousStatus: previousStatus, dueAt: dueAt, request, connection: connection) {
+                        claimed.append(run)
+                        if previousStatus == RunStatus.queued.rawValue, let flow {
+                            for key in flow.concurrency { turnsTaken[key.identity] = key }
+                        }
+                    }
+                } catch SQLiteStoreError.corruptRow(_, let reason) {
+                    // One run that cannot be replayed fails alone, here, rather than failing
+                    // every claim that would include it (invariant 7).
+                    try Self.failUnreadable(runID: id, reason: reason, now: request.now, connection: connection)
+                }
+            }
+            var letGo = 0
+            for key in turnsTaken.values.sorted(by: { $0.identity < $1.identity }) {
+                letGo += try Self.letGo(key, now: request.now, connection: connection)
+            }
+            guard parked + letGo > 0, claimed.count < request.limit else { break }
+        }
+        return claimed
     }
 
     /// How many pages of due runs one claim reads at most, when runs it meets are parked or
