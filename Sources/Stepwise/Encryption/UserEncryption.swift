@@ -1,10 +1,8 @@
-import Dispatch
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Synchronization
 
 /// How a client stores events' `user`: encrypted with a ``UserDataCipher``, or in plain text,
 /// which a library user must ask for by name (``plaintext``). A client given neither refuses
@@ -68,39 +66,27 @@ public struct UserEncryption: Sendable {
             }
             return events
         case .cipher(let cipher):
-            // The users to seal, by the index of their event: all of them but a retried
-            // request's, which keep the envelope they were first stored with.
-            var kept: [Int: JSON] = [:]
-            var toSeal: [String] = []
-            toSeal.reserveCapacity(events.count)
+            var sealed: [NewEvent] = []
+            sealed.reserveCapacity(events.count)
+            let writer = EnvelopeWriter(keyID: cipher.sealingKeyID)
             for (index, event) in events.enumerated() {
-                guard let userText = event.userText else { continue }
+                guard let userText = event.userText else {
+                    sealed.append(event)
+                    continue
+                }
                 if let earlier = stored[index]?.user, Self.keyID(of: earlier) != nil, let user = event.user,
                    (try? open(earlier)) == user
                 {
-                    kept[index] = earlier
+                    sealed.append(NewEvent(
+                        name: event.name, data: event.data, dataText: event.dataText, user: earlier, userText: earlier.serialized,
+                        dedupeID: event.dedupeID, ts: event.ts, v: event.v, timestampGiven: event.timestampGiven))
                     continue
                 }
-                toSeal.append(userText)
-            }
-            let ciphertexts = Self.sealAll(toSeal, with: cipher)
-            let writer = EnvelopeWriter(keyID: cipher.sealingKeyID)
-            var sealed: [NewEvent] = []
-            sealed.reserveCapacity(events.count)
-            var next = ciphertexts.startIndex
-            for (index, event) in events.enumerated() {
                 let envelope: (json: JSON, text: String)
-                if event.userText == nil {
-                    sealed.append(event)
-                    continue
-                } else if let earlier = kept[index] {
-                    envelope = (earlier, earlier.serialized)
-                } else {
-                    switch ciphertexts[next] {
-                    case .success(let ciphertext): envelope = writer.envelope(of: ciphertext)
-                    case .failure(let error): throw EventValidationError(index: index, field: .user, problem: .unencodable(reason: error.description))
-                    }
-                    next += 1
+                do {
+                    envelope = writer.envelope(of: try cipher.sealToBase64(userText))
+                } catch {
+                    throw EventValidationError(index: index, field: .user, problem: .unencodable(reason: error.description))
                 }
                 sealed.append(NewEvent(
                     name: event.name, data: event.data, dataText: event.dataText, user: envelope.json, userText: envelope.text,
@@ -108,46 +94,6 @@ public struct UserEncryption: Sendable {
             }
             return sealed
         }
-    }
-
-    /// Users sealed together below this many are sealed on the calling thread: splitting
-    /// fewer costs more in handing them over than the other cores save.
-    static let usersPerSealingThread = 128
-
-    /// `texts` sealed to base64, in order; a large batch's on all the machine's cores.
-    ///
-    /// A batch is sealed before its one store transaction starts, so while it is sealed the
-    /// store's writer (and, with a single sender, every other core) is idle: a `send` of
-    /// 1 000 users spends ~3 µs of CPU per user on sealing, mostly swift-crypto's own work
-    /// per call, which no change of ours shortens, but which other cores can share
-    /// (`stepwise-bench ingest --encryption`, Docs/Benchmarks.md). The cipher is `Sendable`
-    /// (``UserDataCipher``), and each seal draws its own nonce.
-    static func sealAll(_ texts: [String], with cipher: any UserDataCipher) -> [Result<String, UserDecryptionError>] {
-        let threads = min(ProcessInfo.processInfo.activeProcessorCount, texts.count / usersPerSealingThread)
-        guard threads > 1 else {
-            return texts.map { text in Result { () throws(UserDecryptionError) in try cipher.sealToBase64(text) } }
-        }
-        // Each thread seals one contiguous share and hands its results over through its own
-        // lock, taken once: no memory is written by two threads.
-        let shares = (0..<threads).map { _ in SealedShare() }
-        DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            let range = texts.count * thread / threads..<texts.count * (thread + 1) / threads
-            var results: [Result<String, UserDecryptionError>] = []
-            results.reserveCapacity(range.count)
-            for text in texts[range] {
-                results.append(Result { () throws(UserDecryptionError) in try cipher.sealToBase64(text) })
-            }
-            shares[thread].results.withLock { $0 = results }
-        }
-        var all: [Result<String, UserDecryptionError>] = []
-        all.reserveCapacity(texts.count)
-        for share in shares { all.append(contentsOf: share.results.withLock { $0 }) }
-        return all
-    }
-
-    /// One thread's share of ``sealAll(_:with:)``'s results.
-    private final class SealedShare: Sendable {
-        let results = Mutex<[Result<String, UserDecryptionError>]>([])
     }
 
     /// The envelope of `text` (a `user` as compact JSON text), sealed with the cipher's first key.
