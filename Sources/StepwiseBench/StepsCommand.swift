@@ -32,10 +32,22 @@ struct StepsCommand: AsyncParsableCommand {
     var runs3InflightRuns = 2000
 
     @Flag(help: """
-        Measure observability_overhead alone: inflight100 with metrics (a Prometheus registry) and tracing (an in-memory \
-        tracer keeping every span) on, against both off, alternating rounds.
+        Measure observability_overhead alone: inflight100 with metrics (a Prometheus registry) and tracing (a recording \
+        tracer, see --tracer) on, against both off, alternating rounds.
         """)
     var observability = false
+
+    /// The recording backend of `--observability`'s tracing half.
+    enum RecordingBackend: String, ExpressibleByArgument, Sendable {
+        /// ``RecordingTracer``: every span recorded as an SDK records it, exported in batches
+        /// that are counted and dropped.
+        case recording
+        /// swift-distributed-tracing's `InMemoryTracer`, which keeps every span for good.
+        case inMemory = "in-memory"
+    }
+
+    @Option(help: "With --observability: the tracer that records (recording: batches counted and dropped, as an exporter; in-memory: InMemoryTracer, keeping every span).")
+    var tracer: RecordingBackend = .recording
 
     /// Which of the two `--observability` turns on, to tell their costs apart.
     enum Observed: String, ExpressibleByArgument, Sendable {
@@ -116,31 +128,68 @@ struct StepsCommand: AsyncParsableCommand {
     private func observabilityOverhead(workspace: Workspace, reporter: Reporter) async throws {
         var on: [Double] = []
         var off: [Double] = []
-        var spans = 0
+        var cpuOn: [Double] = []
+        var cpuOff: [Double] = []
         for round in 0..<options.rounds {
             for observed in round % 2 == 0 ? [true, false] : [false, true] {
                 let store = try SQLiteStore(.init(path: workspace.freshPath(), durability: durability))
-                let tracer = InMemoryTracer()
+                let recorder = SpanRecorder(backend: tracer)
                 let configuration: StepwiseClient.Configuration =
                     observed
                     ? .init(
                         metricsFactory: observe == .tracing ? NOOPMetricsHandler.instance : PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()),
-                        tracer: observe == .metrics ? NoOpTracer() : tracer)
+                        tracer: observe == .metrics ? NoOpTracer() : recorder.tracer)
                     : .init(metricsFactory: NOOPMetricsHandler.instance, tracer: NoOpTracer())
-                let rate = try await stepsRate(
+                let (rate, cpu) = try await stepsRateAndCPU(
                     runs: inflightRuns, inFlight: 100, engine: try engine(store: store, concurrency: 100, configuration: configuration))
                 if observed {
                     on.append(rate)
-                    spans = max(spans, tracer.finishedSpans.count)
+                    cpuOn.append(cpu)
+                    // Every run's span and its ten steps' (children in the send's trace), and
+                    // the sends': a tracer that recorded nothing would make the comparison
+                    // meaningless.
+                    let (spans, children) = recorder.counts
+                    if observe != .metrics, spans < inflightRuns * 11 || children < inflightRuns * 11 {
+                        throw BenchError("the recording tracer saw \(spans) spans (\(children) with a parent), fewer than the runs' and steps'")
+                    }
                 } else {
                     off.append(rate)
+                    cpuOff.append(cpu)
                 }
             }
         }
-        // Every run's span, its ten steps' and the sends': a tracer that recorded nothing would
-        // make the comparison meaningless.
-        guard spans >= inflightRuns * 11 || observe == .metrics else { throw BenchError("the recording tracer saw \(spans) spans, fewer than the runs' and steps'") }
         reporter.report(Measurement(workload: "steps", metric: "observability_overhead", value: median(on), unit: "steps/s", baseline: median(off)))
+        // Not a target: what the rate's ratio comes from, less exposed to the machine's noise.
+        reporter.report(Measurement(
+            workload: "steps", metric: "observability_cpu_per_step", value: median(cpuOn) * 1e6, unit: "us", baseline: median(cpuOff) * 1e6,
+            higherIsBetter: false))
+    }
+
+    /// One measurement's tracer and what it recorded.
+    private struct SpanRecorder {
+        let tracer: any Tracer
+        private let readCounts: @Sendable () -> (spans: Int, children: Int)
+
+        init(backend: RecordingBackend) {
+            switch backend {
+            case .recording:
+                let recording = RecordingTracer()
+                tracer = recording
+                readCounts = {
+                    let counts = recording.exporter.counts
+                    return (counts.spans, counts.children)
+                }
+            case .inMemory:
+                let inMemory = InMemoryTracer()
+                tracer = inMemory
+                readCounts = {
+                    let finished = inMemory.finishedSpans
+                    return (finished.count, finished.count { $0.parentSpanID != nil })
+                }
+            }
+        }
+
+        var counts: (spans: Int, children: Int) { readCounts() }
     }
 
     /// A client with the benchmark function (10 steps, each returning a small struct) and a
@@ -184,6 +233,13 @@ struct StepsCommand: AsyncParsableCommand {
     }
 
     func stepsRate(runs: Int, inFlight: Int, engine: (StepwiseClient, Worker)) async throws -> Double {
+        try await stepsRateAndCPU(runs: runs, inFlight: inFlight, engine: engine).rate
+    }
+
+    /// Steps per second, and the process's CPU time (user and system, every thread) per step
+    /// while the clock ran: on a machine shared with other work the rate swings with what
+    /// else runs, while the CPU a step costs barely does.
+    func stepsRateAndCPU(runs: Int, inFlight: Int, engine: (StepwiseClient, Worker)) async throws -> (rate: Double, cpuPerStep: Double) {
         let (client, worker) = engine
         try await client.registerFunctions()
         var sent = 0
@@ -195,15 +251,21 @@ struct StepsCommand: AsyncParsableCommand {
         let finished = client.subscribe(to: "stepwise/function.finished", bufferSize: 100_000)
         var iterator = finished.makeAsyncIterator()
         var service: Task<Void, any Error>?
+        let cpuStart = processCPUSeconds()
+        var cpuEnd = cpuStart
         let seconds = try await measure {
             service = Task { try await worker.run() }
             for _ in 0..<runs {
                 guard await iterator.next() != nil else { throw BenchError("the bus ended") }
             }
+            cpuEnd = processCPUSeconds()
         }
         service?.cancel()
+        // Ended before anyone counts what the run recorded: a run's span ends just after its
+        // `function.finished` is published.
+        _ = await service?.result
         if finished.droppedCount > 0 { throw BenchError("the bench subscriber dropped events") }
-        return Double(runs * 10) / seconds
+        return (Double(runs * 10) / seconds, (cpuEnd - cpuStart) / Double(runs * 10))
     }
 
     private func sendToFinishLatencies(runs: Int, workspace: Workspace) async throws -> [Double] {
@@ -266,4 +328,18 @@ extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
+}
+
+/// CPU time the process has used so far, user and system, in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    #if canImport(Glibc)
+    // Glibc imports `RUSAGE_SELF` as a case of an enum, Darwin as an integer.
+    let who = RUSAGE_SELF.rawValue
+    #else
+    let who = RUSAGE_SELF
+    #endif
+    guard getrusage(who, &usage) == 0 else { return 0 }
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }

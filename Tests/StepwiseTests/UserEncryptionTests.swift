@@ -64,6 +64,27 @@ struct UserEncryptionTests {
         }
     }
 
+    @Test("a subscriber that arrives after a sealed batch is built, before its commit, still gets the users sent, and a second one sealed")
+    func subscriberAfterBatchBuilt() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(.init(path: directory.path("late.db")))
+        let client = StepwiseClient(id: "app", store: store, configuration: .init(userEncryption: .encrypted(with: try Self.cipher("k1"))))
+        let (marker, user) = Self.secretUser()
+        let events = [Event(name: "app/signup", user: user), Event(name: "app/plain"), Event(name: "app/signup", user: ["email": "bob"])]
+        // No subscriber yet: the batch defers pairing ciphertexts with the users sent.
+        #expect(client.bus.subscriberCount == 0)
+        let batch = try client.eventBatch(events, receivedAt: 1_000, allowReservedNames: false)
+        #expect(batch.events.map { $0.user.flatMap(UserEncryption.keyID(of:)) } == ["k1", nil, "k1"], "the batch holds envelopes")
+        let subscription = client.subscribe(to: .all)
+        _ = try await store.append(batch)
+        var delivered: [StoredEvent] = []
+        for await event in subscription {
+            delivered.append(event)
+            if delivered.count == 3 { break }
+        }
+        #expect(delivered.map { $0.user?["email"]?.stringValue } == [marker, nil, "bob"], "the bus hands out the users sent")
+    }
+
     @Test("every seal has a nonce of its own, and both ways of sealing open with the key")
     func noncesAreUnique() throws {
         let cipher = try AESGCMCipher(keys: [try .random(id: "k1")])

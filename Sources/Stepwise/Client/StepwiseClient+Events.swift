@@ -136,22 +136,27 @@ extension StepwiseClient {
         let metrics = self.metrics
         // Subscribers get the `user` that was sent, which this process holds already: found by
         // its ciphertext (unique, by its nonce) rather than decrypted again, and only when the
-        // bus has anyone to hand it to.
-        var sent: [(ciphertext: String, user: JSON)] = []
-        for (event, sealed) in zip(validated, prepared) {
-            if let user = event.user, let ciphertext = sealed.user?["ciphertext"]?.stringValue, sealed.userText != event.userText {
-                sent.append((ciphertext, user))
-            }
-        }
-        let plaintexts = sent
+        // bus has anyone to hand it to. Paired up here, on the sender's task, when the bus has
+        // subscribers already (a worker in this process), to keep the work off the writer's
+        // thread, where the publish runs; otherwise only if one subscribes before the commit,
+        // so that a process that only ingests pays nothing for it.
         let publish: @Sendable ([StoredEvent]) -> Void
-        if plaintexts.isEmpty {
+        if configuration.userEncryption.cipher == nil || !validated.contains(where: { $0.user != nil }) {
             publish = { metrics.countRunEnds(in: $0); bus.publish($0) }
-        } else {
+        } else if bus.subscriberCount > 0 {
+            let plaintexts = Self.sentUsers(validated, sealed: prepared)
             publish = { stored in
                 metrics.countRunEnds(in: stored)
                 guard bus.subscriberCount > 0 else { return }
                 bus.publish(Self.withSentUsers(stored, plaintexts))
+            }
+        } else {
+            let sentEvents = validated
+            let sealedEvents = prepared
+            publish = { stored in
+                metrics.countRunEnds(in: stored)
+                guard bus.subscriberCount > 0 else { return }
+                bus.publish(Self.withSentUsers(stored, Self.sentUsers(sentEvents, sealed: sealedEvents)))
             }
         }
         return EventBatch(
@@ -162,6 +167,17 @@ extension StepwiseClient {
             idSeed: idSeed,
             afterCommit: publish
         )
+    }
+
+    /// Each sealed `user`'s ciphertext beside the `user` that was sent, in the batch's order.
+    static func sentUsers(_ sent: [NewEvent], sealed: [NewEvent]) -> [(ciphertext: String, user: JSON)] {
+        var users: [(ciphertext: String, user: JSON)] = []
+        for (event, sealed) in zip(sent, sealed) {
+            if let user = event.user, let ciphertext = sealed.user?["ciphertext"]?.stringValue, sealed.userText != event.userText {
+                users.append((ciphertext, user))
+            }
+        }
+        return users
     }
 
     /// `stored` with each sealed `user` replaced by the one sent. The stored events are the

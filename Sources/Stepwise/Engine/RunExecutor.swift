@@ -24,13 +24,15 @@ struct RunExecutor: Sendable {
         await client.withSpan("run \(claimed.run.functionID)", context: parent, ofKind: .consumer) { span in
             if span.isRecording {
                 // In one update: a span guards its attributes with a lock, taken per write.
+                // Room made for all six at once, each set as a `SpanAttribute`, as a step's are.
                 span.updateAttributes { attributes in
-                    attributes["stepwise.run.id"] = claimed.run.id.description
-                    attributes["stepwise.run.attempt"] = claimed.run.attempt
-                    attributes["stepwise.function.id"] = claimed.run.functionID
-                    attributes["stepwise.app.id"] = claimed.run.appID
-                    attributes["stepwise.environment"] = claimed.run.environment
-                    attributes["stepwise.claim.reason"] = reason.rawValue
+                    attributes.reserveCapacity(attributes.count + 6)
+                    attributes.set("stepwise.run.id", value: .string(claimed.run.id.description))
+                    attributes.set("stepwise.run.attempt", value: .int64(Int64(claimed.run.attempt)))
+                    attributes.set("stepwise.function.id", value: .string(claimed.run.functionID))
+                    attributes.set("stepwise.app.id", value: .string(claimed.run.appID))
+                    attributes.set("stepwise.environment", value: .string(claimed.run.environment))
+                    attributes.set("stepwise.claim.reason", value: .string(reason.rawValue))
                 }
                 for event in claimed.events.dropFirst() {
                     if let context = event.traceContext { span.addLink(SpanLink(context: context.extracted(by: tracer), attributes: [:])) }

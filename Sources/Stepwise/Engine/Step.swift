@@ -137,10 +137,13 @@ public final class Step: Sendable {
             value = try await client.withSpan("step \(id)", context: client.currentTraceParent, ofKind: .internal) { span in
                 if span.isRecording {
                     // In one update: a span guards its attributes with a lock, taken per write.
+                    // Room made for all three at once, each set as a `SpanAttribute` rather
+                    // than through the subscript's `SpanAttributeConvertible` existential.
                     span.updateAttributes { attributes in
-                        attributes["stepwise.step.id"] = id
-                        attributes["stepwise.step.kind"] = StepKind.run.rawValue
-                        attributes["stepwise.step.attempt"] = previousFailures
+                        attributes.reserveCapacity(attributes.count + 3)
+                        attributes.set("stepwise.step.id", value: .string(id))
+                        attributes.set("stepwise.step.kind", value: .string(StepKind.run.rawValue))
+                        attributes.set("stepwise.step.attempt", value: .int64(Int64(previousFailures)))
                     }
                 }
                 return try await withLogger(logger) { _ in try await body() }
