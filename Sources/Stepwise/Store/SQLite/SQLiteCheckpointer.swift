@@ -57,13 +57,8 @@ final class SQLiteCheckpointer: Sendable {
     /// Called by the writer after each commit: starts a checkpoint if the WAL has grown by
     /// the threshold since the last one and none is running.
     func walDidGrow() {
-        let pages = walSize.pages.load(ordering: .relaxed)
-        let mark = pagesAtLastCheckpoint.load(ordering: .relaxed)
-        // A WAL smaller than the mark has restarted: everything in it is new.
-        let grown = pages < mark ? pages : pages - mark
-        guard grown >= Self.thresholdPages else { return }
+        guard walSize.pages.load(ordering: .relaxed) >= Self.thresholdPages else { return }
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        pagesAtLastCheckpoint.store(pages, ordering: .relaxed)
         queue.async { connection in
             // The pragma answers busy, the WAL's frames and how many of them are in the
             // database file now (sqlite.org/pragma.html#pragma_wal_checkpoint). SQLite syncs
