@@ -10,21 +10,20 @@ import Synchronization
 /// sleeping runs). Setting a WAL hook turns that off: "the sqlite3_wal_autocheckpoint()
 /// interface and the wal_autocheckpoint pragma both invoke sqlite3_wal_hook() and will
 /// overwrite any prior sqlite3_wal_hook() settings" (sqlite.org/c3ref/wal_hook.html). The
-/// hook records the WAL's size after each commit; once it has grown by the threshold since
-/// the last checkpoint, a PASSIVE checkpoint runs here, which "checkpoint[s] as many frames
-/// as possible without waiting for any database readers or writers to finish"
-/// (sqlite.org/c3ref/wal_checkpoint_v2.html).
+/// hook records the WAL's size after each commit; past the threshold a PASSIVE checkpoint
+/// runs here, which "checkpoint[s] as many frames as possible without waiting for any
+/// database readers or writers to finish" (sqlite.org/c3ref/wal_checkpoint_v2.html).
 ///
-/// The trigger is the growth, not the size: the WAL's size is the count of frames since it
-/// last restarted, and it restarts only when a writer begins after a checkpoint that copied
-/// everything while no reader was using it. Under steady load with readers about, that is
-/// rare, so a trigger on the size fired after nearly every commit once the WAL had passed
-/// the threshold: each checkpoint copied the few frames added since the last one and paid
-/// two fsyncs for them (measured: 3.8 checkpoint fsyncs per one-step run, 914 checkpoints
-/// for 500 runs against 3 restarts).
+/// The trigger is the WAL's size, which counts the frames since the WAL last restarted; it
+/// restarts only when a writer begins after a checkpoint that copied everything while no
+/// reader was using it, so under load the size stays past the threshold and a checkpoint
+/// follows nearly every commit, copying the few frames since the last one for two fsyncs
+/// (about 1.5 checkpoint fsyncs per three-step run). Triggering on the growth since the last
+/// checkpoint instead cut that to 0.06 but made runs slower in every A/B pair: one large
+/// checkpoint's burst of writes delays the writer's own fsyncs more than many small ones on
+/// another thread do (Docs/Benchmarks.md, issue 15).
 final class SQLiteCheckpointer: Sendable {
-    /// The WAL growth, in pages, that starts a checkpoint: SQLite's own auto-checkpoint
-    /// threshold.
+    /// The WAL size, in pages, that starts a checkpoint: SQLite's own default threshold.
     static let thresholdPages = 1000
 
     /// What the WAL hook writes and the writer reads. A class, so that the C callback can
@@ -36,8 +35,6 @@ final class SQLiteCheckpointer: Sendable {
     let walSize = WALSize()
     private let queue: SQLiteQueue
     private let running = Atomic<Bool>(false)
-    /// The WAL's size when the last checkpoint started: the mark growth is counted from.
-    private let pagesAtLastCheckpoint = Atomic<Int>(0)
     /// Checkpoints that copied frames, each of which fsyncs the WAL and then the database
     /// file: for the benchmarks, which report checkpoint fsyncs per run.
     let checkpointsCopyingFrames = Atomic<Int>(0)
@@ -54,8 +51,8 @@ final class SQLiteCheckpointer: Sendable {
         connection.setWALHook(walSize)
     }
 
-    /// Called by the writer after each commit: starts a checkpoint if the WAL has grown by
-    /// the threshold since the last one and none is running.
+    /// Called by the writer after each commit: starts a checkpoint if the WAL is large and
+    /// none is running.
     func walDidGrow() {
         guard walSize.pages.load(ordering: .relaxed) >= Self.thresholdPages else { return }
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
