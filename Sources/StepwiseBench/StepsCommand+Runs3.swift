@@ -60,11 +60,11 @@ extension StepsCommand {
 
         let transactionsBefore = transactions.load(ordering: .relaxed)
         let checkpointsBefore = store.checkpointsCopyingFrames
-        let cpuBefore = processCPUMicroseconds()
+        let cpuBefore = processCPUSeconds() * 1e6
         let seconds = try await measure {
             try await Self.sendAndAwait(runs: runs, lanes: inFlight, client: client, waiter: waiter)
         }
-        let cpu = processCPUMicroseconds() - cpuBefore
+        let cpu = processCPUSeconds() * 1e6 - cpuBefore
         if finished.droppedCount > 0 { throw BenchError("the bench subscriber dropped events") }
         return Runs3Result(
             stepsPerSecond: Double(runs * 3) / seconds,
@@ -92,20 +92,12 @@ extension StepsCommand {
         let raw = try RawSQLite(path: workspace.freshPath(), synchronous: durability.rawValue)
         let rows = benchRows(count)
         let clock = ContinuousClock()
-        let cpuBefore = processCPUMicroseconds()
+        let cpuBefore = processCPUSeconds() * 1e6
         let start = clock.now
         try raw.insert(rows, perTransaction: 100)
         let seconds = (clock.now - start).seconds
-        return (Double(count) / seconds, (processCPUMicroseconds() - cpuBefore) / Double(count))
+        return (Double(count) / seconds, (processCPUSeconds() * 1e6 - cpuBefore) / Double(count))
     }
-}
-
-/// The CPU time this process has used, user and system, in microseconds.
-func processCPUMicroseconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    func microseconds(_ time: timeval) -> Double { Double(time.tv_sec) * 1e6 + Double(time.tv_usec) }
-    return microseconds(usage.ru_utime) + microseconds(usage.ru_stime)
 }
 
 /// The runs the lanes have yet to send.
