@@ -67,11 +67,11 @@ final class SQLiteCheckpointer: Sendable {
                 log = Int(row.integer(1))
                 checkpointed = Int(row.integer(2))
             }
-            let (lastLog, lastCheckpointed) = self.lastAnswer.withLock { $0 }
-            if checkpointed > 0, log < lastLog || checkpointed > lastCheckpointed {
-                self.checkpointsCopyingFrames.add(1, ordering: .relaxed)
+            let copied = self.lastAnswer.withLock { last in
+                defer { last = (log, checkpointed) }
+                return checkpointed > 0 && (log < last.log || checkpointed > last.checkpointed)
             }
-            self.lastAnswer.withLock { $0 = (log, checkpointed) }
+            if copied { self.checkpointsCopyingFrames.add(1, ordering: .relaxed) }
             self.running.store(false, ordering: .releasing)
         }
     }
