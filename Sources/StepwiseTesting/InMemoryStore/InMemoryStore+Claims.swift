@@ -7,47 +7,9 @@ extension InMemoryStore {
     /// higher than any before; ties go to the run inserted first.
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
-        let functions = Set(request.functionIDs.map(ExactText.init))
-        let app = AppKey(request.environment, request.appID)
         return try write { transaction in
             transaction.now = request.now
-            var claimed: [ClaimedRun] = []
-            // Runs parked on a full key leave the due set, and runs let go in turn join it: each
-            // round looks again, as SQLite's pages do, as many times as SQLite's claim at most.
-            for _ in 0..<64 {
-                let due = (transaction.tables.activeRuns[app] ?? []).compactMap { transaction.tables.runs[$0] }.filter { run in
-                    // A parked run has no due time, as in SQLite, where it leaves the due index.
-                    guard let availableAt = run.availableAt else { return false }
-                    return availableAt <= request.now && functions.contains(ExactText(run.functionID))
-                }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }
-                var parked = 0
-                var turnsTaken: [String: RunFlow.Concurrency] = [:]
-                for run in due.prefix(request.limit - claimed.count) {
-                    // A run that is not executing takes a slot of each of its concurrency keys;
-                    // one with no room is parked until a run holding the key leaves it.
-                    if run.status != .running, let full = transaction.fullKey(of: run) {
-                        transaction.updateRun(run.id) { row in
-                            row.parkedOn = full
-                            row.parkedDue = row.availableAt
-                            row.availableAt = nil
-                        }
-                        parked += 1
-                        continue
-                    }
-                    if let claimedRun = transaction.claim(run, request) {
-                        claimed.append(claimedRun)
-                        if run.status == .queued {
-                            for key in run.flow.concurrency { turnsTaken[key.identity] = key }
-                        }
-                    }
-                }
-                var letGo = 0
-                for key in turnsTaken.values.sorted(by: { $0.identity < $1.identity }) {
-                    letGo += transaction.unpark(key)
-                }
-                guard parked + letGo > 0, claimed.count < request.limit else { break }
-            }
-            return claimed
+            return transaction.claimDueRuns(request)
         }
     }
 
@@ -86,6 +48,51 @@ extension InMemoryStore {
 }
 
 extension InMemoryStore.Transaction {
+    /// Claims up to `request.limit` due runs inside this transaction, as ``InMemoryStore/claim(_:)``
+    /// answers them: the body that a claim alone and a commit that claims share.
+    mutating func claimDueRuns(_ request: ClaimRequest) -> [ClaimedRun] {
+        guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
+        let functions = Set(request.functionIDs.map(ExactText.init))
+        let app = InMemoryStore.AppKey(request.environment, request.appID)
+        var claimed: [ClaimedRun] = []
+        // Runs parked on a full key leave the due set, and runs let go in turn join it: each
+        // round looks again, as SQLite's pages do, as many times as SQLite's claim at most.
+        for _ in 0..<64 {
+            let due = (tables.activeRuns[app] ?? []).compactMap { tables.runs[$0] }.filter { run in
+                // A parked run has no due time, as in SQLite, where it leaves the due index.
+                guard let availableAt = run.availableAt else { return false }
+                return availableAt <= request.now && functions.contains(ExactText(run.functionID))
+            }.sorted { ($0.availableAt ?? Int64.max, $0.sequence) < ($1.availableAt ?? Int64.max, $1.sequence) }
+            var parked = 0
+            var turnsTaken: [String: RunFlow.Concurrency] = [:]
+            for run in due.prefix(request.limit - claimed.count) {
+                // A run that is not executing takes a slot of each of its concurrency keys;
+                // one with no room is parked until a run holding the key leaves it.
+                if run.status != RunStatus.running, let full = fullKey(of: run) {
+                    updateRun(run.id) { row in
+                        row.parkedOn = full
+                        row.parkedDue = row.availableAt
+                        row.availableAt = nil
+                    }
+                    parked += 1
+                    continue
+                }
+                if let claimedRun = claim(run, request) {
+                    claimed.append(claimedRun)
+                    if run.status == RunStatus.queued {
+                        for key in run.flow.concurrency { turnsTaken[key.identity] = key }
+                    }
+                }
+            }
+            var letGo = 0
+            for key in turnsTaken.values.sorted(by: { $0.identity < $1.identity }) {
+                letGo += unpark(key)
+            }
+            guard parked + letGo > 0, claimed.count < request.limit else { break }
+        }
+        return claimed
+    }
+
     /// Claims one due run: its new lease, its event and its steps.
     ///
     /// A run whose event is not there cannot be replayed: it fails here, alone, with
