@@ -67,6 +67,9 @@ enum HostileBodies {
                 let tokens = ["{", "}", "[", "]", ",", ":", #""name""#, #""data""#, "1", "-0.5e3", "true", "null", #""\u0000""#, #""""#, " "]
                 let length = Int(generator.next() % 40) + 1
                 let text = (0..<length).map { _ in tokens[Int(generator.next() % UInt64(tokens.count))] }.joined()
+                // An empty array is a valid batch of no events (200, nothing stored), drawn about
+                // once in fifty runs: not a hostile body.
+                if text.filter({ $0 != " " }) == "[]" { continue }
                 bodies.append(("random tokens", Array(text.utf8)))
             }
         }
