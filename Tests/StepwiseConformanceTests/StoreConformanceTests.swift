@@ -38,4 +38,10 @@ struct StoreConformanceTests {
     func retains(store: ShippedStores, rule: StoreConformance.Case) async throws {
         try await rule.run(store.make)
     }
+
+    @Test("every shipped store keeps every rule of a checkpoint that claims", arguments: ShippedStores.allCases,
+          StoreConformance.claimingCommitCases)
+    func claimsInCheckpoints(store: ShippedStores, rule: StoreConformance.Case) async throws {
+        try await rule.run(store.make)
+    }
 }

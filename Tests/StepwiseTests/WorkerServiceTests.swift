@@ -51,6 +51,40 @@ struct WorkerServiceTests {
         }
     }
 
+    @Test("a slot claims its next run in the commit that ends its last one, not in a transaction of its own")
+    func claimsInTheEndingCommit() async throws {
+        let transactions = Atomic<Int>(0)
+        let store = try SQLiteStore(.init(path: nil), commitObserver: { _ in transactions.add(1, ordering: .relaxed) })
+        let client = StepwiseClient(id: "test-app", store: store)
+        try client.createFunction(id: "quick", trigger: .event("q")) { _, _ in 1 }
+        try await client.registerFunctions()
+        let runs = 10
+        for _ in 0..<runs { try await client.send(Event(name: "q")) }
+        let finished = client.subscribe(to: "stepwise/function.finished")
+        let before = transactions.load(ordering: .relaxed)
+        // One slot, no polling, no lease renewal in the test's time (a renewal is a writer
+        // transaction too, and a loaded machine takes seconds): each run after the first is
+        // claimed by the slot.
+        let worker = client.worker(.init(concurrency: 1, leaseDuration: .seconds(3600), pollInterval: .seconds(3600)))
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                for _ in 0..<runs { _ = try await first(finished, timeout: .seconds(30)) }
+                // The claim loop's look once the slot is free, which finds nothing.
+                try await Task.sleep(for: .milliseconds(200))
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        // The worker's registration, the first claim, one commit per run (its end and the
+        // next claim), the claim loop's last look: runs + 3, and a few looks more when the
+        // runs' `function.finished` events wake the claim loop once the slot is free. A claim
+        // of its own after each run would make it 2 × runs + 3 or more.
+        let used = transactions.load(ordering: .relaxed) - before
+        #expect(used <= runs + 8, "\(used) writer transactions for \(runs) runs")
+        #expect(try await store.runs(RunQuery(environment: "default", limit: 100)).allSatisfy { $0.status == .completed })
+    }
+
     @Test("graceful shutdown lets a running step finish within the grace period")
     func finishesWithinGrace() async throws {
         let store = try SQLiteStore(.init(path: nil))

@@ -10,7 +10,13 @@ struct RunExecutor: Sendable {
     /// Executes `claimed` in its span: a CONSUMER span named after the function, whose parent
     /// is the context its event was sent in, so that every execution of the run (hours apart,
     /// in any process) joins the sender's trace; the other events of a batch are links.
-    func execute(_ claimed: ClaimedRun) async {
+    ///
+    /// - Parameter claimNext: what to claim in the transaction of the checkpoint that lets
+    ///   the run go (see ``Step``), asked when that checkpoint is made.
+    /// - Returns: the runs that checkpoint claimed, now the caller's to execute; `nil` when no
+    ///   checkpoint claimed (the store cannot, or the run's lease was lost, or the store failed).
+    @discardableResult
+    func execute(_ claimed: ClaimedRun, claimNext: (@Sendable () -> ClaimRequest?)? = nil) async -> [ClaimedRun]? {
         let metrics = client.metrics.function(claimed.run.functionID, app: claimed.run.appID)
         let reason = ClaimReason(claimed)
         if reason == .new { metrics.runsStarted.increment() }
@@ -21,7 +27,7 @@ struct RunExecutor: Sendable {
         defer { metrics.executionsActive.decrement() }
         let tracer = client.tracer
         let parent = claimed.event.traceContext?.extracted(by: tracer) ?? client.currentTraceParent
-        await client.withSpan("run \(claimed.run.functionID)", context: parent, ofKind: .consumer) { span in
+        return await client.withSpan("run \(claimed.run.functionID)", context: parent, ofKind: .consumer) { span in
             if span.isRecording {
                 // In one update: a span guards its attributes with a lock, taken per write.
                 // Room made for all six at once, each set as a `SpanAttribute`, as a step's are.
@@ -38,20 +44,24 @@ struct RunExecutor: Sendable {
                     if let context = event.traceContext { span.addLink(SpanLink(context: context.extracted(by: tracer), attributes: [:])) }
                 }
             }
-            await executeInSpan(claimed, metrics: metrics)
+            let step = await executeInSpan(claimed, metrics: metrics, claimNext: claimNext)
+            return step?.claimedNext
         }
     }
 
-    private func executeInSpan(_ claimed: ClaimedRun, metrics: FunctionMetrics) async {
+    /// - Returns: the run's `Step`, once the run was replayed: what it claimed is there.
+    private func executeInSpan(
+        _ claimed: ClaimedRun, metrics: FunctionMetrics, claimNext: (@Sendable () -> ClaimRequest?)?
+    ) async -> Step? {
         var logger = logger
         logger[metadataKey: "stepwise.run"] = "\(claimed.run.id)"
         logger[metadataKey: "stepwise.function"] = "\(claimed.run.functionID)"
         guard let function = client.registry.function(id: claimed.run.functionID) else {
             // Claims ask only for this client's functions; this would be a bug, not input.
             logger.error("claimed a run of a function this client does not hold; leaving it to its lease")
-            return
+            return nil
         }
-        let step = Step(client: client, function: function, claimed: claimed, logger: logger)
+        let step = Step(client: client, function: function, claimed: claimed, logger: logger, claimNext: claimNext)
         if let exceeded = exceededTimeout(claimed.run, function: function) {
             // Fenced like any checkpoint: a worker that lost the run cancels nothing.
             let now = client.configuration.clock.now()
@@ -64,7 +74,7 @@ struct RunExecutor: Sendable {
             } catch {
                 // Step.commit logged a lost lease or a failing store.
             }
-            return
+            return step
         }
         logger.debug("run started", metadata: ["attempt": "\(claimed.run.attempt)"])
         let result: Result<JSON, any Error>
@@ -85,7 +95,7 @@ struct RunExecutor: Sendable {
             if interruption == .cancelled {
                 await release(step, logger: logger)
             }
-            return
+            return step
         }
         switch result {
         case .success(let output):
@@ -98,10 +108,11 @@ struct RunExecutor: Sendable {
         case .failure(let error):
             if Task.isCancelled {
                 await release(step, logger: logger)
-                return
+                return step
             }
             await handleFunctionError(error, step: step, claimed: claimed, function: function, metrics: metrics, logger: logger)
         }
+        return step
     }
 
     /// Which of the function's timeouts the run is past, if any: it waited longer than

@@ -24,6 +24,9 @@ public final class Step: Sendable {
         /// timed out), written with the next checkpoint: every run commits again before it
         /// ends, and until then a replay decides the same.
         var pendingWrites: [StepWrite] = []
+        /// The runs claimed in the transaction of the checkpoint that let this run go, when
+        /// the store could claim there (``StoreClaimingCommit``) and the worker asked it to.
+        var claimedNext: [ClaimedRun]?
     }
 
     let client: StepwiseClient
@@ -39,8 +42,15 @@ public final class Step: Sendable {
     /// The function's metrics, looked up once per execution.
     let metrics: FunctionMetrics
     private let state: Mutex<State>
+    /// What to claim in the transaction of the checkpoint that lets the run go, asked at that
+    /// moment (its `now`, or `nil` once the worker is stopping); `nil` for no such claim.
+    private let claimNext: (@Sendable () -> ClaimRequest?)?
 
-    init(client: StepwiseClient, function: StepwiseFunction, claimed: ClaimedRun, logger: Logger) {
+    init(
+        client: StepwiseClient, function: StepwiseFunction, claimed: ClaimedRun, logger: Logger,
+        claimNext: (@Sendable () -> ClaimRequest?)? = nil
+    ) {
+        self.claimNext = claimNext
         self.client = client
         self.function = function
         self.run = claimed.run
@@ -90,6 +100,10 @@ public final class Step: Sendable {
 
     /// Why the run stopped early, if it did: the engine reads this after the closure returns.
     var interruption: RunInterruption? { state.withLock { $0.interruption } }
+
+    /// The runs the checkpoint that let this run go claimed for the worker, or `nil` when no
+    /// checkpoint claimed (none let the run go, or the store cannot claim in one).
+    var claimedNext: [ClaimedRun]? { state.withLock { $0.claimedNext } }
 
     // MARK: - step.run
 
@@ -313,9 +327,15 @@ public final class Step: Sendable {
         let pending = state.withLock { $0.pendingWrites }
         do {
             let outcomes = try await StoreRetry.standard.run("commit", logger: logger) {
-                try await client.store.commit(RunCheckpoint(
+                let checkpoint = RunCheckpoint(
                     lease: lease, now: client.configuration.clock.now(), steps: pending + (write.map { [$0] } ?? []), events: events,
-                    startsRun: startsRun, transition: transition))
+                    startsRun: startsRun, transition: transition)
+                if checkpoint.leavesRunning, let store = client.store as? any StoreClaimingCommit, let request = claimNext?() {
+                    let result = try await store.commit(checkpoint, thenClaim: request)
+                    state.withLock { $0.claimedNext = result.claimed }
+                    return result.outcomes
+                }
+                return try await client.store.commit(checkpoint)
             }
             if !pending.isEmpty {
                 state.withLock { state in state.pendingWrites.removeAll { pending.contains($0) } }

@@ -1,7 +1,7 @@
 @_spi(StoreImplementation) public import Stepwise
 
 /// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
-extension InMemoryStore {
+extension InMemoryStore: StoreClaimingCommit {
     /// Commits the checkpoint whole if its lease is still the run's and the run is running;
     /// otherwise throws ``LeaseLostError`` having changed nothing.
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
@@ -12,6 +12,19 @@ extension InMemoryStore {
         }
         Self.publish(stored, to: checkpoint.events?.afterCommit)
         return outcomes
+    }
+
+    /// The checkpoint, then the claim, in one transaction.
+    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingCommitResult {
+        var stored: [StoredEvent] = []
+        let result = try write { transaction in
+            transaction.now = checkpoint.now
+            let outcomes = try transaction.commit(checkpoint, stored: &stored)
+            transaction.now = request.now
+            return ClaimingCommitResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
+        }
+        Self.publish(stored, to: checkpoint.events?.afterCommit)
+        return result
     }
 }
 

@@ -1,10 +1,25 @@
 /// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
-extension SQLiteStore {
+extension SQLiteStore: StoreClaimingCommit {
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
         let generator = idGenerator
         return try await writer.write({ connection in
             try Self.commit(checkpoint, generator: generator, connection: connection)
         }, afterCommit: Self.publishingStored(checkpoint.events)).outcomes
+    }
+
+    /// The checkpoint and the claim in one trip to the writer and one commit: the claim runs
+    /// after the checkpoint's statements, so it sees the run let go and the runs started.
+    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingCommitResult {
+        let generator = idGenerator
+        let claims = request.limit > 0 && !request.functionIDs.isEmpty
+        let functionIDs = claims ? JSON.array(request.functionIDs.map { .string($0) }).serialized : ""
+        let publish = Self.publishingStored(checkpoint.events)
+        let (appended, claimed) = try await writer.write({ connection in
+            let appended = try Self.commit(checkpoint, generator: generator, connection: connection)
+            let claimed = claims ? try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection) : []
+            return (appended, claimed)
+        }, afterCommit: { publish?($0.0) })
+        return ClaimingCommitResult(outcomes: appended.outcomes, claimed: claimed)
     }
 
     /// The body of a checkpoint, inside the writer's transaction: the fence first, so that a

@@ -1,0 +1,84 @@
+@_spi(StoreImplementation) import Stepwise
+
+extension StoreConformance {
+    /// The rules of ``StoreClaimingCommit``, for stores that conform to it; a case run against
+    /// a store that does not fails saying so.
+    public static var claimingCommitCases: [Case] {
+        [
+            Case("a checkpoint that claims commits first, then claims what is due after it, the runs its events started included") { context in
+                let store = try claiming(context)
+                try await context.register([(id: "f", triggers: ["a"]), (id: "g", triggers: ["b"])])
+                let client = context.client()
+                try await client.send(Event(name: "a"))
+                try await client.send(Event(name: "a"))
+                let first = try unwrap(try await context.claim(["f", "g"], owner: "w", limit: 1).first, "the first run is claimed")
+                let now = context.clock.now()
+                let events = try EventBatch(validating: [Event(name: "b")], environment: "default", receivedAt: now)
+                let result = try await store.commit(
+                    RunCheckpoint(
+                        lease: first.lease, now: now, steps: [StepWrite(context.step("s", of: first.run.id, output: 1))], events: events,
+                        transition: .complete(output: 1)),
+                    thenClaim: ClaimRequest(
+                        environment: "default", appID: "conformance-app", functionIDs: ["f", "g"], owner: "w", now: now, leaseDuration: 1000,
+                        limit: 10))
+                try require(result.outcomes.count == 1 && result.outcomes[0].accepted != nil, "the checkpoint's event is accepted")
+                let ended = try unwrap(try await context.store.run(id: first.run.id, environment: "default"), "the first run")
+                try require(ended.status == .completed, "the checkpoint committed: \(ended.status)")
+                try require(
+                    Set(result.claimed.map(\.run.functionID)) == ["f", "g"] && result.claimed.count == 2,
+                    "the other due run and the one the checkpoint's event started are claimed: \(result.claimed.map(\.run.functionID))")
+                try require(
+                    result.claimed.first { $0.run.functionID == "g" }?.event.id == result.outcomes[0].eventID,
+                    "the started run comes with the event the checkpoint appended")
+                try require(try await context.claim(["f", "g"], owner: "w2").isEmpty, "what it claimed is held: no other claim takes it")
+                for run in result.claimed {
+                    _ = try await context.store.commit(RunCheckpoint(
+                        lease: run.lease, now: now, steps: [], events: nil, transition: .complete(output: 2)))
+                }
+            },
+            Case("a checkpoint that claims, refused by the fence, stores nothing and claims nothing") { context in
+                let store = try claiming(context)
+                try await context.register([(id: "f", triggers: ["a"])])
+                let client = context.client()
+                try await client.send(Event(name: "a"))
+                let stale = try unwrap(try await context.claim(["f"], owner: "w1", lease: 1000).first, "claimed")
+                context.clock.advance(by: .seconds(2))
+                let current = try unwrap(try await context.claim(["f"], owner: "w2").first, "taken over")
+                try await client.send(Event(name: "a"))
+                let now = context.clock.now()
+                try await requireThrows(LeaseLostError.self, "a stale checkpoint that claims") {
+                    _ = try await store.commit(
+                        RunCheckpoint(lease: stale.lease, now: now, steps: [], events: nil, transition: .complete(output: 1)),
+                        thenClaim: ClaimRequest(
+                            environment: "default", appID: "conformance-app", functionIDs: ["f"], owner: "w1", now: now, leaseDuration: 1000,
+                            limit: 10))
+                }
+                let run = try unwrap(try await context.store.run(id: current.run.id, environment: "default"), "the run")
+                try require(run.status == .running, "the stale checkpoint changed nothing: \(run.status)")
+                let due = try await context.claim(["f"], owner: "w3")
+                try require(due.count == 1 && due[0].run.id != current.run.id, "the due run was not claimed by the refused checkpoint")
+            },
+            Case("a run a checkpoint lets go of is due to the claim in its own transaction, under a new lease") { context in
+                let store = try claiming(context)
+                try await context.register([(id: "f", triggers: ["a"])])
+                try await context.client().send(Event(name: "a"))
+                let run = try unwrap(try await context.claim(["f"], owner: "w1").first, "claimed")
+                let now = context.clock.now()
+                let result = try await store.commit(
+                    RunCheckpoint(lease: run.lease, now: now, steps: [], events: nil, transition: .release),
+                    thenClaim: ClaimRequest(
+                        environment: "default", appID: "conformance-app", functionIDs: ["f"], owner: "w2", now: now, leaseDuration: 1000,
+                        limit: 1))
+                let again = try unwrap(result.claimed.first, "the released run is claimed again")
+                try require(again.run.id == run.run.id && again.lease.token > run.lease.token, "under a newer lease: \(again.lease)")
+                try await requireThrows(LeaseLostError.self, "the old lease") {
+                    _ = try await context.store.commit(RunCheckpoint(lease: run.lease, now: now, steps: [], events: nil, transition: .none))
+                }
+            },
+        ]
+    }
+
+    private static func claiming(_ context: ConformanceContext) throws(StoreConformanceFailure) -> any StoreClaimingCommit {
+        try unwrap(context.store as? any StoreClaimingCommit, "\(type(of: context.store)) does not conform to StoreClaimingCommit")
+    }
+}
