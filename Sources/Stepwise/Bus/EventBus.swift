@@ -19,6 +19,15 @@ public final class EventBus: Sendable {
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
     private let nextID = Atomic<Int>(0)
+    /// Called on the publishing thread with each committed batch: for the engine's own
+    /// wake-ups, which need no task of their own between a commit and the waiting loop.
+    private let observers = Mutex<[Int: Observer]>([:])
+
+    /// A synchronous observer of committed events in one environment.
+    struct Observer: Sendable {
+        let environment: String
+        let observe: @Sendable ([StoredEvent]) -> Void
+    }
 
     public init() {}
 
@@ -51,8 +60,29 @@ public final class EventBus: Sendable {
         subscribers.withLock { $0.count }
     }
 
-    /// Hands `events` to every matching subscriber, in order, without waiting.
+    /// Calls `observe` with every batch of events committed in `environment`, on the thread
+    /// that publishes them (the store's writer, right after its commit), until
+    /// ``removeObserver(_:)``. It must not block: it runs before the writer's next transaction.
+    ///
+    /// A subscription would hand each event to a stream, whose reader task is then scheduled
+    /// and can only then act on it: for the worker's wake-up after a commit, that task is a
+    /// thread hand-off on the way from a `send` to its run (issue 15). Observers do not count
+    /// in ``subscriberCount``, which says whether anyone wants the events themselves.
+    func observe(environment: String, _ observe: @escaping @Sendable ([StoredEvent]) -> Void) -> Int {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        observers.withLock { $0[id] = Observer(environment: environment, observe: observe) }
+        return id
+    }
+
+    /// Stops the observer ``observe(environment:_:)`` returned `id` for.
+    func removeObserver(_ id: Int) {
+        observers.withLock { _ = $0.removeValue(forKey: id) }
+    }
+
+    /// Hands `events` to every observer, then to every matching subscriber, in order, without
+    /// waiting.
     func publish(_ events: [StoredEvent]) {
+        notifyObservers(of: events)
         let current = subscribers.withLock { Array($0.values) }
         guard !current.isEmpty else { return }
         for event in events {
@@ -63,6 +93,24 @@ public final class EventBus: Sendable {
                 if case .dropped = subscriber.continuation.yield(event) {
                     subscriber.dropped.increment()
                 }
+            }
+        }
+    }
+}
+
+extension EventBus {
+    /// Calls the observers of the environments `events` are in.
+    func notifyObservers(of events: [StoredEvent]) {
+        guard let environment = events.first?.environment else { return }
+        let current = observers.withLock { Array($0.values) }
+        guard !current.isEmpty else { return }
+        // A batch is committed in one environment; a mixed one (never built) is split.
+        if events.allSatisfy({ $0.environment == environment }) {
+            for observer in current where EnvironmentName.same(observer.environment, environment) { observer.observe(events) }
+        } else {
+            for observer in current {
+                let mine = events.filter { EnvironmentName.same(observer.environment, $0.environment) }
+                if !mine.isEmpty { observer.observe(mine) }
             }
         }
     }

@@ -137,7 +137,7 @@ extension StepwiseClient {
         // Subscribers get the `user` that was sent, which this process holds already: found by
         // its ciphertext (unique, by its nonce) rather than decrypted again, and only when the
         // bus has anyone to hand it to. Paired up here, on the sender's task, when the bus has
-        // subscribers already (a worker in this process), to keep the work off the writer's
+        // subscribers already (a listener in this process), to keep the work off the writer's
         // thread, where the publish runs; otherwise only if one subscribes before the commit,
         // so that a process that only ingests pays nothing for it.
         let publish: @Sendable ([StoredEvent]) -> Void
@@ -147,7 +147,7 @@ extension StepwiseClient {
             let plaintexts = Self.sentUsers(validated, sealed: prepared)
             publish = { stored in
                 metrics.countRunEnds(in: stored)
-                guard bus.subscriberCount > 0 else { return }
+                guard bus.subscriberCount > 0 else { return bus.notifyObservers(of: stored) }
                 bus.publish(Self.withSentUsers(stored, plaintexts))
             }
         } else {
@@ -155,7 +155,7 @@ extension StepwiseClient {
             let sealedEvents = prepared
             publish = { stored in
                 metrics.countRunEnds(in: stored)
-                guard bus.subscriberCount > 0 else { return }
+                guard bus.subscriberCount > 0 else { return bus.notifyObservers(of: stored) }
                 bus.publish(Self.withSentUsers(stored, Self.sentUsers(sentEvents, sealed: sealedEvents)))
             }
         }

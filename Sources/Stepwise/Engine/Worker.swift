@@ -84,16 +84,16 @@ public final class Worker: Service, Sendable {
         logger.info("worker started", metadata: [
             "functions": "\(client.registry.ids.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
         ])
-        // Every event stored through this client may have created runs: wake at once.
-        let wakeUps = client.bus.subscribe(to: .all, in: client.configuration.environment, bufferSize: 1)
+        // Every event stored through this client may have created runs: wake at once, from
+        // the commit itself (an observer, not a subscription: no task between the two).
+        let doorbell = self.doorbell
+        let wakeUps = client.bus.observe(environment: client.configuration.environment) { _ in doorbell.ring() }
+        defer { client.bus.removeObserver(wakeUps) }
         // Every change another process makes, when the store can tell (StoreChangeFeed);
         // subscribed before the first claim, so that nothing between the two is missed.
         let changes = (client.store as? any StoreChangeFeed)?.changes()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                group.addTask {
-                    for await _ in wakeUps { self.doorbell.ring() }
-                }
                 if let changes {
                     let environment = client.configuration.environment
                     group.addTask {
