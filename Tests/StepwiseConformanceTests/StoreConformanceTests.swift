@@ -40,7 +40,7 @@ struct StoreConformanceTests {
     }
 
     @Test("every shipped store keeps every rule of a checkpoint that claims", arguments: ShippedStores.allCases,
-          StoreConformance.claimingCommitCases)
+          StoreConformance.claimingWriteCases)
     func claimsInCheckpoints(store: ShippedStores, rule: StoreConformance.Case) async throws {
         try await rule.run(store.make)
     }

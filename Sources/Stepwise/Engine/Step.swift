@@ -25,7 +25,7 @@ public final class Step: Sendable {
         /// ends, and until then a replay decides the same.
         var pendingWrites: [StepWrite] = []
         /// The runs claimed in the transaction of the checkpoint that let this run go, when
-        /// the store could claim there (``StoreClaimingCommit``) and the worker asked it to.
+        /// the store could claim there (``StoreClaimingWrites``) and the worker asked it to.
         var claimedNext: [ClaimedRun]?
     }
 
@@ -330,7 +330,7 @@ public final class Step: Sendable {
                 let checkpoint = RunCheckpoint(
                     lease: lease, now: client.configuration.clock.now(), steps: pending + (write.map { [$0] } ?? []), events: events,
                     startsRun: startsRun, transition: transition)
-                if checkpoint.leavesRunning, let store = client.store as? any StoreClaimingCommit, let request = claimNext?() {
+                if checkpoint.leavesRunning, let store = client.store as? any StoreClaimingWrites, let request = claimNext?() {
                     let result = try await store.commit(checkpoint, thenClaim: request)
                     state.withLock { $0.claimedNext = result.claimed }
                     return result.outcomes

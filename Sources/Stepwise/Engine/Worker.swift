@@ -152,7 +152,7 @@ public final class Worker: Service, Sendable {
     /// is due: a worker kept busy goes from run to run without a trip through the claim loop.
     ///
     /// The next run is claimed in the transaction of the checkpoint that lets the last one go,
-    /// where the store can (``StoreClaimingCommit``): one commit, and one trip to the store,
+    /// where the store can (``StoreClaimingWrites``): one commit, and one trip to the store,
     /// fewer per run.
     private func executeThenClaimMore(_ first: ClaimedRun) async {
         var next: ClaimedRun? = first

@@ -1,7 +1,7 @@
 @_spi(StoreImplementation) public import Stepwise
 
 /// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
-extension InMemoryStore: StoreClaimingCommit {
+extension InMemoryStore: StoreClaimingWrites {
     /// Commits the checkpoint whole if its lease is still the run's and the run is running;
     /// otherwise throws ``LeaseLostError`` having changed nothing.
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
@@ -15,13 +15,13 @@ extension InMemoryStore: StoreClaimingCommit {
     }
 
     /// The checkpoint, then the claim, in one transaction.
-    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingCommitResult {
+    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingWriteResult {
         var stored: [StoredEvent] = []
         let result = try write { transaction in
             transaction.now = checkpoint.now
             let outcomes = try transaction.commit(checkpoint, stored: &stored)
             transaction.now = request.now
-            return ClaimingCommitResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
+            return ClaimingWriteResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
         }
         Self.publish(stored, to: checkpoint.events?.afterCommit)
         return result

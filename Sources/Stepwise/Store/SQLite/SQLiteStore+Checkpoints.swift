@@ -1,5 +1,5 @@
 /// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
-extension SQLiteStore: StoreClaimingCommit {
+extension SQLiteStore: StoreClaimingWrites {
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
         let generator = idGenerator
         return try await writer.write({ connection in
@@ -9,7 +9,7 @@ extension SQLiteStore: StoreClaimingCommit {
 
     /// The checkpoint and the claim in one trip to the writer and one commit: the claim runs
     /// after the checkpoint's statements, so it sees the run let go and the runs started.
-    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingCommitResult {
+    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingWriteResult {
         let generator = idGenerator
         let claims = request.limit > 0 && !request.functionIDs.isEmpty
         let functionIDs = claims ? JSON.array(request.functionIDs.map { .string($0) }).serialized : ""
@@ -19,7 +19,7 @@ extension SQLiteStore: StoreClaimingCommit {
             let claimed = claims ? try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection) : []
             return (appended, claimed)
         }, afterCommit: { publish?($0.0) })
-        return ClaimingCommitResult(outcomes: appended.outcomes, claimed: claimed)
+        return ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed)
     }
 
     /// The body of a checkpoint, inside the writer's transaction: the fence first, so that a

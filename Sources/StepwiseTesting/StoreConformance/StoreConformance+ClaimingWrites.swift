@@ -1,9 +1,9 @@
 @_spi(StoreImplementation) import Stepwise
 
 extension StoreConformance {
-    /// The rules of ``StoreClaimingCommit``, for stores that conform to it; a case run against
+    /// The rules of ``StoreClaimingWrites``, for stores that conform to it; a case run against
     /// a store that does not fails saying so.
-    public static var claimingCommitCases: [Case] {
+    public static var claimingWriteCases: [Case] {
         [
             Case("a checkpoint that claims commits first, then claims what is due after it, the runs its events started included") { context in
                 let store = try claiming(context)
@@ -78,7 +78,7 @@ extension StoreConformance {
         ]
     }
 
-    private static func claiming(_ context: ConformanceContext) throws(StoreConformanceFailure) -> any StoreClaimingCommit {
-        try unwrap(context.store as? any StoreClaimingCommit, "\(type(of: context.store)) does not conform to StoreClaimingCommit")
+    private static func claiming(_ context: ConformanceContext) throws(StoreConformanceFailure) -> any StoreClaimingWrites {
+        try unwrap(context.store as? any StoreClaimingWrites, "\(type(of: context.store)) does not conform to StoreClaimingWrites")
     }
 }

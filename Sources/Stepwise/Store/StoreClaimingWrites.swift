@@ -7,7 +7,7 @@
 /// three-step run's (issue 15, Docs/Benchmarks.md). Asked in the checkpoint's own transaction,
 /// it costs neither. A store without it is served by ``Store/commit(_:)`` then
 /// ``Store/claim(_:)``.
-public protocol StoreClaimingCommit: Store {
+public protocol StoreClaimingWrites: Store {
     /// Commits `checkpoint` as ``Store/commit(_:)`` does, then, in the same transaction,
     /// claims as ``Store/claim(_:)`` does for `request`: the claim sees everything the
     /// checkpoint changed (the run it let go of, the runs its events started, the runs whose
@@ -17,11 +17,11 @@ public protocol StoreClaimingCommit: Store {
     /// nothing; any other error means neither the checkpoint nor the claim took place.
     ///
     /// - Returns: the outcomes of `checkpoint.events`, in order, and the runs claimed.
-    func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingCommitResult
+    func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingWriteResult
 }
 
-/// What a checkpoint that claims (``StoreClaimingCommit``) did.
-public struct ClaimingCommitResult: Sendable {
+/// What a checkpoint that claims (``StoreClaimingWrites``) did.
+public struct ClaimingWriteResult: Sendable {
     /// The outcomes of the checkpoint's events, in order.
     public let outcomes: [EventAppendOutcome]
     /// The runs claimed after the checkpoint, in the transaction that committed it.
