@@ -39,7 +39,7 @@ struct StoreConformanceTests {
         try await rule.run(store.make)
     }
 
-    @Test("every shipped store keeps every rule of a checkpoint that claims", arguments: ShippedStores.allCases,
+    @Test("every shipped store keeps every rule of a write that claims", arguments: ShippedStores.allCases,
           StoreConformance.claimingWriteCases)
     func claimsInCheckpoints(store: ShippedStores, rule: StoreConformance.Case) async throws {
         try await rule.run(store.make)

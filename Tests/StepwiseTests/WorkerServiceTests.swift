@@ -85,6 +85,92 @@ struct WorkerServiceTests {
         #expect(try await store.runs(RunQuery(environment: "default", limit: 100)).allSatisfy { $0.status == .completed })
     }
 
+    @Test("a send claims the run it starts for the worker with room, in its own commit")
+    func sendClaimsForTheWorker() async throws {
+        let transactions = Atomic<Int>(0)
+        let store = try SQLiteStore(.init(path: nil), commitObserver: { _ in transactions.add(1, ordering: .relaxed) })
+        let client = StepwiseClient(id: "test-app", store: store)
+        try client.createFunction(id: "quick", trigger: .event("q")) { _, _ in 1 }
+        let finished = client.subscribe(to: "stepwise/function.finished")
+        let worker = client.worker(.init(concurrency: 4, leaseDuration: .seconds(3600), pollInterval: .seconds(3600)))
+        let runs = 10
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                // Up and registered: the first run goes through the worker's own claim.
+                try await client.send(Event(name: "q"))
+                _ = try await first(finished, timeout: .seconds(30))
+                let before = transactions.load(ordering: .relaxed)
+                for _ in 0..<runs {
+                    try await client.send(Event(name: "q"))
+                    _ = try await first(finished, timeout: .seconds(30))
+                }
+                // The send with its claim, the end with the slot's next look: two a run. Had
+                // the worker claimed each run itself, and looked again when told of its end,
+                // it would be four.
+                let used = transactions.load(ordering: .relaxed) - before
+                #expect(used <= 2 * runs + 3, "\(used) writer transactions for \(runs) runs")
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test("sends claiming for the worker never run more at once than its concurrency")
+    func sendClaimsKeepConcurrency() async throws {
+        let client = StepwiseClient(id: "test-app", store: try SQLiteStore(.init(path: nil)))
+        let running = Atomic<Int>(0)
+        let most = Atomic<Int>(0)
+        try client.createFunction(id: "slow", trigger: .event("s")) { _, step in
+            let now = running.add(1, ordering: .relaxed).newValue
+            most.max(now, ordering: .relaxed)
+            try await Task.sleep(for: .milliseconds(20))
+            running.subtract(1, ordering: .relaxed)
+            return 1
+        }
+        let finished = client.subscribe(to: "stepwise/function.finished")
+        let worker = client.worker(.init(concurrency: 3, leaseDuration: .seconds(3600), pollInterval: .seconds(3600)))
+        let runs = 30
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                try await client.registerFunctions()
+                try await withThrowingTaskGroup(of: Void.self) { senders in
+                    for _ in 0..<runs { senders.addTask { try await client.send(Event(name: "s")) } }
+                    try await senders.waitForAll()
+                }
+                for _ in 0..<runs { _ = try await first(finished, timeout: .seconds(30)) }
+                #expect(most.load(ordering: .relaxed) <= 3, "\(most.load(ordering: .relaxed)) runs at once")
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test("a run started later than the send that claims (debounced) still starts when due, without polling")
+    func delayedStartsStillWake() async throws {
+        let client = StepwiseClient(id: "test-app", store: try SQLiteStore(.init(path: nil)))
+        try client.createFunction(id: "settled", trigger: .event("d"), options: .init(debounce: .init(period: .seconds(1)))) { _, _ in 1 }
+        try client.createFunction(id: "warm", trigger: .event("w")) { _, _ in 1 }
+        let finished = client.subscribe(to: "stepwise/function.finished")
+        let worker = client.worker(.init(concurrency: 2, pollInterval: .seconds(3600)))
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                // The worker up and idle, waiting with nothing due: its next look is an hour away.
+                try await client.send(Event(name: "w"))
+                _ = try await first(finished, timeout: .seconds(30))
+                try await Task.sleep(for: .milliseconds(100))
+                try await client.send(Event(name: "d"))
+                // Not due at the send: the send's claim finds nothing, and only the wake-up it
+                // must not suppress sets the worker's next look at the debounce's end.
+                _ = try await first(finished, timeout: .seconds(30))
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("graceful shutdown lets a running step finish within the grace period")
     func finishesWithinGrace() async throws {
         let store = try SQLiteStore(.init(path: nil))

@@ -98,13 +98,29 @@ extension StepwiseClient {
         if EnvironmentName.same(environment, configuration.environment) {
             try await registerFunctions(completeSet: false)
         }
-        let outcomes = try await store.append(batch)
+        let outcomes = try await appendClaimingForWorker(batch)
         let duplicates = outcomes.count { if case .duplicate = $0 { true } else { false } }
         metrics.countSent(accepted: outcomes.count - duplicates, duplicates: duplicates)
         if duplicates > 0 {
             logger.debug("dropped duplicate events", metadata: ["count": "\(duplicates)"])
         }
         return outcomes.map(\.eventID)
+    }
+
+    /// Appends `batch`, claiming the runs it starts for this process's worker in the same
+    /// transaction when the worker has free slots and the store can (``SendClaimer``).
+    private func appendClaimingForWorker(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
+        guard EnvironmentName.same(batch.environment, configuration.environment),
+              let store = store as? any StoreClaimingWrites, let claimer = sendClaimers.current
+        else { return try await store.append(batch) }
+        let wanted = registry.runsPossiblyStarted(byEventsNamed: batch.events.lazy.map(\.name), limit: claimer.concurrency)
+        guard wanted > 0, let request = claimer.reserve(wanted) else { return try await store.append(batch) }
+        do {
+            return try await store.append(batch, thenClaim: request, handOver: { claimer.handOver($0, request) })
+        } catch {
+            claimer.cancel(request)
+            throw error
+        }
     }
 
     /// Validates `events` into a batch for the store, published on the bus once committed.

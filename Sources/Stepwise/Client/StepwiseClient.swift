@@ -72,6 +72,8 @@ public final class StepwiseClient: Sendable {
     /// what a function's code reads as `Logger.current` (with the run's and step's metadata).
     public let logger: Logger
     let registry = FunctionRegistry()
+    /// The worker in this process that sends claim runs for, if one is running.
+    let sendClaimers = SendClaimers()
     /// The metrics, made once from ``Configuration/metricsFactory``.
     let metrics: StepwiseMetrics
     /// ``Configuration/tracer``, or the global one as it was when the client was made; the

@@ -16,7 +16,7 @@ struct RunExecutor: Sendable {
     /// - Returns: the runs that checkpoint claimed, now the caller's to execute; `nil` when no
     ///   checkpoint claimed (the store cannot, or the run's lease was lost, or the store failed).
     @discardableResult
-    func execute(_ claimed: ClaimedRun, claimNext: (@Sendable () -> ClaimRequest?)? = nil) async -> [ClaimedRun]? {
+    func execute(_ claimed: ClaimedRun, claimNext: NextRunClaim? = nil) async -> [ClaimedRun]? {
         let metrics = client.metrics.function(claimed.run.functionID, app: claimed.run.appID)
         let reason = ClaimReason(claimed)
         if reason == .new { metrics.runsStarted.increment() }
@@ -51,7 +51,7 @@ struct RunExecutor: Sendable {
 
     /// - Returns: the run's `Step`, once the run was replayed: what it claimed is there.
     private func executeInSpan(
-        _ claimed: ClaimedRun, metrics: FunctionMetrics, claimNext: (@Sendable () -> ClaimRequest?)?
+        _ claimed: ClaimedRun, metrics: FunctionMetrics, claimNext: NextRunClaim?
     ) async -> Step? {
         var logger = logger
         logger[metadataKey: "stepwise.run"] = "\(claimed.run.id)"

@@ -42,13 +42,13 @@ public final class Step: Sendable {
     /// The function's metrics, looked up once per execution.
     let metrics: FunctionMetrics
     private let state: Mutex<State>
-    /// What to claim in the transaction of the checkpoint that lets the run go, asked at that
-    /// moment (its `now`, or `nil` once the worker is stopping); `nil` for no such claim.
-    private let claimNext: (@Sendable () -> ClaimRequest?)?
+    /// What to claim in the transaction of the checkpoint that lets the run go; `nil` for no
+    /// such claim.
+    private let claimNext: NextRunClaim?
 
     init(
         client: StepwiseClient, function: StepwiseFunction, claimed: ClaimedRun, logger: Logger,
-        claimNext: (@Sendable () -> ClaimRequest?)? = nil
+        claimNext: NextRunClaim? = nil
     ) {
         self.claimNext = claimNext
         self.client = client
@@ -330,8 +330,8 @@ public final class Step: Sendable {
                 let checkpoint = RunCheckpoint(
                     lease: lease, now: client.configuration.clock.now(), steps: pending + (write.map { [$0] } ?? []), events: events,
                     startsRun: startsRun, transition: transition)
-                if checkpoint.leavesRunning, let store = client.store as? any StoreClaimingWrites, let request = claimNext?() {
-                    let result = try await store.commit(checkpoint, thenClaim: request)
+                if checkpoint.leavesRunning, let store = client.store as? any StoreClaimingWrites, let claimNext, let request = claimNext.request() {
+                    let result = try await store.commit(checkpoint, thenClaim: request, handOver: { claimNext.handOver($0, request) })
                     state.withLock { $0.claimedNext = result.claimed }
                     return result.outcomes
                 }

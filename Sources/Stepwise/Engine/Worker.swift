@@ -64,6 +64,12 @@ public final class Worker: Service, Sendable {
     private let busySlots = Atomic<Int>(0)
     private let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
+    /// Events whose runs a send claimed in its own commit, with nothing due left over: the
+    /// wake-up their publication would ring is not needed. Each is removed when published,
+    /// which follows at once, on the same thread (``SendClaimer/handOver``).
+    private let covered = Mutex<Set<EventID>>([])
+    /// Whether the claim loop last found every slot taken, and so waits for one to be freed.
+    private let lookedWhileFull = Atomic<Bool>(false)
 
     init(client: StepwiseClient, configuration: Configuration, logger: Logger) {
         self.client = client
@@ -86,9 +92,17 @@ public final class Worker: Service, Sendable {
         ])
         // Every event stored through this client may have created runs: wake at once, from
         // the commit itself (an observer, not a subscription: no task between the two).
-        let doorbell = self.doorbell
-        let wakeUps = client.bus.observe(environment: client.configuration.environment) { _ in doorbell.ring() }
+        let wakeUps = client.bus.observe(environment: client.configuration.environment) { events in
+            if self.uncovers(events) { self.doorbell.ring() }
+        }
         defer { client.bus.removeObserver(wakeUps) }
+        // Runs claimed by this process's sends, in their own commits, to execute here.
+        let (adopted, adoptions) = AsyncStream.makeStream(of: ClaimedRun.self)
+        let claimerID = client.sendClaimers.add(sendClaimer(adoptions: adoptions))
+        defer {
+            client.sendClaimers.remove(claimerID)
+            adoptions.finish()
+        }
         // Every change another process makes, when the store can tell (StoreChangeFeed);
         // subscribed before the first claim, so that nothing between the two is missed.
         let changes = (client.store as? any StoreChangeFeed)?.changes()
@@ -101,6 +115,11 @@ public final class Worker: Service, Sendable {
                     }
                 }
                 group.addTask { await self.renewLeases() }
+                group.addTask {
+                    await withDiscardingTaskGroup { slots in
+                        for await run in adopted { slots.addTask { await self.executeThenClaimMore(run) } }
+                    }
+                }
                 if client.metrics.isRecording {
                     group.addTask { await self.sampleDueAge() }
                 }
@@ -119,19 +138,26 @@ public final class Worker: Service, Sendable {
 
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         while !isStopping {
-            let capacity = configuration.concurrency - busySlots.load(ordering: .relaxed)
+            // Said before the slots are counted, so that a send giving slots back after the
+            // count found none free knows to ring (``releaseReservedSlots(_:)``).
+            lookedWhileFull.store(true, ordering: .sequentiallyConsistent)
+            // The free slots are taken before the claim, not after: a send may claim for
+            // this worker meanwhile, and the two must not fill more than `concurrency`.
+            let capacity = reserveSlots(upTo: configuration.concurrency)
             var claimedAny = false
             if capacity > 0 {
+                lookedWhileFull.store(false, ordering: .sequentiallyConsistent)
                 do {
                     try await fireSchedules()
                     let claimed = try await claim(limit: capacity)
                     claimedAny = !claimed.isEmpty
                     for run in claimed {
                         inFlight.withLock { $0[run.run.id] = run.lease }
-                        busySlots.add(1, ordering: .relaxed)
                         group.addTask { await self.executeThenClaimMore(run) }
                     }
+                    busySlots.subtract(capacity - claimed.count, ordering: .sequentiallyConsistent)
                 } catch {
+                    busySlots.subtract(capacity, ordering: .sequentiallyConsistent)
                     // Back off for a poll interval rather than spin on a failing store.
                     logger.error("could not claim runs", metadata: ["error": "\(error)"])
                     await doorbell.wait(timeout: configuration.pollInterval)
@@ -156,7 +182,9 @@ public final class Worker: Service, Sendable {
     /// fewer per run.
     private func executeThenClaimMore(_ first: ClaimedRun) async {
         var next: ClaimedRun? = first
-        let claimNext: @Sendable () -> ClaimRequest? = { [self] in isStopping ? nil : claimRequest(limit: 1) }
+        let claimNext = NextRunClaim(
+            request: { [self] in isStopping ? nil : claimRequest(limit: 1) },
+            handOver: { [self] result, request in cover(result, request: request) })
         while let run = next {
             let claimedNext = await executor.execute(run, claimNext: claimNext)
             inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
@@ -174,6 +202,88 @@ public final class Worker: Service, Sendable {
         // look again for nothing. Shutdown waits for the last slot.
         let wasFull = busySlots.subtract(1, ordering: .sequentiallyConsistent).oldValue >= configuration.concurrency
         if wasFull || isStopping { doorbell.ring() }
+    }
+
+    /// How this worker takes the runs its client's sends claim: slots reserved before the
+    /// send's transaction (so that the claim loop never fills them too), the runs handed over
+    /// after its commit, the unused slots given back.
+    private func sendClaimer(adoptions: AsyncStream<ClaimedRun>.Continuation) -> SendClaimer {
+        SendClaimer(
+            concurrency: configuration.concurrency,
+            reserve: { [self] wanted in
+                guard !isStopping else { return nil }
+                // One slot more than the send may start, where there is one: a claim that
+                // leaves room shows that nothing else was due, and spares the claim loop a
+                // look (``cover(_:request:)``); the slot is given back at once.
+                let taken = reserveSlots(upTo: wanted + 1)
+                return taken > 0 ? claimRequest(limit: taken) : nil
+            },
+            handOver: { [self] result, request in
+                for run in result.claimed {
+                    inFlight.withLock { $0[run.run.id] = run.lease }
+                    if case .terminated = adoptions.yield(run) {
+                        // The worker stopped between the reservation and the commit: the run
+                        // is claimed here but will not run here, and is taken over once its
+                        // lease runs out.
+                        inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
+                        releaseReservedSlots(1)
+                        logger.notice("a run claimed by a send as the worker stopped waits for its lease to run out", metadata: [
+                            "stepwise.run": "\(run.run.id)",
+                        ])
+                    }
+                }
+                releaseReservedSlots(request.limit - result.claimed.count)
+                cover(result, request: request)
+            },
+            cancel: { [self] request in releaseReservedSlots(request.limit) })
+    }
+
+    /// Marks the events of a write that claimed with room to spare as needing no wake-up:
+    /// with room left in the claim, nothing was due that it did not take. A run started later
+    /// than its event (throttled, debounced…) is not due yet, and is left to the wake-up,
+    /// which also sets when to look again.
+    private func cover(_ result: ClaimingWriteResult, request: ClaimRequest) {
+        guard result.claimed.count < request.limit, !client.registry.hasDelayedStarts else { return }
+        let ids = result.outcomes.compactMap { $0.accepted?.id }
+        guard !ids.isEmpty else { return }
+        covered.withLock { covered in
+            // Bounded, should a publication ever not follow (it always does).
+            if covered.count > 10_000 { covered.removeAll() }
+            covered.formUnion(ids)
+        }
+    }
+
+    /// Takes up to `wanted` free slots at once; returns how many it took.
+    private func reserveSlots(upTo wanted: Int) -> Int {
+        var busy = busySlots.load(ordering: .sequentiallyConsistent)
+        while true {
+            let take = min(wanted, configuration.concurrency - busy)
+            guard take > 0 else { return 0 }
+            let (exchanged, original) = busySlots.compareExchange(
+                expected: busy, desired: busy + take, ordering: .sequentiallyConsistent)
+            if exchanged { return take }
+            busy = original
+        }
+    }
+
+    /// Gives back `count` slots a send reserved and did not fill. The claim loop is rung only
+    /// if it found the slots taken meanwhile (and so waits for a finishing run): the send's
+    /// claim took whatever was due, and ringing would only send the loop to look again.
+    private func releaseReservedSlots(_ count: Int) {
+        guard count > 0 else { return }
+        busySlots.subtract(count, ordering: .sequentiallyConsistent)
+        if lookedWhileFull.exchange(false, ordering: .sequentiallyConsistent) || isStopping { doorbell.ring() }
+    }
+
+    /// Whether published `events` may have made runs due that no claim has taken: any event a
+    /// send's claim did not cover. The covered ones are forgotten as they are seen.
+    private func uncovers(_ events: [StoredEvent]) -> Bool {
+        covered.withLock { covered in
+            guard !covered.isEmpty else { return true }
+            var uncovered = false
+            for event in events where covered.remove(event.id) == nil { uncovered = true }
+            return uncovered
+        }
     }
 
     /// Starts the runs of schedules whose tick has come; a transient failure is retried.

@@ -39,6 +39,40 @@ final class FunctionRegistry: Sendable {
         }
     }
 
+    /// How many runs events with these names may start, counting a function once per event
+    /// whose name one of its event triggers matches (a trigger's condition may still say no),
+    /// and no more than `limit`.
+    func runsPossiblyStarted(byEventsNamed names: some Sequence<String>, limit: Int) -> Int {
+        state.withLock { state in
+            var count = 0
+            for name in names {
+                for function in state.functions.values {
+                    let triggered = function.triggers.contains { trigger in
+                        if case .event(let registration) = trigger.kind { return registration.pattern.matches(name) }
+                        return false
+                    }
+                    if triggered {
+                        count += 1
+                        if count >= limit { return count }
+                    }
+                }
+            }
+            return count
+        }
+    }
+
+    /// Whether any function may start a run later than the event that triggers it (throttle,
+    /// debounce, batching, priority): such a run is not due when its event is committed, so a
+    /// claim in that commit says nothing of when to look for it.
+    var hasDelayedStarts: Bool {
+        state.withLock { state in
+            state.functions.values.contains { function in
+                let options = function.options
+                return options.throttle != nil || options.debounce != nil || options.batchEvents != nil || options.priority != nil
+            }
+        }
+    }
+
     var ids: [String] {
         state.withLock { Array($0.functions.keys) }.sorted()
     }

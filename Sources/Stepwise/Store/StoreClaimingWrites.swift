@@ -1,4 +1,5 @@
-/// A store that can claim due runs in the transaction of a run's checkpoint.
+/// A store that can claim due runs in the transaction of a write: a run's checkpoint, or an
+/// append.
 ///
 /// A worker's slot, once its run has left `running` (ended, gone to sleep, to a wait, or to a
 /// retry), looks for the next due run at once. Alone, that look is a transaction of its own:
@@ -13,18 +14,41 @@ public protocol StoreClaimingWrites: Store {
     /// checkpoint changed (the run it let go of, the runs its events started, the runs whose
     /// concurrency slot it freed).
     ///
+    /// Once committed, and before the checkpoint's events' `afterCommit`, the store calls
+    /// `handOver` with the result, as ``append(_:thenClaim:handOver:)`` does: a worker learns
+    /// that nothing was left due before it is told of the events.
+    ///
     /// When the fence refuses the checkpoint this throws ``LeaseLostError`` and claims
-    /// nothing; any other error means neither the checkpoint nor the claim took place.
+    /// nothing; any other error means neither the checkpoint nor the claim took place. Either
+    /// way `handOver` is not called.
     ///
     /// - Returns: the outcomes of `checkpoint.events`, in order, and the runs claimed.
-    func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingWriteResult
+    func commit(
+        _ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
+    ) async throws -> ClaimingWriteResult
+
+    /// Appends `batch` as ``Store/append(_:)`` does, then, in the same transaction, claims as
+    /// ``Store/claim(_:)`` does for `request`: the claim sees the runs the batch started and
+    /// the waits it resolved. Once committed, and before the batch's `afterCommit`, the store
+    /// calls `handOver` with what was claimed, so that whoever executes the runs has them
+    /// before anyone told of the events looks for them.
+    ///
+    /// A `send` from a process whose worker has free slots claims this way: the run starts
+    /// without another trip to the store, and the worker is not woken to claim what the send
+    /// claimed already. If the call throws, nothing was appended or claimed, and `handOver`
+    /// is not called.
+    ///
+    /// - Returns: the outcomes of the batch, in order.
+    func append(
+        _ batch: EventBatch, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
+    ) async throws -> [EventAppendOutcome]
 }
 
-/// What a checkpoint that claims (``StoreClaimingWrites``) did.
+/// What a write that claims (``StoreClaimingWrites``) did.
 public struct ClaimingWriteResult: Sendable {
-    /// The outcomes of the checkpoint's events, in order.
+    /// The outcomes of the write's events (the batch's, or the checkpoint's), in order.
     public let outcomes: [EventAppendOutcome]
-    /// The runs claimed after the checkpoint, in the transaction that committed it.
+    /// The runs claimed after the write, in the transaction that committed it.
     public let claimed: [ClaimedRun]
 
     public init(outcomes: [EventAppendOutcome], claimed: [ClaimedRun]) {

@@ -15,7 +15,9 @@ extension InMemoryStore: StoreClaimingWrites {
     }
 
     /// The checkpoint, then the claim, in one transaction.
-    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingWriteResult {
+    public func commit(
+        _ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
+    ) async throws -> ClaimingWriteResult {
         var stored: [StoredEvent] = []
         let result = try write { transaction in
             transaction.now = checkpoint.now
@@ -23,6 +25,7 @@ extension InMemoryStore: StoreClaimingWrites {
             transaction.now = request.now
             return ClaimingWriteResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
         }
+        handOver(result)
         Self.publish(stored, to: checkpoint.events?.afterCommit)
         return result
     }

@@ -14,6 +14,23 @@ extension InMemoryStore {
         return outcomes
     }
 
+    /// The append, then the claim, in one transaction; the runs handed over before the
+    /// events are published.
+    public func append(
+        _ batch: EventBatch, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
+    ) async throws -> [EventAppendOutcome] {
+        var stored: [StoredEvent] = []
+        let result = try write { transaction in
+            transaction.now = batch.receivedAt
+            let outcomes = try transaction.appendEvents(batch, stored: &stored)
+            transaction.now = request.now
+            return ClaimingWriteResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
+        }
+        handOver(result)
+        Self.publish(stored, to: batch.afterCommit)
+        return result.outcomes
+    }
+
     /// Calls an after-commit hook with the events a committed transaction stored, if any.
     static func publish(_ stored: [StoredEvent], to afterCommit: (@Sendable ([StoredEvent]) -> Void)?) {
         guard let afterCommit, !stored.isEmpty else { return }

@@ -9,7 +9,9 @@ extension SQLiteStore: StoreClaimingWrites {
 
     /// The checkpoint and the claim in one trip to the writer and one commit: the claim runs
     /// after the checkpoint's statements, so it sees the run let go and the runs started.
-    public func commit(_ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest) async throws -> ClaimingWriteResult {
+    public func commit(
+        _ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
+    ) async throws -> ClaimingWriteResult {
         let generator = idGenerator
         let claims = request.limit > 0 && !request.functionIDs.isEmpty
         let functionIDs = claims ? JSON.array(request.functionIDs.map { .string($0) }).serialized : ""
@@ -18,7 +20,10 @@ extension SQLiteStore: StoreClaimingWrites {
             let appended = try Self.commit(checkpoint, generator: generator, connection: connection)
             let claimed = claims ? try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection) : []
             return (appended, claimed)
-        }, afterCommit: { publish?($0.0) })
+        }, afterCommit: { appended, claimed in
+            handOver(ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed))
+            publish?(appended)
+        })
         return ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed)
     }
 
