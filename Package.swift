@@ -62,6 +62,7 @@ let package = Package(
             name: "Stepwise",
             dependencies: [
                 "CSQLite",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -68,6 +68,8 @@ public final class Worker: Service, Sendable {
     /// wake-up their publication would ring is not needed. Each is removed when published,
     /// which follows at once, on the same thread (``SendClaimer/handOver``).
     private let covered = Mutex<Set<EventID>>([])
+    /// The slots' tasks wait here for their next run.
+    private let slots = SlotQueue()
     /// Whether the claim loop last found every slot taken, and so waits for one to be freed.
     private let lookedWhileFull = Atomic<Bool>(false)
 
@@ -96,13 +98,9 @@ public final class Worker: Service, Sendable {
             if self.uncovers(events) { self.doorbell.ring() }
         }
         defer { client.bus.removeObserver(wakeUps) }
-        // Runs claimed by this process's sends, in their own commits, to execute here.
-        let (adopted, adoptions) = AsyncStream.makeStream(of: ClaimedRun.self)
-        let claimerID = client.sendClaimers.add(sendClaimer(adoptions: adoptions))
-        defer {
-            client.sendClaimers.remove(claimerID)
-            adoptions.finish()
-        }
+        // This process's sends claim runs for the worker in their own commits.
+        let claimerID = client.sendClaimers.add(sendClaimer())
+        defer { client.sendClaimers.remove(claimerID) }
         // Every change another process makes, when the store can tell (StoreChangeFeed);
         // subscribed before the first claim, so that nothing between the two is missed.
         let changes = (client.store as? any StoreChangeFeed)?.changes()
@@ -115,16 +113,21 @@ public final class Worker: Service, Sendable {
                     }
                 }
                 group.addTask { await self.renewLeases() }
-                group.addTask {
-                    await withDiscardingTaskGroup { slots in
-                        for await run in adopted { slots.addTask { await self.executeThenClaimMore(run) } }
+                for _ in 0..<configuration.concurrency {
+                    group.addTask {
+                        while let run = await self.slots.next() { await self.executeThenClaimMore(run) }
                     }
                 }
                 if client.metrics.isRecording {
                     group.addTask { await self.sampleDueAge() }
                 }
-                await self.claimLoop(group: &group)
+                await self.claimLoop()
                 await self.waitForRunsToFinish()
+                // Runs handed over as the worker stopped and not begun wait for their leases.
+                for run in self.slots.close() {
+                    self.inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
+                    self.busySlots.subtract(1, ordering: .sequentiallyConsistent)
+                }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -136,7 +139,7 @@ public final class Worker: Service, Sendable {
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
-    private func claimLoop(group: inout DiscardingTaskGroup) async {
+    private func claimLoop() async {
         while !isStopping {
             // Said before the slots are counted, so that a send giving slots back after the
             // count found none free knows to ring (``releaseReservedSlots(_:)``).
@@ -151,10 +154,7 @@ public final class Worker: Service, Sendable {
                     try await fireSchedules()
                     let claimed = try await claim(limit: capacity)
                     claimedAny = !claimed.isEmpty
-                    for run in claimed {
-                        inFlight.withLock { $0[run.run.id] = run.lease }
-                        group.addTask { await self.executeThenClaimMore(run) }
-                    }
+                    for run in claimed { hand(run) }
                     busySlots.subtract(capacity - claimed.count, ordering: .sequentiallyConsistent)
                 } catch {
                     busySlots.subtract(capacity, ordering: .sequentiallyConsistent)
@@ -207,7 +207,7 @@ public final class Worker: Service, Sendable {
     /// How this worker takes the runs its client's sends claim: slots reserved before the
     /// send's transaction (so that the claim loop never fills them too), the runs handed over
     /// after its commit, the unused slots given back.
-    private func sendClaimer(adoptions: AsyncStream<ClaimedRun>.Continuation) -> SendClaimer {
+    private func sendClaimer() -> SendClaimer {
         SendClaimer(
             concurrency: configuration.concurrency,
             reserve: { [self] wanted in
@@ -219,19 +219,7 @@ public final class Worker: Service, Sendable {
                 return taken > 0 ? claimRequest(limit: taken) : nil
             },
             handOver: { [self] result, request in
-                for run in result.claimed {
-                    inFlight.withLock { $0[run.run.id] = run.lease }
-                    if case .terminated = adoptions.yield(run) {
-                        // The worker stopped between the reservation and the commit: the run
-                        // is claimed here but will not run here, and is taken over once its
-                        // lease runs out.
-                        inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
-                        releaseReservedSlots(1)
-                        logger.notice("a run claimed by a send as the worker stopped waits for its lease to run out", metadata: [
-                            "stepwise.run": "\(run.run.id)",
-                        ])
-                    }
-                }
+                for run in result.claimed { hand(run) }
                 releaseReservedSlots(request.limit - result.claimed.count)
                 cover(result, request: request)
             },
@@ -251,6 +239,17 @@ public final class Worker: Service, Sendable {
             if covered.count > 10_000 { covered.removeAll() }
             covered.formUnion(ids)
         }
+    }
+
+    /// Gives a claimed run, whose slot is taken already, to an idle slot.
+    private func hand(_ run: ClaimedRun) {
+        inFlight.withLock { $0[run.run.id] = run.lease }
+        guard !slots.hand(run) else { return }
+        // The worker stopped between the claim and now: the run is claimed here but will not
+        // run here, and is taken over once its lease runs out.
+        inFlight.withLock { _ = $0.removeValue(forKey: run.run.id) }
+        releaseReservedSlots(1)
+        logger.notice("a run claimed as the worker stopped waits for its lease to run out", metadata: ["stepwise.run": "\(run.run.id)"])
     }
 
     /// Takes up to `wanted` free slots at once; returns how many it took.
