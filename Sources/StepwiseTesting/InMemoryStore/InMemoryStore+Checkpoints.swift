@@ -18,16 +18,9 @@ extension InMemoryStore: StoreClaimingWrites {
     public func commit(
         _ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
     ) async throws -> ClaimingWriteResult {
-        var stored: [StoredEvent] = []
-        let result = try write { transaction in
-            transaction.now = checkpoint.now
-            let outcomes = try transaction.commit(checkpoint, stored: &stored)
-            transaction.now = request.now
-            return ClaimingWriteResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
+        try writeThenClaim(at: checkpoint.now, request, afterCommit: checkpoint.events?.afterCommit, handOver: handOver) { transaction, stored in
+            try transaction.commit(checkpoint, stored: &stored)
         }
-        handOver(result)
-        Self.publish(stored, to: checkpoint.events?.afterCommit)
-        return result
     }
 }
 

@@ -13,6 +13,26 @@ extension InMemoryStore {
         }
     }
 
+    /// A write that stores events (an append, a checkpoint) at `now`, then the claim, in one
+    /// transaction; what was claimed is handed over before the events are published, as
+    /// ``StoreClaimingWrites`` asks.
+    func writeThenClaim(
+        at now: Int64, _ request: ClaimRequest, afterCommit: (@Sendable ([StoredEvent]) -> Void)?,
+        handOver: @Sendable (ClaimingWriteResult) -> Void,
+        _ body: (inout Transaction, inout [StoredEvent]) throws -> [EventAppendOutcome]
+    ) throws -> ClaimingWriteResult {
+        var stored: [StoredEvent] = []
+        let result = try write { transaction in
+            transaction.now = now
+            let outcomes = try body(&transaction, &stored)
+            transaction.now = request.now
+            return ClaimingWriteResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
+        }
+        handOver(result)
+        Self.publish(stored, to: afterCommit)
+        return result
+    }
+
     /// Why accepted events started no run of a function, in the order decided.
     public func admissions(eventID: EventID, environment: String) async throws -> [AdmissionRecord] {
         tables.admissions[AdmissionKey(environment: ExactText(environment), eventID: eventID)] ?? []

@@ -19,16 +19,9 @@ extension InMemoryStore {
     public func append(
         _ batch: EventBatch, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
     ) async throws -> [EventAppendOutcome] {
-        var stored: [StoredEvent] = []
-        let result = try write { transaction in
-            transaction.now = batch.receivedAt
-            let outcomes = try transaction.appendEvents(batch, stored: &stored)
-            transaction.now = request.now
-            return ClaimingWriteResult(outcomes: outcomes, claimed: transaction.claimDueRuns(request))
-        }
-        handOver(result)
-        Self.publish(stored, to: batch.afterCommit)
-        return result.outcomes
+        try writeThenClaim(at: batch.receivedAt, request, afterCommit: batch.afterCommit, handOver: handOver) { transaction, stored in
+            try transaction.appendEvents(batch, stored: &stored)
+        }.outcomes
     }
 
     /// Calls an after-commit hook with the events a committed transaction stored, if any.
