@@ -64,9 +64,10 @@ public final class Worker: Service, Sendable {
     private let busySlots = Atomic<Int>(0)
     private let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
-    /// Events whose runs a send claimed in its own commit, with nothing due left over: the
-    /// wake-up their publication would ring is not needed. Each is removed when published,
-    /// which follows at once, on the same thread (``SendClaimer/handOver``).
+    /// Events of a write that claimed for this worker (a send, or a slot's checkpoint) with
+    /// room to spare, so with nothing due left over: the wake-up their publication would ring
+    /// is not needed. Each is removed when published, which follows at once, on the same
+    /// thread (``cover(_:request:)``).
     private let covered = Mutex<Set<EventID>>([])
     /// The slots' tasks wait here for their next run.
     private let slots = SlotQueue()
