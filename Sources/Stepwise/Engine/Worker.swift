@@ -156,6 +156,9 @@ public final class Worker: Service, Sendable {
                     let claimed = try await claim(limit: capacity)
                     claimedAny = !claimed.isEmpty
                     for run in claimed { hand(run) }
+                    // A claim with room left took every run due: looking again at once would
+                    // find nothing; only a full one may have left some.
+                    claimedAny = claimed.count == capacity
                     busySlots.subtract(capacity - claimed.count, ordering: .sequentiallyConsistent)
                 } catch {
                     busySlots.subtract(capacity, ordering: .sequentiallyConsistent)
