@@ -269,17 +269,19 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Gives back `count` slots a send reserved and did not fill. The claim loop is rung only
-    /// if it found the slots taken meanwhile (and so waits for a finishing run): the send's
-    /// claim took whatever was due, and ringing would only send the loop to look again.
+    /// Gives back `count` reserved slots that no run filled (a send's claim with room left, or
+    /// a run claimed as the worker stopped). The claim loop is rung only if it found the slots
+    /// taken meanwhile (and so waits for a finishing run): the claim took whatever was due,
+    /// and ringing would only send the loop to look again.
     private func releaseReservedSlots(_ count: Int) {
         guard count > 0 else { return }
         busySlots.subtract(count, ordering: .sequentiallyConsistent)
         if lookedWhileFull.exchange(false, ordering: .sequentiallyConsistent) || isStopping { doorbell.ring() }
     }
 
-    /// Whether published `events` may have made runs due that no claim has taken: any event a
-    /// send's claim did not cover. The covered ones are forgotten as they are seen.
+    /// Whether published `events` may have made runs due that no claim has taken: any event
+    /// that no claiming write covered (``cover(_:request:)``). The covered ones are forgotten
+    /// as they are seen.
     private func uncovers(_ events: [StoredEvent]) -> Bool {
         covered.withLock { covered in
             guard !covered.isEmpty else { return true }

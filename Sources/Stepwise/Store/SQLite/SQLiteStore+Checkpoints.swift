@@ -13,18 +13,9 @@ extension SQLiteStore: StoreClaimingWrites {
         _ checkpoint: RunCheckpoint, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
     ) async throws -> ClaimingWriteResult {
         let generator = idGenerator
-        let claims = request.limit > 0 && !request.functionIDs.isEmpty
-        let functionIDs = claims ? JSON.array(request.functionIDs.map { .string($0) }).serialized : ""
-        let publish = Self.publishingStored(checkpoint.events)
-        let (appended, claimed) = try await writer.write({ connection in
-            let appended = try Self.commit(checkpoint, generator: generator, connection: connection)
-            let claimed = claims ? try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection) : []
-            return (appended, claimed)
-        }, afterCommit: { appended, claimed in
-            handOver(ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed))
-            publish?(appended)
-        })
-        return ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed)
+        return try await writeThenClaim(request, publishing: checkpoint.events, handOver: handOver) { connection in
+            try Self.commit(checkpoint, generator: generator, connection: connection)
+        }
     }
 
     /// The body of a checkpoint, inside the writer's transaction: the fence first, so that a

@@ -1,11 +1,35 @@
 /// Claims and leases: which runs are due, who holds them, and for how long.
 extension SQLiteStore {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
-        guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
+        guard let claim = Self.prepared(request) else { return [] }
+        return try await writer.write(claim)
+    }
+
+    /// `request` as the writer runs it, its function ids serialized once, off the writer's
+    /// thread; `nil` for a request that can claim nothing (no room, no functions).
+    static func prepared(_ request: ClaimRequest) -> (@Sendable (SQLiteConnection) throws -> [ClaimedRun])? {
+        guard request.limit > 0, !request.functionIDs.isEmpty else { return nil }
         let functionIDs = JSON.array(request.functionIDs.map { .string($0) }).serialized
-        return try await writer.write { connection in
-            try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection)
-        }
+        return { connection in try claimDueRuns(request, functionIDs: functionIDs, connection: connection) }
+    }
+
+    /// A write that stores events (an append, a checkpoint), then the claim, in one trip to
+    /// the writer and one commit; what was claimed is handed over before the events are
+    /// published, as ``StoreClaimingWrites`` asks.
+    func writeThenClaim(
+        _ request: ClaimRequest, publishing batch: EventBatch?, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void,
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> AppendResult
+    ) async throws -> ClaimingWriteResult {
+        let claim = Self.prepared(request)
+        let publish = Self.publishingStored(batch)
+        let (appended, claimed) = try await writer.write({ connection in
+            let appended = try body(connection)
+            return (appended, try claim?(connection) ?? [])
+        }, afterCommit: { appended, claimed in
+            handOver(ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed))
+            publish?(appended)
+        })
+        return ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed)
     }
 
     /// Claims due runs for `request` inside the writer's transaction; `functionIDs` is the

@@ -13,18 +13,11 @@ extension SQLiteStore {
         _ batch: EventBatch, thenClaim request: ClaimRequest, handOver: @escaping @Sendable (ClaimingWriteResult) -> Void
     ) async throws -> [EventAppendOutcome] {
         let generator = idGenerator
-        let claims = request.limit > 0 && !request.functionIDs.isEmpty
-        let functionIDs = claims ? JSON.array(request.functionIDs.map { .string($0) }).serialized : ""
-        let publish = Self.publishingStored(batch)
-        return try await writer.write({ connection in
+        return try await writeThenClaim(request, publishing: batch, handOver: handOver) { connection in
             var stored: [StoredEvent] = []
             let outcomes = try Self.appendEvents(batch, generator: generator, connection: connection, stored: &stored)
-            let claimed = claims ? try Self.claimDueRuns(request, functionIDs: functionIDs, connection: connection) : []
-            return (AppendResult(outcomes: outcomes, stored: stored), claimed)
-        }, afterCommit: { appended, claimed in
-            handOver(ClaimingWriteResult(outcomes: appended.outcomes, claimed: claimed))
-            publish?(appended)
-        }).0.outcomes
+            return AppendResult(outcomes: outcomes, stored: stored)
+        }.outcomes
     }
 
     /// What a write that appends events did: the outcomes of its own batch, and every event it
