@@ -13,17 +13,43 @@ import Synchronization
 /// task sends what accumulated every few milliseconds, each environment once, in one
 /// statement on a connection of its own (`pg_notify` over an array).
 final class PostgresNotifier: Sendable {
-    private let pending = Mutex<Set<String>>([])
+    /// Each marked environment, with the claimer that covered every mark of it since the last
+    /// flush, if one did.
+    private let pending = Mutex<[String: String?]>([:])
     private let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
 
-    /// Marks an environment whose runs may have become due; sent with the next flush.
-    func mark(_ environment: String) {
+    /// Separates a covering claimer from the environment in a payload: a control character,
+    /// which no environment name holds (``EnvironmentName/validate(_:)``).
+    static let coveredSeparator: Character = "\u{1F}"
+
+    /// Marks an environment whose runs may have become due; sent with the next flush. With
+    /// `coveredBy`, the claimer whose claim in the same commit took every run due for it
+    /// (``StoreChange/coveredBy``): its worker, told so, does not look again for nothing.
+    func mark(_ environment: String, coveredBy claimer: String? = nil) {
+        let covering = claimer.flatMap { $0.contains(Self.coveredSeparator) ? nil : $0 }
         let isFirst = pending.withLock { pending in
             let wasEmpty = pending.isEmpty
-            pending.insert(environment)
+            if let earlier = pending[environment] {
+                // Covered only if every mark since the flush was covered by the same claimer.
+                pending[environment] = earlier == covering ? earlier : String?.none
+            } else {
+                pending[environment] = covering
+            }
             return wasEmpty
         }
         if isFirst { wake.withLock { $0.take() }?.resume() }
+    }
+
+    /// The payload of a notification: the environment, behind its covering claimer if any.
+    static func payload(environment: String, coveredBy claimer: String?) -> String {
+        claimer.map { "\($0)\(coveredSeparator)\(environment)" } ?? environment
+    }
+
+    /// The change a payload stands for.
+    static func change(payload: String) -> StoreChange {
+        guard let separator = payload.firstIndex(of: coveredSeparator) else { return .runsMayBeDue(environment: payload) }
+        return .runsMayBeDue(
+            environment: String(payload[payload.index(after: separator)...]), coveredBy: String(payload[..<separator]))
     }
 
     /// Sends the marked environments until cancelled, at most one statement per `interval`.
@@ -45,7 +71,7 @@ final class PostgresNotifier: Sendable {
             try? await Task.sleep(for: interval)
             let environments = pending.withLock { pending in
                 defer { pending.removeAll() }
-                return Array(pending)
+                return pending.map { Self.payload(environment: $0.key, coveredBy: $0.value) }
             }
             guard !environments.isEmpty else { continue }
             do {
@@ -102,7 +128,7 @@ final class PostgresListeners: Sendable {
                         isFirst = false
                         backoff = .milliseconds(50)
                         for try await notification in notifications {
-                            publish(.runsMayBeDue(environment: notification.payload))
+                            publish(PostgresNotifier.change(payload: notification.payload))
                         }
                     }
                 }

@@ -4,25 +4,42 @@ import PostgresNIO
 /// Checkpoints: steps, events and a run transition, in one transaction fenced by the lease.
 extension PostgresStore {
     public func commit(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome] {
-        if let outcomes = try await commitWithEventsInOneStatement(checkpoint) {
-            Self.publish(outcomes.compactMap(\.accepted), to: checkpoint.events?.afterCommit)
-            notifier.mark(checkpoint.events?.environment ?? "")
-            return outcomes
+        let result = try await commit(checkpoint, claiming: nil)
+        Self.publish(result.stored, to: checkpoint.events?.afterCommit)
+        return result.outcomes
+    }
+
+    /// A checkpoint, and the claim that follows it in its transaction when `request` is given:
+    /// on the hot paths both in one statement, the claim a `LATERAL` call whose limit is
+    /// computed from the checkpoint's result, so that PostgreSQL runs it after the checkpoint
+    /// (whose writes it then sees, a volatile function's statements each taking a fresh
+    /// snapshot), and with a limit of 0 when the fence refused it.
+    func commit(_ checkpoint: RunCheckpoint, claiming request: ClaimRequest?) async throws -> CommitResult {
+        if let result = try await commitWithEventsInOneStatement(checkpoint, claiming: request) {
+            notifier.mark(result.environment, coveredBy: result.coveredBy)
+            return result
         }
+        let movesRun: Bool = if case .none = checkpoint.transition { false } else { true }
         if checkpoint.events == nil, checkpoint.startsRun == nil {
             // The hot path, a step and a transition: one statement, one round trip.
-            let environment = try await read { transaction in try await commitInOneStatement(checkpoint, in: transaction) }
-            let movesRun: Bool = if case .none = checkpoint.transition { false } else { true }
-            if movesRun { notifier.mark(environment) }
-            return []
+            let result = try await read { transaction in try await commitInOneStatement(checkpoint, claiming: request, in: transaction) }
+            if movesRun { notifier.mark(result.environment, coveredBy: result.coveredBy) }
+            return result
         }
-        let result = try await transaction { transaction in try await commit(checkpoint, in: transaction) }
-        Self.publish(result.stored, to: checkpoint.events?.afterCommit)
+        let result = try await transaction { transaction in
+            var result = try await commit(checkpoint, in: transaction)
+            if let request {
+                var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 7)
+                query.appendLiteral("SELECT * FROM ")
+                Self.appendClaimCall(request, to: &query)
+                result.claimRows = try await transaction.rows(PostgresQuery(stringInterpolation: query))
+            }
+            return result
+        }
         // A run set aside (retried, released, asleep, waiting) is due again some time, and
         // events may have started runs: workers elsewhere learn of both.
-        let movesRun: Bool = if case .none = checkpoint.transition { false } else { true }
         if movesRun || !result.stored.isEmpty { notifier.mark(result.environment) }
-        return result.outcomes
+        return result
     }
 
     /// The body of a checkpoint: the fence first, so that a worker that lost its lease changes
@@ -121,23 +138,37 @@ extension PostgresStore {
     /// transaction: the fence, a locked read of the run as the multi-statement checkpoint
     /// takes it, then every write, in a function whose statements PostgreSQL plans once per
     /// connection. Under a stale lease the fence finds no row and the function writes nothing.
+    /// With `request`, the claim follows in the same statement (``commit(_:claiming:)``).
     ///
-    /// - Returns: the run's environment.
     /// - Throws: ``LeaseLostError`` when the fence found nothing.
-    private func commitInOneStatement(_ checkpoint: RunCheckpoint, in transaction: PostgresTransaction) async throws -> String {
-        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 40)
+    private func commitInOneStatement(_ checkpoint: RunCheckpoint, claiming request: ClaimRequest?, in transaction: PostgresTransaction)
+        async throws -> CommitResult
+    {
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 48)
+        if request != nil { query.appendLiteral("SELECT claimed.*, checkpoint.environment FROM (") }
         query.appendLiteral("SELECT commit_checkpoint(")
         query.appendInterpolation(checkpoint.lease.runID.description)
         query.appendLiteral(", ")
         query.appendInterpolation(checkpoint.lease.token)
         query.appendLiteral(", ")
         CheckpointArguments(checkpoint, outcomes: []).append(to: &query)
-        query.appendLiteral(")")
+        query.appendLiteral(") AS environment")
         Self.appendClock(checkpoint.now, to: &query)
-        guard let environment = try await transaction.row(PostgresQuery(stringInterpolation: query))?.text(0) else {
+        if let request {
+            query.appendLiteral(") AS checkpoint LEFT JOIN LATERAL ")
+            Self.appendClaimCall(request, onlyIf: "checkpoint.environment IS NOT NULL", to: &query)
+            query.appendLiteral(" AS claimed ON true")
+        }
+        let rows = try await transaction.rows(PostgresQuery(stringInterpolation: query))
+        let environmentColumn = request == nil ? 0 : Self.claimColumns
+        guard let environment = try rows.first?.text(environmentColumn) else {
             throw LeaseLostError(runID: checkpoint.lease.runID)
         }
-        return environment
+        guard let request else { return CommitResult(outcomes: [], stored: [], environment: environment) }
+        let claimRows = try Self.claimRows(rows)
+        return CommitResult(
+            outcomes: [], stored: [], environment: environment, claimRows: claimRows,
+            coveredBy: Self.covering(request, claimed: claimRows.count, dueLater: Self.dueAfterClaim(checkpoint, request)))
     }
 
     /// A checkpoint whose events are new ones (no seed, no dedupe id: the engine's own, such
@@ -147,7 +178,7 @@ extension PostgresStore {
     /// on, runs wait for events in the environment, or the events start runs that wait.
     ///
     /// - Throws: ``LeaseLostError`` when the fence found nothing.
-    private func commitWithEventsInOneStatement(_ checkpoint: RunCheckpoint) async throws -> [EventAppendOutcome]? {
+    private func commitWithEventsInOneStatement(_ checkpoint: RunCheckpoint, claiming request: ClaimRequest?) async throws -> CommitResult? {
         guard let batch = checkpoint.events, checkpoint.startsRun == nil, batch.idSeed == nil, !batch.events.isEmpty,
               !batch.events.contains(where: { $0.dedupeID != nil || $0.traceContext != nil })
         else { return nil }
@@ -172,7 +203,8 @@ extension PostgresStore {
         guard waits.isEmpty else { return nil }
         let outcomes = events.map { EventAppendOutcome.accepted($0.event) }
 
-        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 60)
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 68)
+        if request != nil { query.appendLiteral("SELECT claimed.*, checkpoint.written FROM (") }
         query.appendLiteral("SELECT commit_checkpoint_with_events(")
         query.appendInterpolation(checkpoint.lease.runID.description)
         query.appendLiteral(", ")
@@ -210,14 +242,22 @@ extension PostgresStore {
         // The started runs' own waits: none on this path (checked above), as empty arrays.
         query.appendLiteral("::bigint[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bigint[], ")
         CheckpointArguments(checkpoint, outcomes: outcomes).append(to: &query)
-        query.appendLiteral(")")
+        query.appendLiteral(") AS written")
         Self.appendClock(checkpoint.now, to: &query)
-        let result = try await read { transaction in
-            try await transaction.row(PostgresQuery(stringInterpolation: query))?.integer(0)
+        if let request {
+            query.appendLiteral(") AS checkpoint LEFT JOIN LATERAL ")
+            Self.appendClaimCall(request, onlyIf: "checkpoint.written = 1", to: &query)
+            query.appendLiteral(" AS claimed ON true")
         }
-        switch result {
+        let rows = try await read { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
+        switch try rows.first?.optionalInteger(request == nil ? 0 : Self.claimColumns) {
         case 1:
-            return outcomes
+            guard let request else { return CommitResult(outcomes: outcomes, stored: outcomes.compactMap(\.accepted), environment: environment) }
+            let claimRows = try Self.claimRows(rows)
+            let dueLater = Self.dueAfterClaim(checkpoint, request) || runs.contains { $0.run.availableAt > request.now }
+            return CommitResult(
+                outcomes: outcomes, stored: outcomes.compactMap(\.accepted), environment: environment, claimRows: claimRows,
+                coveredBy: Self.covering(request, claimed: claimRows.count, dueLater: dueLater))
         case 0:
             throw LeaseLostError(runID: checkpoint.lease.runID)
         default:
@@ -259,6 +299,21 @@ extension PostgresStore {
         var outcomes: [EventAppendOutcome]
         var stored: [StoredEvent]
         var environment: String
+        /// The rows of the claim made in the checkpoint's transaction, if one was asked for.
+        var claimRows: [PostgresRandomAccessRow] = []
+        /// The claimer that claim covered (``PostgresNotifier/mark(_:coveredBy:)``).
+        var coveredBy: String?
+    }
+
+    /// Whether `checkpoint` makes its run due after the time `request` claims at: a claim in
+    /// its transaction cannot have taken it, and its worker must look again then.
+    static func dueAfterClaim(_ checkpoint: RunCheckpoint, _ request: ClaimRequest) -> Bool {
+        switch checkpoint.transition {
+        case .none, .complete, .fail, .cancel: false
+        case .retry(let at, _, _): at > request.now
+        case .release: checkpoint.now > request.now
+        case .sleep, .wait: true
+        }
     }
 
     /// Writes a checkpoint's steps in one statement, their attempts in another, and drops the

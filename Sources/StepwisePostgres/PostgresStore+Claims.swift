@@ -7,18 +7,66 @@ extension PostgresStore {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedRun] {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
         // One call of `claim_runs` (schema 4), its own transaction, one round trip, whether it
-        // finds runs or none: the due runs, locked as they are found, skipping those another
-        // claimer holds ("provides an inconsistent view of the data, so it is not suitable for
-        // general purpose work, but can be used to avoid lock contention with multiple
-        // consumers accessing a queue-like table": the SELECT docs), moved on to a new lease,
-        // each with its events and steps as JSON and the status it was claimed out of.
-        let rows = try await read { transaction in
-            try await transaction.rows(
-                """
-                SELECT * FROM claim_runs(\(request.environment), \(request.appID), \(request.functionIDs)::text[], \(request.owner),
-                                         \(request.now), \(request.leaseDuration), \(Int64(request.limit))::integer)
-                """)
-        }
+        // finds runs or none.
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 7)
+        query.appendLiteral("SELECT * FROM ")
+        Self.appendClaimCall(request, to: &query)
+        let rows = try await read { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
+        return try await claimedRuns(rows, request: request)
+    }
+
+    /// Appends a call of `claim_runs` for `request`: the due runs, locked as they are found,
+    /// skipping those another claimer holds ("provides an inconsistent view of the data, so it
+    /// is not suitable for general purpose work, but can be used to avoid lock contention with
+    /// multiple consumers accessing a queue-like table": the SELECT docs), moved on to a new
+    /// lease, each with its events and steps as JSON and the status it was claimed out of.
+    /// Its rows' first 22 columns are what ``claimedRuns(_:request:)`` reads.
+    ///
+    /// With `onlyIf`, a condition on the columns of the statement around the call, the call's
+    /// limit is 0 (and it claims nothing) where that condition does not hold. A `WHERE` would
+    /// not do: PostgreSQL pulls a `LATERAL` subquery up into its join, whose filter then runs
+    /// on the function's rows, after the function has claimed them.
+    static func appendClaimCall(_ request: ClaimRequest, onlyIf condition: String? = nil, to query: inout PostgresQuery.StringInterpolation) {
+        query.appendLiteral("claim_runs(")
+        query.appendInterpolation(request.environment)
+        query.appendLiteral(", ")
+        query.appendInterpolation(request.appID)
+        query.appendLiteral(", ")
+        query.appendInterpolation(request.functionIDs)
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(request.owner)
+        query.appendLiteral(", ")
+        query.appendInterpolation(request.now)
+        query.appendLiteral(", ")
+        query.appendInterpolation(request.leaseDuration)
+        query.appendLiteral(", ")
+        if let condition { query.appendLiteral("CASE WHEN \(condition) THEN ") }
+        query.appendInterpolation(Int64(request.limit))
+        query.appendLiteral("::integer")
+        if condition != nil { query.appendLiteral(" ELSE 0 END") }
+        query.appendLiteral(")")
+    }
+
+    /// How many columns a row of `claim_runs` has: a statement that joins other columns to
+    /// them puts those after.
+    static let claimColumns = 22
+
+    /// The rows of a statement that joined `claim_runs` on the right of a `LEFT JOIN` that
+    /// claimed a run: the others, all `NULL` on its side, stand for a claim that found none.
+    static func claimRows(_ rows: [PostgresRandomAccessRow]) throws -> [PostgresRandomAccessRow] {
+        try rows.filter { try $0.text(0) != nil }
+    }
+
+    /// The claimer a write that claimed covered: when its claim had room left it took every
+    /// run due for it, so that, unless the write made a run due only later (`dueLater`), its
+    /// worker need not be told of the write (``StoreChange/coveredBy``).
+    static func covering(_ request: ClaimRequest, claimed: Int, dueLater: Bool) -> String? {
+        claimed < request.limit && !dueLater ? request.owner : nil
+    }
+
+    /// The runs a call of `claim_runs` claimed, read from its rows; those whose event or
+    /// steps cannot be read are failed rather than returned.
+    func claimedRuns(_ rows: [PostgresRandomAccessRow], request: ClaimRequest) async throws -> [ClaimedRun] {
         var claimed: [ClaimedRun] = []
         var unreadable: [(lease: RunLease, reason: String)] = []
         for row in rows {
@@ -40,7 +88,14 @@ extension PostgresStore {
             }
         }
         if !unreadable.isEmpty {
-            try await failUnreadable(unreadable, now: request.now)
+            // Claimed, and so held: failed now, or, should that fail, by the claim after their
+            // leases end. Thrown, the error would lose the readable runs claimed with them
+            // for as long, and a write that claimed could not say what it committed.
+            do {
+                try await failUnreadable(unreadable, now: request.now)
+            } catch {
+                logger.error("stepwise.postgres could not fail unreadable runs", metadata: ["error": "\(error)"])
+            }
         }
         return claimed
     }

@@ -3,19 +3,34 @@ import PostgresNIO
 
 extension PostgresStore {
     public func append(_ batch: EventBatch) async throws -> [EventAppendOutcome] {
-        if let outcomes = try await appendInOneStatement(batch) {
-            Self.publish(outcomes.compactMap(\.accepted), to: batch.afterCommit)
-            if !outcomes.isEmpty { notifier.mark(batch.environment) }
-            return outcomes
+        let result = try await append(batch, claiming: nil)
+        Self.publish(result.stored, to: batch.afterCommit)
+        return result.outcomes
+    }
+
+    /// A batch appended, and the claim that follows it in its transaction when `request` is
+    /// given.
+    func append(_ batch: EventBatch, claiming request: ClaimRequest?) async throws -> AppendResult {
+        if let result = try await appendInOneStatement(batch, claiming: request) {
+            if !result.outcomes.isEmpty { notifier.mark(batch.environment, coveredBy: result.coveredBy) }
+            return result
         }
         let result = try await transaction { transaction in
             var stored: [StoredEvent] = []
             let outcomes = try await appendEvents(batch, in: transaction, stored: &stored)
-            return AppendResult(outcomes: outcomes, stored: stored)
+            return AppendResult(outcomes: outcomes, stored: stored, claimRows: try await claimRows(request, in: transaction))
         }
-        Self.publish(result.stored, to: batch.afterCommit)
         if !result.stored.isEmpty { notifier.mark(batch.environment) }
-        return result.outcomes
+        return result
+    }
+
+    /// The rows of a claim for `request` in `transaction`; none without a request.
+    func claimRows(_ request: ClaimRequest?, in transaction: PostgresTransaction) async throws -> [PostgresRandomAccessRow] {
+        guard let request else { return [] }
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 7)
+        query.appendLiteral("SELECT * FROM ")
+        Self.appendClaimCall(request, to: &query)
+        return try await transaction.rows(PostgresQuery(stringInterpolation: query))
     }
 
     /// The hot path of ingest: a batch with no seed and no dedupe id, in an environment where
@@ -26,7 +41,10 @@ extension PostgresStore {
     /// path, a transaction that reads both anew.
     ///
     /// - Returns: the outcomes, or `nil` when the batch must take the general path.
-    private func appendInOneStatement(_ batch: EventBatch) async throws -> [EventAppendOutcome]? {
+    /// With `request`, the statement and the claim after it are one transaction: a
+    /// data-modifying `WITH` and a function called beside it share one snapshot, in which the
+    /// claim would not see the runs the statement inserts.
+    private func appendInOneStatement(_ batch: EventBatch, claiming request: ClaimRequest?) async throws -> AppendResult? {
         guard batch.idSeed == nil, !batch.events.isEmpty, !batch.events.contains(where: { $0.dedupeID != nil }) else { return nil }
         let environment = batch.environment
         guard !environmentsWithWaits.withLock({ $0.contains(environment) }) else { return nil }
@@ -52,9 +70,7 @@ extension PostgresStore {
         guard waits.isEmpty || batch.events.count == 1 else { return nil }
 
         let events = accepted.map(\.event)
-        let row = try await read { transaction in
-            try await transaction.row(
-                """
+        let statement: PostgresQuery = """
                 WITH guard AS (
                     SELECT 1 WHERE coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0) = \(cached.version)
                       AND NOT EXISTS (SELECT 1 FROM run_waits WHERE environment = \(environment))
@@ -88,7 +104,16 @@ extension PostgresStore {
                     ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
                 )
                 SELECT EXISTS (SELECT 1 FROM guard), coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0)
-                """)
+                """
+        let (row, claimRows): (PostgresRandomAccessRow?, [PostgresRandomAccessRow])
+        if let request {
+            (row, claimRows) = try await transaction { transaction in
+                let row = try await transaction.row(statement)
+                guard let row, try row[0].decode(Bool.self) else { return (row, []) }
+                return (row, try await self.claimRows(request, in: transaction))
+            }
+        } else {
+            (row, claimRows) = (try await read { transaction in try await transaction.row(statement) }, [])
         }
         guard let row, try row[0].decode(Bool.self) else {
             if try row?.integer(1) == cached.version {
@@ -100,7 +125,10 @@ extension PostgresStore {
             }
             return nil
         }
-        return events.map(EventAppendOutcome.accepted)
+        let coveredBy = request.flatMap { request in
+            Self.covering(request, claimed: claimRows.count, dueLater: runs.contains { $0.run.availableAt > request.now })
+        }
+        return AppendResult(outcomes: events.map(EventAppendOutcome.accepted), stored: events, claimRows: claimRows, coveredBy: coveredBy)
     }
 
     /// The environment's triggers as this instance last read them, with the registry version
@@ -134,6 +162,10 @@ extension PostgresStore {
     struct AppendResult: Sendable {
         var outcomes: [EventAppendOutcome]
         var stored: [StoredEvent]
+        /// The rows of the claim made in the append's transaction, if one was asked for.
+        var claimRows: [PostgresRandomAccessRow] = []
+        /// The claimer that claim covered (``PostgresNotifier/mark(_:coveredBy:)``).
+        var coveredBy: String?
     }
 
     /// Calls an after-commit hook with the events a committed transaction stored, if any.

@@ -20,4 +20,11 @@ struct PostgresConformanceTests {
             try await rule.run { store }
         }
     }
+
+    @Test("keeps every rule of a write that claims", arguments: StoreConformance.claimingWriteCases)
+    func claimsInWrites(rule: StoreConformance.Case) async throws {
+        try await PostgresTestServer.withStore { store in
+            try await rule.run { store }
+        }
+    }
 }

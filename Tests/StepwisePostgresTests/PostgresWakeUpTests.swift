@@ -2,7 +2,8 @@ import Foundation
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Stepwise
-import StepwisePostgres
+@testable import StepwisePostgres
+import Synchronization
 import StepwiseTesting
 import Testing
 
@@ -76,5 +77,59 @@ struct PostgresWakeUpTests {
     @Test("without the feed, the same worker does not see it: LISTEN/NOTIFY is what woke it")
     func withoutTheFeedItSleeps() async throws {
         #expect(try await startDelay(hidesChangeFeed: true, bound: .seconds(3)) == nil)
+    }
+
+    @Test("the writes a worker's own claims covered are announced as covered by it; a send it did not claim for is not")
+    func coveredWritesNameTheirWorker() async throws {
+        try await PostgresTestServer.withStore { store in
+            let client = StepwiseClient(id: "covered-app", store: store)
+            try client.createFunction(id: "pong", trigger: .event("wake/covered")) { event, step in
+                try await step.run("pong") { "pong" }
+            }
+            let worker = client.worker(.init(pollInterval: .seconds(3600)))
+            let finished = client.subscribe(to: "stepwise/function.finished")
+            let changes = Mutex<[StoreChange]>([])
+            let feed = store.changes()
+            let reader = Task { for await change in feed { changes.withLock { $0.append(change) } } }
+            defer { reader.cancel() }
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await worker.run() }
+                    // A first run, to know that the worker runs, then quiet.
+                    var iterator = finished.makeAsyncIterator()
+                    try await client.send(Event(name: "wake/covered"))
+                    _ = await iterator.next()
+                    try await Task.sleep(for: .milliseconds(300))
+                    changes.withLock { $0.removeAll() }
+                    // Sent by a client whose worker has room: the send claims the run, and its
+                    // ending claims again and finds nothing due.
+                    try await client.send(Event(name: "wake/covered"))
+                    _ = await iterator.next()
+                    try await Task.sleep(for: .milliseconds(300))
+                    let covered = changes.withLock { $0 }
+                    #expect(!covered.isEmpty, "the send and the ending were announced")
+                    #expect(covered.allSatisfy { $0.coveredBy == worker.id }, "covered by the worker: \(covered)")
+                    // A send through a client without a worker claims nothing: announced for all.
+                    changes.withLock { $0.removeAll() }
+                    try await StepwiseClient(id: "other-app", store: store).send(Event(name: "wake/other"))
+                    let deadline = ContinuousClock.now + .seconds(5)
+                    while changes.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                    let plain = changes.withLock { $0 }
+                    #expect(!plain.isEmpty && plain.allSatisfy { $0.coveredBy == nil }, "not covered: \(plain)")
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+
+    @Test("a payload names its covering claimer apart from an environment, whatever the environment's name")
+    func payloads() {
+        for environment in ["default", "with space", "näme:with;punctuation", ""] {
+            let covered = PostgresNotifier.change(payload: PostgresNotifier.payload(environment: environment, coveredBy: "worker-1"))
+            #expect(covered == .runsMayBeDue(environment: environment, coveredBy: "worker-1"))
+            let plain = PostgresNotifier.change(payload: PostgresNotifier.payload(environment: environment, coveredBy: nil))
+            #expect(plain == .runsMayBeDue(environment: environment))
+        }
     }
 }

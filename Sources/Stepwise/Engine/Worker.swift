@@ -103,14 +103,17 @@ public final class Worker: Service, Sendable {
         let claimerID = client.sendClaimers.add(sendClaimer())
         defer { client.sendClaimers.remove(claimerID) }
         // Every change another process makes, when the store can tell (StoreChangeFeed);
-        // subscribed before the first claim, so that nothing between the two is missed.
+        // subscribed before the first claim, so that nothing between the two is missed. A
+        // change this worker's own claim covered (a slot's checkpoint, a send) needs no look.
         let changes = (client.store as? any StoreChangeFeed)?.changes()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 if let changes {
                     let environment = client.configuration.environment
                     group.addTask {
-                        for await change in changes where change.mayConcern(environment: environment) { self.doorbell.ring() }
+                        for await change in changes where change.mayConcern(environment: environment) && change.coveredBy != self.id {
+                            self.doorbell.ring()
+                        }
                     }
                 }
                 group.addTask { await self.renewLeases() }

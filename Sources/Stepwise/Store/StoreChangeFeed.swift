@@ -34,10 +34,22 @@ public struct StoreChange: Sendable, Hashable, CustomStringConvertible {
     let kind: Kind
     /// The environment it happened in; `nil` when the store cannot tell (or it was in several).
     public let environment: String?
+    /// The claimer (a ``ClaimRequest/owner``) that claimed, in the commits behind this change,
+    /// every run they made due for it, and that has nothing to look for: the worker whose
+    /// slot's checkpoint or whose client's send claimed (``StoreClaimingWrites``). Everyone
+    /// else should look. `nil` when no claim covered it.
+    public let coveredBy: String?
 
-    /// Runs were queued or rescheduled, or leases given up: a worker should claim.
-    public static func runsMayBeDue(environment: String? = nil) -> StoreChange {
-        StoreChange(kind: .runsMayBeDue, environment: environment)
+    init(kind: Kind, environment: String?, coveredBy: String? = nil) {
+        self.kind = kind
+        self.environment = environment
+        self.coveredBy = coveredBy
+    }
+
+    /// Runs were queued or rescheduled, or leases given up: a worker should claim, unless it is
+    /// the one named by `coveredBy`.
+    public static func runsMayBeDue(environment: String? = nil, coveredBy: String? = nil) -> StoreChange {
+        StoreChange(kind: .runsMayBeDue, environment: environment, coveredBy: coveredBy)
     }
 
     /// Events were appended, and with them the runs they trigger.
