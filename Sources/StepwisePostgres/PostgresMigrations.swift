@@ -861,6 +861,47 @@ public enum PostgresMigrations {
         ALTER FUNCTION {schema}.commit_checkpoint_with_events SET plan_cache_mode = force_generic_plan;
         ALTER FUNCTION {schema}.next_due_time SET plan_cache_mode = force_generic_plan;
         """,
+        // 11: the hot path of an append as a function, as the checkpoints are (schema 3 and
+        // 5): the events, the runs they start fanned out with the triggers the caller read at
+        // `p_version`, and those runs' waits, written only if the registry is still at that
+        // version and no run of the environment waits for an event. Inline, the statement was
+        // parsed, planned and bound on every append (0.6 to 1.2 ms in the server's log, against
+        // 0.2 to run it); and a claim in the same statement after this call sees its runs,
+        // which a claim beside a data-modifying WITH, sharing its snapshot, did not.
+        """
+        CREATE FUNCTION {schema}.append_events(
+            p_environment text, p_version bigint, p_received_at bigint,
+            e_id text[], e_name text[], e_data text[], e_user text[], e_ts bigint[], e_v text[], e_trace text[],
+            r_id text[], r_app text[], r_function text[], r_event text[], r_available bigint[], r_created bigint[],
+            rw_run text[], rw_kind text[], rw_step_key text[], rw_event text[], rw_path text[], rw_value text[], rw_condition text[],
+            rw_expires bigint[]
+        ) RETURNS TABLE (written boolean, found_version bigint) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $body$
+        DECLARE
+            current_version bigint := coalesce(
+                (SELECT rv.version FROM {schema}.registry_versions rv WHERE rv.environment = p_environment), 0);
+        BEGIN
+            IF current_version <> p_version OR EXISTS (SELECT 1 FROM {schema}.run_waits w WHERE w.environment = p_environment) THEN
+                RETURN QUERY SELECT false, current_version;
+                RETURN;
+            END IF;
+            INSERT INTO {schema}.events (id, environment, name, data, "user", dedupe_id, ts, v, received_at, trace_context)
+            SELECT e.id, p_environment, e.name, e.data, e.usr, NULL, e.ts, e.v, p_received_at, e.trace
+            FROM unnest(e_id, e_name, e_data, e_user, e_ts, e_v, e_trace) WITH ORDINALITY AS e (id, name, data, usr, ts, v, trace, position)
+            ORDER BY e.position;
+            INSERT INTO {schema}.runs (id, environment, app_id, function_id, event_id, status, available_at, created_at)
+            SELECT r.id, p_environment, r.app, r.fn, r.event, 'queued', r.available, r.created
+            FROM unnest(r_id, r_app, r_function, r_event, r_available, r_created)
+                WITH ORDINALITY AS r (id, app, fn, event, available, created, position)
+            ORDER BY r.position;
+            INSERT INTO {schema}.run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
+            SELECT p_environment, w.run, w.kind, w.step_key, w.event, w.path, w.value, w.condition, w.expires
+            FROM unnest(rw_run, rw_kind, rw_step_key, rw_event, rw_path, rw_value, rw_condition, rw_expires)
+                AS w (run, kind, step_key, event, path, value, condition, expires)
+            ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at;
+            RETURN QUERY SELECT true, current_version;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

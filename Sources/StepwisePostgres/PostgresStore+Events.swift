@@ -34,16 +34,14 @@ extension PostgresStore {
     }
 
     /// The hot path of ingest: a batch with no seed and no dedupe id, in an environment where
-    /// no run waits for an event, as one statement, its own transaction. The events are
-    /// fanned out with the environment's triggers as last read, and the statement writes only
-    /// if the environment's registry version is still the one they were read at and no wait
-    /// has appeared (`guard`): otherwise it writes nothing and the batch takes the general
-    /// path, a transaction that reads both anew.
+    /// no run waits for an event, as one call of `append_events` (schema 11), its own
+    /// transaction. The events are fanned out with the environment's triggers as last read,
+    /// and the function writes only if the environment's registry version is still the one
+    /// they were read at and no wait has appeared: otherwise it writes nothing and the batch
+    /// takes the general path, a transaction that reads both anew. With `request`, the claim
+    /// follows in the same statement, as a checkpoint's does (``commit(_:claiming:)``).
     ///
     /// - Returns: the outcomes, or `nil` when the batch must take the general path.
-    /// With `request`, the statement and the claim after it are one transaction: a
-    /// data-modifying `WITH` and a function called beside it share one snapshot, in which the
-    /// claim would not see the runs the statement inserts.
     private func appendInOneStatement(_ batch: EventBatch, claiming request: ClaimRequest?) async throws -> AppendResult? {
         guard batch.idSeed == nil, !batch.events.isEmpty, !batch.events.contains(where: { $0.dedupeID != nil }) else { return nil }
         let environment = batch.environment
@@ -70,53 +68,68 @@ extension PostgresStore {
         guard waits.isEmpty || batch.events.count == 1 else { return nil }
 
         let events = accepted.map(\.event)
-        let statement: PostgresQuery = """
-                WITH guard AS (
-                    SELECT 1 WHERE coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0) = \(cached.version)
-                      AND NOT EXISTS (SELECT 1 FROM run_waits WHERE environment = \(environment))
-                ), inserted_events AS (
-                    INSERT INTO events (id, environment, name, data, "user", dedupe_id, ts, v, received_at, trace_context)
-                    SELECT id, \(environment), name, data, "user", NULL, ts, v, \(batch.receivedAt), trace_context
-                    FROM unnest(\(events.map(\.id.description))::text[], \(events.map(\.name))::text[], \(accepted.map(\.dataText))::text[],
-                                \(NullableTextArray(accepted.map(\.userText)))::text[], \(events.map(\.ts))::bigint[],
-                                \(NullableTextArray(events.map(\.v)))::text[], \(NullableTextArray(events.map(\.traceContext?.serialized)))::text[])
-                        WITH ORDINALITY AS e (id, name, data, "user", ts, v, trace_context, position)
-                    WHERE EXISTS (SELECT 1 FROM guard)
-                    ORDER BY position
-                ), inserted_runs AS (
-                    INSERT INTO runs (id, environment, app_id, function_id, event_id, status, available_at, created_at)
-                    SELECT id, \(environment), app_id, function_id, event_id, 'queued', available_at, created_at
-                    FROM unnest(\(runs.map(\.run.id.description))::text[], \(runs.map(\.run.appID))::text[], \(runs.map(\.run.functionID))::text[],
-                                \(runs.map(\.eventID.description))::text[], \(runs.map(\.run.availableAt))::bigint[],
-                                \(runs.map(\.run.createdAt))::bigint[])
-                        WITH ORDINALITY AS r (id, app_id, function_id, event_id, available_at, created_at, position)
-                    WHERE EXISTS (SELECT 1 FROM guard)
-                    ORDER BY position
-                ), inserted_waits AS (
-                    INSERT INTO run_waits (environment, run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
-                    SELECT \(environment), run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at
-                    FROM unnest(\(waits.map(\.0.description))::text[], \(waits.map(\.1.kind.rawValue))::text[], \(waits.map(\.1.stepKey))::text[],
-                                \(waits.map(\.1.eventName))::text[], \(NullableTextArray(waits.map(\.1.matchPath)))::text[],
-                                \(NullableTextArray(waits.map { $0.1.matchValue?.serialized }))::text[],
-                                \(NullableTextArray(waits.map { $0.1.condition?.description }))::text[], \(waits.map(\.1.expiresAt))::bigint[])
-                        AS w (run_id, kind, step_key, event_name, match_path, match_value, condition, expires_at)
-                    WHERE EXISTS (SELECT 1 FROM guard)
-                    ON CONFLICT (run_id, step_key, event_name) DO UPDATE SET expires_at = excluded.expires_at
-                )
-                SELECT EXISTS (SELECT 1 FROM guard), coalesce((SELECT version FROM registry_versions WHERE environment = \(environment)), 0)
-                """
-        let (row, claimRows): (PostgresRandomAccessRow?, [PostgresRandomAccessRow])
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 32)
+        query.appendLiteral(request == nil ? "SELECT written, found_version" : "SELECT claimed.*, appended.written, appended.found_version")
+        query.appendLiteral(" FROM append_events(")
+        query.appendInterpolation(environment)
+        query.appendLiteral(", ")
+        query.appendInterpolation(cached.version)
+        query.appendLiteral(", ")
+        query.appendInterpolation(batch.receivedAt)
+        query.appendLiteral(", ")
+        query.appendInterpolation(events.map(\.id.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(events.map(\.name))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(accepted.map(\.dataText))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableTextArray(accepted.map(\.userText)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(events.map(\.ts))
+        query.appendLiteral("::bigint[], ")
+        query.appendInterpolation(NullableTextArray(events.map(\.v)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableTextArray(events.map(\.traceContext?.serialized)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.id.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.appID))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.functionID))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.eventID.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.availableAt))
+        query.appendLiteral("::bigint[], ")
+        query.appendInterpolation(runs.map(\.run.createdAt))
+        query.appendLiteral("::bigint[], ")
+        query.appendInterpolation(waits.map(\.0.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(waits.map(\.1.kind.rawValue))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(waits.map(\.1.stepKey))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(waits.map(\.1.eventName))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableTextArray(waits.map(\.1.matchPath)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableTextArray(waits.map { $0.1.matchValue?.serialized }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableTextArray(waits.map { $0.1.condition?.description }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(waits.map(\.1.expiresAt))
+        query.appendLiteral("::bigint[]) AS appended")
         if let request {
-            (row, claimRows) = try await transaction { transaction in
-                let row = try await transaction.row(statement)
-                guard let row, try row[0].decode(Bool.self) else { return (row, []) }
-                return (row, try await self.claimRows(request, in: transaction))
-            }
-        } else {
-            (row, claimRows) = (try await read { transaction in try await transaction.row(statement) }, [])
+            query.appendLiteral(" LEFT JOIN LATERAL ")
+            Self.appendClaimCall(request, onlyIf: "appended.written", to: &query)
+            query.appendLiteral(" AS claimed ON true")
         }
-        guard let row, try row[0].decode(Bool.self) else {
-            if try row?.integer(1) == cached.version {
+        let rows = try await read { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
+        let firstColumn = request == nil ? 0 : Self.claimColumns
+        let row = rows.first
+        let claimRows = request == nil ? [] : try Self.claimRows(rows)
+        guard let row, try row[firstColumn].decode(Bool.self) else {
+            if try row?.integer(firstColumn + 1) == cached.version {
                 // Runs wait for events here: the general path resolves them.
                 environmentsWithWaits.withLock { _ = $0.insert(environment) }
             } else {
