@@ -902,6 +902,41 @@ public enum PostgresMigrations {
         END
         $body$;
         """,
+        // 12: several runs' step checkpoints (steps and attempts recorded, the run left
+        // running) in one call and one commit: `commit_checkpoint` for each, in the order
+        // given (the caller sorts by run, so that two such calls lock their runs in one
+        // order). A run's steps are `s_from[i]` to `s_to[i]` of the step arrays, its attempts
+        // `a_from[i]` to `a_to[i]`, the waits its steps end `w_from[i]` to `w_to[i]` (an empty
+        // slice where `from` is past `to`). Returns each run's environment, NULL where its
+        // fence refused the checkpoint, which then wrote nothing.
+        """
+        CREATE FUNCTION {schema}.commit_step_checkpoints(
+            p_runs text[], p_tokens bigint[],
+            s_from integer[], s_to integer[],
+            s_key text[], s_step_id text[], s_kind text[], s_status text[], s_output text[], s_error text[], s_failed integer[],
+            s_started bigint[], s_ended bigint[],
+            a_from integer[], a_to integer[],
+            a_key text[], a_number integer[], a_status text[], a_error text[], a_started bigint[], a_ended bigint[],
+            w_from integer[], w_to integer[], w_key text[]
+        ) RETURNS TABLE (run_position integer, run_environment text) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $body$
+        BEGIN
+            FOR i IN 1 .. coalesce(cardinality(p_runs), 0) LOOP
+                run_position := i;
+                run_environment := {schema}.commit_checkpoint(
+                    p_runs[i], p_tokens[i],
+                    s_key[s_from[i]:s_to[i]], s_step_id[s_from[i]:s_to[i]], s_kind[s_from[i]:s_to[i]], s_status[s_from[i]:s_to[i]],
+                    s_output[s_from[i]:s_to[i]], s_error[s_from[i]:s_to[i]], s_failed[s_from[i]:s_to[i]],
+                    s_started[s_from[i]:s_to[i]], s_ended[s_from[i]:s_to[i]],
+                    a_key[a_from[i]:a_to[i]], a_number[a_from[i]:a_to[i]], a_status[a_from[i]:a_to[i]], a_error[a_from[i]:a_to[i]],
+                    a_started[a_from[i]:a_to[i]], a_ended[a_from[i]:a_to[i]],
+                    false, w_key[w_from[i]:w_to[i]],
+                    '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bigint[],
+                    NULL::text, NULL::bigint, NULL::integer, false, NULL::text, false, NULL::text, NULL::bigint);
+                RETURN NEXT;
+            END LOOP;
+        END
+        $body$;
+        """,
     ]
 
     /// The version this build writes.

@@ -20,6 +20,13 @@ extension PostgresStore {
             return result
         }
         let movesRun: Bool = if case .none = checkpoint.transition { false } else { true }
+        if !movesRun, request == nil, checkpoint.events == nil, checkpoint.startsRun == nil {
+            // A step recorded, the run left running: with other runs' at once, in one call.
+            guard let environment = try await checkpointBatcher.commit(checkpoint, by: commitStepCheckpoints) else {
+                throw LeaseLostError(runID: checkpoint.lease.runID)
+            }
+            return CommitResult(outcomes: [], stored: [], environment: environment)
+        }
         if checkpoint.events == nil, checkpoint.startsRun == nil {
             // The hot path, a step and a transition: one statement, one round trip.
             let result = try await read { transaction in try await commitInOneStatement(checkpoint, claiming: request, in: transaction) }
@@ -169,6 +176,83 @@ extension PostgresStore {
         return CommitResult(
             outcomes: [], stored: [], environment: environment, claimRows: claimRows,
             coveredBy: Self.covering(request, claimed: claimRows.count, dueLater: Self.dueAfterClaim(checkpoint, request)))
+    }
+
+    /// Step checkpoints (no events, no transition) of several runs as one call of
+    /// `commit_step_checkpoints` (schema 12), one commit; one alone as `commit_checkpoint`.
+    /// Should the call fail, each is tried alone, so that one checkpoint's error is its own.
+    ///
+    /// - Returns: each checkpoint's outcome, in order: its run's environment, `nil` where the
+    ///   fence refused it.
+    private func commitStepCheckpoints(_ batch: [RunCheckpoint]) async -> [PostgresCheckpointBatcher.Outcome] {
+        func alone(_ checkpoint: RunCheckpoint) async -> PostgresCheckpointBatcher.Outcome {
+            do {
+                return .success(try await read { transaction in
+                    try await commitInOneStatement(checkpoint, claiming: nil, in: transaction).environment
+                })
+            } catch is LeaseLostError {
+                return .success(nil)
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard batch.count > 1 else { return [await alone(batch[0])] }
+        // Sorted by run, so that two batches lock their runs in one order.
+        let order = batch.indices.sorted { batch[$0].lease.runID.description < batch[$1].lease.runID.description }
+        var runs: [String] = [], tokens: [Int64] = []
+        var stepRange: (from: [Int64], to: [Int64]) = ([], []), attemptRange: (from: [Int64], to: [Int64]) = ([], [])
+        var waitRange: (from: [Int64], to: [Int64]) = ([], [])
+        var steps: [StepRecord] = [], attempts: [StepAttempt] = [], endingWaits: [String] = []
+        for index in order {
+            let checkpoint = batch[index]
+            let arguments = CheckpointArguments(checkpoint, outcomes: [])
+            runs.append(checkpoint.lease.runID.description)
+            tokens.append(checkpoint.lease.token)
+            stepRange.from.append(Int64(steps.count + 1))
+            steps += arguments.steps
+            stepRange.to.append(Int64(steps.count))
+            attemptRange.from.append(Int64(attempts.count + 1))
+            attempts += arguments.attempts
+            attemptRange.to.append(Int64(attempts.count))
+            waitRange.from.append(Int64(endingWaits.count + 1))
+            endingWaits += arguments.endingWaits
+            waitRange.to.append(Int64(endingWaits.count))
+        }
+        let query: PostgresQuery = """
+            SELECT run_position, run_environment FROM commit_step_checkpoints(
+                \(runs)::text[], \(tokens)::bigint[], \(stepRange.from)::integer[], \(stepRange.to)::integer[],
+                \(steps.map(\.key))::text[], \(steps.map(\.stepID))::text[], \(steps.map(\.kind.rawValue))::text[],
+                \(steps.map(\.status.rawValue))::text[], \(NullableTextArray(steps.map { $0.output?.serialized }))::text[],
+                \(NullableTextArray(steps.map { Self.errorText($0.error) }))::text[], \(steps.map { Int64($0.failedAttempts) })::integer[],
+                \(steps.map(\.startedAt))::bigint[], \(steps.map(\.endedAt))::bigint[],
+                \(attemptRange.from)::integer[], \(attemptRange.to)::integer[],
+                \(attempts.map(\.key))::text[], \(attempts.map { Int64($0.number) })::integer[], \(attempts.map(\.status.rawValue))::text[],
+                \(NullableTextArray(attempts.map { Self.errorText($0.error) }))::text[], \(attempts.map(\.startedAt))::bigint[],
+                \(attempts.map(\.endedAt))::bigint[],
+                \(waitRange.from)::integer[], \(waitRange.to)::integer[], \(endingWaits)::text[])
+            """
+        do {
+            let rows = try await read { transaction in try await transaction.rows(query) }
+            var outcomes = [PostgresCheckpointBatcher.Outcome](repeating: .success(nil), count: batch.count)
+            var answered = 0
+            for row in rows {
+                let position = Int(try row.integer(0)) - 1
+                guard order.indices.contains(position) else { continue }
+                outcomes[order[position]] = .success(try row.text(1))
+                answered += 1
+            }
+            guard answered == batch.count else {
+                throw PostgresStoreError.corruptRow(table: "runs", reason: "commit_step_checkpoints answered \(answered) of \(batch.count)")
+            }
+            return outcomes
+        } catch {
+            // Nothing of the batch committed (one statement, its own transaction), unless the
+            // commit's outcome is unknown, which each checkpoint then reports as its own.
+            if case PostgresStoreError.commitOutcomeUnknown = error { return batch.map { _ in .failure(error) } }
+            var outcomes: [PostgresCheckpointBatcher.Outcome] = []
+            for checkpoint in batch { outcomes.append(await alone(checkpoint)) }
+            return outcomes
+        }
     }
 
     /// A checkpoint whose events are new ones (no seed, no dedupe id: the engine's own, such

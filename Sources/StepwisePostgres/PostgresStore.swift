@@ -36,6 +36,8 @@ public final class PostgresStore: Store, StoreLifecycle {
     /// Environments where an append last found runs waiting for events: their appends take
     /// the general path, which resolves waits, until one finds none waiting.
     let environmentsWithWaits = Mutex<Set<String>>([])
+    /// Step checkpoints of runs in flight together, committed in one call.
+    let checkpointBatcher = PostgresCheckpointBatcher()
     /// The `LISTEN`/`NOTIFY` channel of this store's schema.
     let channel: String
     private let state = Mutex(State.notStarted(waiters: [:]))

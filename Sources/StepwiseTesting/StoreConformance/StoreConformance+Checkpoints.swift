@@ -5,6 +5,45 @@ extension StoreConformance {
     /// waits that end with their step, and a run's own cancellation; and what a claim reports.
     static var checkpointCases: [Case] {
         [
+            Case("step checkpoints of many runs at once each commit under their own lease; a stale one among them is refused alone") { context in
+                try await context.register([(id: "f", triggers: ["a"])])
+                let client = context.client()
+                for _ in 0..<24 { try await client.send(Event(name: "a")) }
+                var runs = try await context.claim(["f"], owner: "w1", lease: 1000)
+                try require(runs.count == 24, "every run claimed: \(runs.count)")
+                // One run's lease runs out and another worker takes it over: its first lease is stale.
+                let stale = runs.removeFirst()
+                context.clock.advance(by: .seconds(2))
+                let current = try unwrap(try await context.claim(["f"], owner: "w2", limit: 1).first, "taken over")
+                try require(current.run.id == stale.run.id, "the stale run is the one taken over")
+                let now = context.clock.now()
+                let refused = try await withThrowingTaskGroup(of: (RunID, Bool).self) { group in
+                    for run in runs + [stale] {
+                        group.addTask {
+                            let checkpoint = RunCheckpoint(
+                                lease: run.lease, now: now, steps: [StepWrite(context.step("s", of: run.run.id, output: .string(run.run.id.description)))],
+                                events: nil, transition: .none)
+                            do {
+                                _ = try await context.store.commit(checkpoint)
+                                return (run.run.id, false)
+                            } catch is LeaseLostError {
+                                return (run.run.id, true)
+                            }
+                        }
+                    }
+                    var refused: [RunID] = []
+                    for try await (id, wasRefused) in group where wasRefused { refused.append(id) }
+                    return refused
+                }
+                try require(refused == [stale.run.id], "only the stale checkpoint is refused: \(refused)")
+                for run in runs {
+                    let steps = try await context.store.steps(runID: run.run.id)
+                    try require(
+                        steps.count == 1 && steps[0].output == .string(run.run.id.description),
+                        "run \(run.run.id) has its own step: \(steps.map(\.output))")
+                }
+                try require(try await context.store.steps(runID: stale.run.id).isEmpty, "the stale checkpoint wrote nothing")
+            },
             Case("a step that records the ids of the events appended gets them, a duplicate's as the first event's") { context in
                 try await context.register([(id: "f", triggers: ["a"])])
                 let first = try await context.client().send(Event(name: "b", id: "once"))
