@@ -91,18 +91,7 @@ extension PostgresStore {
         query.appendLiteral("::text[], ")
         query.appendInterpolation(NullableTextArray(events.map(\.traceContext?.serialized)))
         query.appendLiteral("::text[], ")
-        query.appendInterpolation(runs.map(\.run.id.description))
-        query.appendLiteral("::text[], ")
-        query.appendInterpolation(runs.map(\.run.appID))
-        query.appendLiteral("::text[], ")
-        query.appendInterpolation(runs.map(\.run.functionID))
-        query.appendLiteral("::text[], ")
-        query.appendInterpolation(runs.map(\.eventID.description))
-        query.appendLiteral("::text[], ")
-        query.appendInterpolation(runs.map(\.run.availableAt))
-        query.appendLiteral("::bigint[], ")
-        query.appendInterpolation(runs.map(\.run.createdAt))
-        query.appendLiteral("::bigint[], ")
+        Self.appendStartedRuns(runs, to: &query)
         query.appendInterpolation(waits.map(\.0.description))
         query.appendLiteral("::text[], ")
         query.appendInterpolation(waits.map(\.1.kind.rawValue))
@@ -142,6 +131,24 @@ extension PostgresStore {
             Self.covering(request, claimed: claimRows.count, dueLater: runs.contains { $0.run.availableAt > request.now })
         }
         return AppendResult(outcomes: events.map(EventAppendOutcome.accepted), stored: events, claimRows: claimRows, coveredBy: coveredBy)
+    }
+
+    /// Appends the arguments `append_events` and `commit_checkpoint_with_events` take for the
+    /// runs their events start, in their order (ids, apps, functions, events, due and
+    /// creation times), each followed by a comma.
+    static func appendStartedRuns(_ runs: [(run: NewRun, eventID: EventID)], to query: inout PostgresQuery.StringInterpolation) {
+        query.appendInterpolation(runs.map(\.run.id.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.appID))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.functionID))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.eventID.description))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(runs.map(\.run.availableAt))
+        query.appendLiteral("::bigint[], ")
+        query.appendInterpolation(runs.map(\.run.createdAt))
+        query.appendLiteral("::bigint[], ")
     }
 
     /// The environment's triggers as this instance last read them, with the registry version
