@@ -232,7 +232,13 @@ extension PostgresStore {
                 \(waitRange.from)::integer[], \(waitRange.to)::integer[], \(endingWaits)::text[])
             """
         do {
-            let rows = try await read { transaction in try await transaction.rows(query) }
+            // In a transaction of its own, not autocommitted: postgres-nio answers a statement
+            // at its CommandComplete, which comes before the commit an autocommitted statement
+            // makes at Sync, so a server that dies in between has said "done" of a commit it
+            // lost. An explicit COMMIT answers after its commit. For one checkpoint the two
+            // round trips more cost what the batch saves; for many they cost little, and a
+            // batch's window is many checkpoints wide (the server-restart fault test found it).
+            let rows = try await transaction { transaction in try await transaction.rows(query) }
             var outcomes = [PostgresCheckpointBatcher.Outcome](repeating: .success(nil), count: batch.count)
             var answered = 0
             for row in rows {
@@ -246,8 +252,8 @@ extension PostgresStore {
             }
             return outcomes
         } catch {
-            // Nothing of the batch committed (one statement, its own transaction), unless the
-            // commit's outcome is unknown, which each checkpoint then reports as its own.
+            // Nothing of the batch committed, unless the commit's outcome is unknown, which
+            // each checkpoint then reports as its own.
             if case PostgresStoreError.commitOutcomeUnknown = error { return batch.map { _ in .failure(error) } }
             var outcomes: [PostgresCheckpointBatcher.Outcome] = []
             for checkpoint in batch { outcomes.append(await alone(checkpoint)) }
