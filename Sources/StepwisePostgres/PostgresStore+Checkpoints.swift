@@ -35,12 +35,7 @@ extension PostgresStore {
         }
         let result = try await transaction { transaction in
             var result = try await commit(checkpoint, in: transaction)
-            if let request {
-                var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 7)
-                query.appendLiteral("SELECT * FROM ")
-                Self.appendClaimCall(request, to: &query)
-                result.claimRows = try await transaction.rows(PostgresQuery(stringInterpolation: query))
-            }
+            result.claimRows = try await claimRows(request, in: transaction)
             return result
         }
         // A run set aside (retried, released, asleep, waiting) is due again some time, and

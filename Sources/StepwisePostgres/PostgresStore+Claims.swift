@@ -8,11 +8,18 @@ extension PostgresStore {
         guard request.limit > 0, !request.functionIDs.isEmpty else { return [] }
         // One call of `claim_runs` (schema 4), its own transaction, one round trip, whether it
         // finds runs or none.
+        let rows = try await read { transaction in try await claimRows(request, in: transaction) }
+        return try await claimedRuns(rows, request: request)
+    }
+
+    /// The rows of a claim for `request` in `transaction`, as ``claimedRuns(_:request:)``
+    /// reads them; none without a request.
+    func claimRows(_ request: ClaimRequest?, in transaction: PostgresTransaction) async throws -> [PostgresRandomAccessRow] {
+        guard let request else { return [] }
         var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 7)
         query.appendLiteral("SELECT * FROM ")
         Self.appendClaimCall(request, to: &query)
-        let rows = try await read { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
-        return try await claimedRuns(rows, request: request)
+        return try await transaction.rows(PostgresQuery(stringInterpolation: query))
     }
 
     /// Appends a call of `claim_runs` for `request`: the due runs, locked as they are found,

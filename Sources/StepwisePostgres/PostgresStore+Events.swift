@@ -24,15 +24,6 @@ extension PostgresStore {
         return result
     }
 
-    /// The rows of a claim for `request` in `transaction`; none without a request.
-    func claimRows(_ request: ClaimRequest?, in transaction: PostgresTransaction) async throws -> [PostgresRandomAccessRow] {
-        guard let request else { return [] }
-        var query = PostgresQuery.StringInterpolation(literalCapacity: 64, interpolationCount: 7)
-        query.appendLiteral("SELECT * FROM ")
-        Self.appendClaimCall(request, to: &query)
-        return try await transaction.rows(PostgresQuery(stringInterpolation: query))
-    }
-
     /// The hot path of ingest: a batch with no seed and no dedupe id, in an environment where
     /// no run waits for an event, as one call of `append_events` (schema 11), its own
     /// transaction. The events are fanned out with the environment's triggers as last read,
