@@ -29,7 +29,7 @@ extension PostgresStore {
         }
         if checkpoint.events == nil, checkpoint.startsRun == nil {
             // The hot path, a step and a transition: one statement, one round trip.
-            let result = try await read { transaction in try await commitInOneStatement(checkpoint, claiming: request, in: transaction) }
+            let result = try await autocommit { transaction in try await commitInOneStatement(checkpoint, claiming: request, in: transaction) }
             if movesRun { notifier.mark(result.environment, coveredBy: result.coveredBy) }
             return result
         }
@@ -182,7 +182,7 @@ extension PostgresStore {
     private func commitStepCheckpoints(_ batch: [RunCheckpoint]) async -> [PostgresCheckpointBatcher.Outcome] {
         func alone(_ checkpoint: RunCheckpoint) async -> PostgresCheckpointBatcher.Outcome {
             do {
-                return .success(try await read { transaction in
+                return .success(try await autocommit { transaction in
                     try await commitInOneStatement(checkpoint, claiming: nil, in: transaction).environment
                 })
             } catch is LeaseLostError {
@@ -324,7 +324,7 @@ extension PostgresStore {
             Self.appendClaimCall(request, onlyIf: "checkpoint.written = 1", to: &query)
             query.appendLiteral(" AS claimed ON true")
         }
-        let rows = try await read { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
+        let rows = try await autocommit { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
         switch try rows.first?.optionalInteger(request == nil ? 0 : Self.claimColumns) {
         case 1:
             guard let request else { return CommitResult(outcomes: outcomes, stored: outcomes.compactMap(\.accepted), environment: environment) }

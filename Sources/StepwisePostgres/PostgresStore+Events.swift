@@ -104,7 +104,7 @@ extension PostgresStore {
             Self.appendClaimCall(request, onlyIf: "appended.written", to: &query)
             query.appendLiteral(" AS claimed ON true")
         }
-        let rows = try await read { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
+        let rows = try await autocommit { transaction in try await transaction.rows(PostgresQuery(stringInterpolation: query)) }
         let firstColumn = request == nil ? 0 : Self.claimColumns
         let row = rows.first
         let claimRows = request == nil ? [] : try Self.claimRows(rows)

@@ -151,6 +151,32 @@ extension PostgresStore {
         }
     }
 
+    /// A write outside a transaction block: one statement, committed by the server as it
+    /// ends. Its answer comes only after that commit, so a connection lost once the statement
+    /// was sent leaves the outcome unknown (``PostgresStoreError/commitOutcomeUnknown(reason:)``),
+    /// as a lost `COMMIT` does: retried as if nothing had been stored, a checkpoint's events
+    /// were appended twice (the server-restart fault test). A failure before the statement was
+    /// sent (no connection, one already closed) stored nothing and stays transient.
+    func autocommit<Result: Sendable>(_ body: (PostgresTransaction) async throws -> Result) async throws -> Result {
+        try ensureRunning()
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection in
+                let transaction = PostgresTransaction(connection: connection, logger: logger, watch: watch)
+                try transaction.ensureOpen()
+                do {
+                    return try await body(transaction)
+                } catch {
+                    throw Self.failure(error, committing: true)
+                }
+            }
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw Self.failure(error, committing: false)
+        }
+    }
+
     /// The error a caller sees for `error`, thrown before (`committing == false`) or during
     /// the `COMMIT`.
     static func failure(_ error: any Error, committing: Bool) -> any Error {
